@@ -1,0 +1,172 @@
+//! Configuration: defaults, overridden by an optional TOML file, overridden
+//! by command-line flags (and their environment variables).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+pub const DEFAULT_DATABASE: &str = "punchguard.db";
+pub const DEFAULT_SNAPSHOT_REFRESH_SECS: u64 = 5;
+
+/// `punchguard serve` flags. Every flag also has a key in the TOML file.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file; flags override its values.
+    #[arg(long, env = "PUNCHGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// gRPC listen address [default: 127.0.0.1:50051].
+    #[arg(long, env = "PUNCHGUARD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Prometheus /metrics listen address [default: 127.0.0.1:9464].
+    #[arg(long, env = "PUNCHGUARD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Do not serve /metrics.
+    #[arg(long)]
+    pub no_metrics: bool,
+    /// SQLite database file, created if missing [default: punchguard.db].
+    #[arg(long, env = "PUNCHGUARD_DATABASE")]
+    pub database: Option<PathBuf>,
+    /// Allow listening on a non-loopback address without TLS.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Seconds between checks for fence changes made by other processes [default: 5].
+    #[arg(long)]
+    pub snapshot_refresh_secs: Option<u64>,
+}
+
+/// The TOML file. Unknown keys are an error, so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub metrics: Option<bool>,
+    pub database: Option<PathBuf>,
+    pub allow_remote: Option<bool>,
+    pub snapshot_refresh_secs: Option<u64>,
+}
+
+/// The resolved configuration of a server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `None` when metrics are off.
+    pub metrics_listen: Option<SocketAddr>,
+    pub database: PathBuf,
+    pub snapshot_refresh: Duration,
+}
+
+impl Config {
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+        let metrics_on = !args.no_metrics && file.metrics.unwrap_or(true);
+        let metrics_listen = metrics_on.then(|| {
+            args.metrics_listen
+                .or(file.metrics_listen)
+                .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.parse().expect("valid default"))
+        });
+        let allow_remote = args.allow_remote || file.allow_remote.unwrap_or(false);
+        // Without TLS (not built yet), tokens would cross the network in clear.
+        for addr in [Some(listen), metrics_listen].into_iter().flatten() {
+            if !addr.ip().is_loopback() && !allow_remote {
+                bail!(
+                    "refusing to listen on {addr} without TLS; use a loopback address or pass --allow-remote"
+                );
+            }
+        }
+        let refresh_secs = args
+            .snapshot_refresh_secs
+            .or(file.snapshot_refresh_secs)
+            .unwrap_or(DEFAULT_SNAPSHOT_REFRESH_SECS);
+        if refresh_secs == 0 {
+            bail!("snapshot_refresh_secs must be at least 1");
+        }
+        Ok(Self {
+            listen,
+            metrics_listen,
+            database: args
+                .database
+                .clone()
+                .or(file.database)
+                .unwrap_or_else(|| DEFAULT_DATABASE.into()),
+            snapshot_refresh: Duration::from_secs(refresh_secs),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("punchguard.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:7000\"\ndatabase = \"from-file.db\"\nmetrics = false\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            database: Some("from-flag.db".into()),
+            ..Default::default()
+        };
+        let config = Config::resolve(&args).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(config.database, PathBuf::from("from-flag.db"));
+        assert_eq!(config.metrics_listen, None);
+        assert_eq!(config.snapshot_refresh, Duration::from_secs(5));
+
+        let defaults = Config::resolve(&ServeArgs::default()).unwrap();
+        assert_eq!(defaults.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(
+            defaults.metrics_listen,
+            Some(DEFAULT_METRICS_LISTEN.parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn refuses_remote_without_tls_unless_told() {
+        let args = ServeArgs {
+            listen: Some("0.0.0.0:50051".parse().unwrap()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&args).is_err());
+        let args = ServeArgs {
+            allow_remote: true,
+            ..args
+        };
+        assert!(Config::resolve(&args).is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "lisen = \"127.0.0.1:1\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&args).is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! An organisation's policy: the limits the rules apply and what each
+//! finding does to the decision.
+
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+
+use super::types::{Action, Decision, Finding, FindingCode};
+
+/// Limits and finding actions for one organisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// A fix whose accuracy radius is worse than this is LOW_ACCURACY.
+    /// 100 m: Android's own geofencing advice is a 100–150 m minimum radius,
+    /// and a building-sized fence cannot be judged from a worse fix.
+    pub max_accuracy_m: f64,
+    /// A fix older than this at punch time (device clock) is STALE_FIX.
+    pub max_fix_age: SignedDuration,
+    /// A device clock further than this from the server's is CLOCK_SKEW.
+    pub max_clock_skew: SignedDuration,
+    /// Overrides of [`default_action`] per finding code.
+    pub actions: BTreeMap<FindingCode, Action>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            max_accuracy_m: 100.0,
+            max_fix_age: SignedDuration::from_secs(120),
+            max_clock_skew: SignedDuration::from_secs(300),
+            actions: BTreeMap::new(),
+        }
+    }
+}
+
+/// What the default policy does with each finding.
+///
+/// Only evidence that the employee was not there, or that the location was
+/// faked, rejects; weak or inconclusive evidence goes to a person, so that
+/// GPS drift at the edge of a fence never silently costs an honest punch.
+pub fn default_action(code: FindingCode) -> Action {
+    match code {
+        FindingCode::OutsideFence | FindingCode::MockLocation => Action::Reject,
+        FindingCode::NearFence
+        | FindingCode::LowAccuracy
+        | FindingCode::StaleFix
+        | FindingCode::ClockSkew => Action::Review,
+    }
+}
+
+impl Policy {
+    pub fn action(&self, code: FindingCode) -> Action {
+        self.actions
+            .get(&code)
+            .copied()
+            .unwrap_or_else(|| default_action(code))
+    }
+
+    /// The decision is set by the strictest action among the findings.
+    pub fn decide(&self, findings: &[Finding]) -> Decision {
+        match findings.iter().map(|f| f.action).max() {
+            Some(Action::Reject) => Decision::Rejected,
+            Some(Action::Review) => Decision::Review,
+            Some(Action::Ignore) | None => Decision::Accepted,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(code: FindingCode, policy: &Policy) -> Finding {
+        Finding {
+            code,
+            action: policy.action(code),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn strictest_action_decides() {
+        let policy = Policy::default();
+        assert_eq!(policy.decide(&[]), Decision::Accepted);
+        let near = finding(FindingCode::NearFence, &policy);
+        let outside = finding(FindingCode::OutsideFence, &policy);
+        assert_eq!(policy.decide(std::slice::from_ref(&near)), Decision::Review);
+        assert_eq!(policy.decide(&[near, outside]), Decision::Rejected);
+    }
+
+    #[test]
+    fn overrides_replace_defaults() {
+        let mut policy = Policy::default();
+        policy
+            .actions
+            .insert(FindingCode::ClockSkew, Action::Ignore);
+        let skew = finding(FindingCode::ClockSkew, &policy);
+        assert_eq!(skew.action, Action::Ignore);
+        assert_eq!(policy.decide(&[skew]), Decision::Accepted);
+    }
+}

@@ -1,0 +1,15 @@
+//! The anti-cheat rules, one file each. A rule looks at the punch (and the
+//! snapshot, where it needs to) and reports what it observed; the policy,
+//! not the rule, decides what an observation costs.
+
+pub mod clock_skew;
+pub mod location;
+pub mod low_accuracy;
+pub mod mock_location;
+pub mod stale_fix;
+
+use super::types::FindingCode;
+
+/// A rule's observation: a stable code and a human-readable message that
+/// carries no personal data (no coordinates, no identifiers).
+pub type Observation = (FindingCode, String);

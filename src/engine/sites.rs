@@ -1,0 +1,330 @@
+//! Sites and their fences, and the import of both from GeoJSON (RFC 7946).
+//!
+//! Parsing is pure: text in, validated [`SiteDefinition`]s or the first
+//! problem out, named by its JSON path (`features[3].geometry`). An import is
+//! all or nothing, so a caller never stores part of a bad file.
+
+use std::collections::BTreeMap;
+
+use geo::{CoordsIter, MultiPolygon, Point, Validation};
+use geojson::{Feature, GeoJson, GeometryValue, JsonValue};
+
+use super::fence::FenceGeometry;
+use super::types::SiteId;
+
+/// Most features one import may hold.
+pub const MAX_FEATURES: usize = 50_000;
+/// Most vertices one polygon fence may have (all rings together).
+pub const MAX_VERTICES: usize = 10_000;
+/// Largest circle fence radius, metres. Attendance fences are a building or a
+/// campus; a 50 km "fence" would accept a whole city.
+pub const MAX_RADIUS_M: f64 = 50_000.0;
+
+/// One site: a named workplace and its fences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteDefinition {
+    pub id: SiteId,
+    pub fences: Vec<FenceGeometry>,
+}
+
+impl SiteDefinition {
+    pub fn polygon_count(&self) -> usize {
+        self.fences
+            .iter()
+            .filter(|f| matches!(f, FenceGeometry::Polygon(_)))
+            .count()
+    }
+
+    pub fn circle_count(&self) -> usize {
+        self.fences.len() - self.polygon_count()
+    }
+
+    /// Bounding box of all fences, `([min_lon, min_lat], [max_lon, max_lat])`.
+    pub fn bounds(&self) -> Option<([f64; 2], [f64; 2])> {
+        self.fences
+            .iter()
+            .filter_map(FenceGeometry::bounds)
+            .reduce(|a, b| {
+                (
+                    [a.0[0].min(b.0[0]), a.0[1].min(b.0[1])],
+                    [a.1[0].max(b.1[0]), a.1[1].max(b.1[1])],
+                )
+            })
+    }
+}
+
+/// What is wrong with an import, and where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {description}")]
+pub struct ImportError {
+    /// JSON path of the offending part, e.g. `features[3].properties.radius_m`.
+    pub field: String,
+    pub description: String,
+}
+
+fn err(field: impl Into<String>, description: impl Into<String>) -> ImportError {
+    ImportError {
+        field: field.into(),
+        description: description.into(),
+    }
+}
+
+/// Parses a FeatureCollection into sites, sorted by site id.
+pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportError> {
+    let geojson: GeoJson = text
+        .parse()
+        .map_err(|e| err("geojson", format!("not valid GeoJSON: {e}")))?;
+    let GeoJson::FeatureCollection(collection) = geojson else {
+        return Err(err("geojson", "must be a FeatureCollection"));
+    };
+    if collection.features.is_empty() {
+        return Err(err("features", "must not be empty"));
+    }
+    if collection.features.len() > MAX_FEATURES {
+        return Err(err(
+            "features",
+            format!(
+                "at most {MAX_FEATURES} features, got {}",
+                collection.features.len()
+            ),
+        ));
+    }
+    let mut sites: BTreeMap<SiteId, Vec<FenceGeometry>> = BTreeMap::new();
+    for (i, feature) in collection.features.iter().enumerate() {
+        let path = format!("features[{i}]");
+        let site = site_of(feature, &path)?;
+        let fence = fence_of(feature, &path)?;
+        sites.entry(site).or_default().push(fence);
+    }
+    Ok(sites
+        .into_iter()
+        .map(|(id, fences)| SiteDefinition { id, fences })
+        .collect())
+}
+
+fn site_of(feature: &Feature, path: &str) -> Result<SiteId, ImportError> {
+    let name = match (feature.property("site"), &feature.id) {
+        (Some(JsonValue::String(s)), _) => s.clone(),
+        (Some(JsonValue::Number(n)), _) => n.to_string(),
+        (Some(_), _) => {
+            return Err(err(format!("{path}.properties.site"), "must be a string"));
+        }
+        (None, Some(geojson::feature::Id::String(s))) => s.clone(),
+        (None, Some(geojson::feature::Id::Number(n))) => n.to_string(),
+        (None, None) => {
+            return Err(err(
+                format!("{path}.properties.site"),
+                "required: name the site this fence belongs to",
+            ));
+        }
+    };
+    SiteId::new(name).map_err(|d| err(format!("{path}.properties.site"), d))
+}
+
+fn fence_of(feature: &Feature, path: &str) -> Result<FenceGeometry, ImportError> {
+    let geometry_path = format!("{path}.geometry");
+    let Some(geometry) = &feature.geometry else {
+        return Err(err(geometry_path, "required"));
+    };
+    match &geometry.value {
+        value @ (GeometryValue::Polygon { .. } | GeometryValue::MultiPolygon { .. }) => {
+            let polygons: MultiPolygon<f64> = match value {
+                GeometryValue::Polygon { .. } => MultiPolygon(vec![
+                    value
+                        .try_into()
+                        .map_err(|e| err(&geometry_path, format!("{e}")))?,
+                ]),
+                _ => value
+                    .try_into()
+                    .map_err(|e| err(&geometry_path, format!("{e}")))?,
+            };
+            check_polygons(&polygons).map_err(|d| err(&geometry_path, d))?;
+            Ok(FenceGeometry::Polygon(polygons))
+        }
+        value @ GeometryValue::Point { .. } => {
+            let center: Point<f64> = value
+                .try_into()
+                .map_err(|e| err(&geometry_path, format!("{e}")))?;
+            check_coordinate(center.x(), center.y()).map_err(|d| err(&geometry_path, d))?;
+            let radius_path = format!("{path}.properties.radius_m");
+            let radius_m = match feature.property("radius_m") {
+                Some(JsonValue::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+                Some(_) => return Err(err(radius_path, "must be a number of metres")),
+                None => {
+                    return Err(err(
+                        radius_path,
+                        "required for a Point feature (circle fence radius in metres)",
+                    ));
+                }
+            };
+            if !(radius_m.is_finite() && radius_m > 0.0 && radius_m <= MAX_RADIUS_M) {
+                return Err(err(
+                    radius_path,
+                    format!("must be > 0 and at most {MAX_RADIUS_M} m, got {radius_m}"),
+                ));
+            }
+            Ok(FenceGeometry::Circle { center, radius_m })
+        }
+        other => Err(err(
+            geometry_path,
+            format!(
+                "{} is not a fence: use Polygon, MultiPolygon, or Point with radius_m",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+fn check_coordinate(lon: f64, lat: f64) -> Result<(), String> {
+    if !(lon.is_finite() && lat.is_finite()) {
+        return Err("coordinates must be finite".into());
+    }
+    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+        return Err(format!(
+            "coordinate [{lon}, {lat}] is out of range (longitude -180..180, latitude -90..90)"
+        ));
+    }
+    Ok(())
+}
+
+fn check_polygons(polygons: &MultiPolygon<f64>) -> Result<(), String> {
+    if polygons.0.is_empty() {
+        return Err("must have at least one polygon".into());
+    }
+    let vertices = polygons.coords_count();
+    if vertices > MAX_VERTICES {
+        return Err(format!(
+            "at most {MAX_VERTICES} vertices per fence, got {vertices}"
+        ));
+    }
+    for c in polygons.coords_iter() {
+        check_coordinate(c.x, c.y)?;
+    }
+    // Self-intersecting rings, holes outside their shell, overlapping parts:
+    // any of these makes "inside" ambiguous, so the fence is refused.
+    polygons
+        .check_validation()
+        .map_err(|e| format!("invalid polygon: {e}"))
+}
+
+/// Serialises a fence's geometry for storage as GeoJSON geometry text; the
+/// circle radius is stored beside it.
+pub fn fence_to_stored(fence: &FenceGeometry) -> (String, Option<f64>) {
+    match fence {
+        FenceGeometry::Polygon(mp) => (geojson::Geometry::from(mp).to_string(), None),
+        FenceGeometry::Circle { center, radius_m } => {
+            (geojson::Geometry::from(center).to_string(), Some(*radius_m))
+        }
+    }
+}
+
+/// Reads back what [`fence_to_stored`] wrote.
+pub fn fence_from_stored(geometry: &str, radius_m: Option<f64>) -> Result<FenceGeometry, String> {
+    let geometry: geojson::Geometry = geometry.parse().map_err(|e| format!("{e}"))?;
+    Ok(match radius_m {
+        Some(radius_m) => FenceGeometry::Circle {
+            center: (&geometry.value).try_into().map_err(|e| format!("{e}"))?,
+            radius_m,
+        },
+        None => FenceGeometry::Polygon((&geometry.value).try_into().map_err(|e| format!("{e}"))?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(geometry: &str, properties: &str) -> String {
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{properties},"geometry":{geometry}}}]}}"#
+        )
+    }
+
+    const SQUARE: &str =
+        r#"{"type":"Polygon","coordinates":[[[0,0],[0.001,0],[0.001,0.001],[0,0.001],[0,0]]]}"#;
+
+    #[test]
+    fn groups_features_into_sites() {
+        let text = r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","properties":{"site":"hq"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[0.001,0],[0.001,0.001],[0,0]]]}},
+          {"type":"Feature","properties":{"site":"hq","radius_m":150},"geometry":{"type":"Point","coordinates":[0.01,0.01]}},
+          {"type":"Feature","id":"depot","properties":{},"geometry":{"type":"MultiPolygon","coordinates":[[[[1,1],[1.001,1],[1.001,1.001],[1,1]]]]}}
+        ]}"#;
+        let sites = parse_sites_geojson(text).unwrap();
+        assert_eq!(sites.len(), 2);
+        assert_eq!(sites[0].id.as_str(), "depot");
+        assert_eq!(sites[1].id.as_str(), "hq");
+        assert_eq!((sites[1].polygon_count(), sites[1].circle_count()), (1, 1));
+    }
+
+    #[test]
+    fn bad_files_name_the_field() {
+        let cases = [
+            ("{}".to_string(), "geojson"),
+            (
+                r#"{"type":"FeatureCollection","features":[]}"#.to_string(),
+                "features",
+            ),
+            (one(SQUARE, "{}"), "features[0].properties.site"),
+            (one(SQUARE, r#"{"site":""}"#), "features[0].properties.site"),
+            (
+                one(r#"{"type":"Point","coordinates":[0,0]}"#, r#"{"site":"a"}"#),
+                "features[0].properties.radius_m",
+            ),
+            (
+                one(
+                    r#"{"type":"Point","coordinates":[0,0]}"#,
+                    r#"{"site":"a","radius_m":0}"#,
+                ),
+                "features[0].properties.radius_m",
+            ),
+            (
+                one(
+                    r#"{"type":"Point","coordinates":[0,0]}"#,
+                    r#"{"site":"a","radius_m":-5}"#,
+                ),
+                "features[0].properties.radius_m",
+            ),
+            (
+                // A bow tie: the ring crosses itself.
+                one(
+                    r#"{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}"#,
+                    r#"{"site":"a"}"#,
+                ),
+                "features[0].geometry",
+            ),
+            (
+                one(
+                    r#"{"type":"Polygon","coordinates":[[[0,0],[0,200],[1,1],[0,0]]]}"#,
+                    r#"{"site":"a"}"#,
+                ),
+                "features[0].geometry",
+            ),
+            (
+                one(
+                    r#"{"type":"LineString","coordinates":[[0,0],[1,1]]}"#,
+                    r#"{"site":"a"}"#,
+                ),
+                "features[0].geometry",
+            ),
+            (one("null", r#"{"site":"a"}"#), "features[0].geometry"),
+        ];
+        for (text, field) in cases {
+            let e = parse_sites_geojson(&text).expect_err(&text);
+            assert_eq!(e.field, field, "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn stored_form_round_trips() {
+        let sites = parse_sites_geojson(&one(SQUARE, r#"{"site":"a"}"#)).unwrap();
+        let circle = FenceGeometry::Circle {
+            center: Point::new(1.5, -2.5),
+            radius_m: 120.0,
+        };
+        for fence in [sites[0].fences[0].clone(), circle] {
+            let (text, radius) = fence_to_stored(&fence);
+            assert_eq!(fence_from_stored(&text, radius).unwrap(), fence);
+        }
+    }
+}

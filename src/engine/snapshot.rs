@@ -1,0 +1,51 @@
+//! The immutable per-organisation view the engine decides against. A new
+//! snapshot is built off the hot path and swapped in whole, so a punch sees
+//! either the old fences or the new ones, never a mix.
+
+use super::fence::{FenceIndex, IndexedFence};
+use super::policy::Policy;
+use super::sites::SiteDefinition;
+use super::types::{OrgId, SiteId};
+
+#[derive(Debug)]
+pub struct OrgSnapshot {
+    pub org: OrgId,
+    /// The organisation's fence-set version this snapshot was built from.
+    pub version: u64,
+    /// Site ids, indexed by [`IndexedFence::site`].
+    pub sites: Vec<SiteId>,
+    pub index: FenceIndex,
+    pub policy: Policy,
+}
+
+impl OrgSnapshot {
+    pub fn build(org: OrgId, version: u64, sites: Vec<SiteDefinition>, policy: Policy) -> Self {
+        let mut ids = Vec::with_capacity(sites.len());
+        let mut fences = Vec::new();
+        for (site, definition) in sites.into_iter().enumerate() {
+            ids.push(definition.id);
+            fences.extend(
+                definition
+                    .fences
+                    .into_iter()
+                    .map(|geometry| IndexedFence { site, geometry }),
+            );
+        }
+        Self {
+            org,
+            version,
+            sites: ids,
+            index: FenceIndex::build(fences),
+            policy,
+        }
+    }
+
+    /// An organisation with no sites yet: every punch is outside.
+    pub fn empty(org: OrgId) -> Self {
+        Self::build(org, 0, Vec::new(), Policy::default())
+    }
+
+    pub fn site_of_fence(&self, fence: usize) -> &SiteId {
+        &self.sites[self.index.fence(fence).site]
+    }
+}

@@ -1,0 +1,296 @@
+//! Validated domain types. Everything here has already passed validation at
+//! the edge (see `service::convert`); the engine never re-checks raw input.
+
+use std::fmt;
+
+use jiff::Timestamp;
+
+/// Longest accepted identifier (organisation, employee, site, punch id), in bytes.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Checks an identifier: 1..=[`MAX_ID_LEN`] bytes, no control characters.
+/// Returns a lowercase description of what is wrong.
+pub fn check_id(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if value.len() > MAX_ID_LEN {
+        return Err(format!(
+            "must be at most {MAX_ID_LEN} bytes, got {}",
+            value.len()
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(())
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates and wraps an identifier (see [`check_id`]).
+            pub fn new(value: impl Into<String>) -> Result<Self, String> {
+                let value = value.into();
+                check_id(&value)?;
+                Ok(Self(value))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An organisation (tenant). Every piece of data belongs to exactly one.
+    OrgId
+);
+id_type!(
+    /// An employee of an organisation, as the organisation names them.
+    EmployeeId
+);
+id_type!(
+    /// A site of an organisation: one workplace with one or more fences.
+    SiteId
+);
+id_type!(
+    /// The client's idempotency key for one punch.
+    PunchId
+);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PunchKind {
+    In,
+    Out,
+    Auto,
+}
+
+impl PunchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PunchKind::In => "in",
+            PunchKind::Out => "out",
+            PunchKind::Auto => "auto",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "in" => PunchKind::In,
+            "out" => PunchKind::Out,
+            "auto" => PunchKind::Auto,
+            _ => return None,
+        })
+    }
+}
+
+/// A location fix in WGS-84 degrees, range-checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GpsFix {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Horizontal accuracy radius in metres, > 0.
+    pub accuracy_m: f64,
+    pub fix_time: Timestamp,
+    pub mock_location: bool,
+}
+
+/// A punch as the engine sees it: validated, with the server's receive time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Punch {
+    pub org: OrgId,
+    pub employee: EmployeeId,
+    pub punch_id: PunchId,
+    pub kind: PunchKind,
+    /// When the employee punched, by the device's clock.
+    pub client_time: Timestamp,
+    /// When the server received the punch, by the server's clock.
+    pub received_at: Timestamp,
+    pub gps: GpsFix,
+}
+
+/// Stable finding codes. The numeric values are part of the gRPC contract
+/// (`punchguard.v1.FindingCode`) and the stored data: never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FindingCode {
+    OutsideFence = 1,
+    NearFence = 2,
+    LowAccuracy = 3,
+    StaleFix = 4,
+    MockLocation = 5,
+    ClockSkew = 20,
+}
+
+impl FindingCode {
+    pub const ALL: [FindingCode; 6] = [
+        FindingCode::OutsideFence,
+        FindingCode::NearFence,
+        FindingCode::LowAccuracy,
+        FindingCode::StaleFix,
+        FindingCode::MockLocation,
+        FindingCode::ClockSkew,
+    ];
+
+    /// The code's stable name, as in the design document and stored records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingCode::OutsideFence => "OUTSIDE_FENCE",
+            FindingCode::NearFence => "NEAR_FENCE",
+            FindingCode::LowAccuracy => "LOW_ACCURACY",
+            FindingCode::StaleFix => "STALE_FIX",
+            FindingCode::MockLocation => "MOCK_LOCATION",
+            FindingCode::ClockSkew => "CLOCK_SKEW",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// What the policy does with a finding. Ordered by severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    Ignore,
+    Review,
+    Reject,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Ignore => "ignore",
+            Action::Review => "review",
+            Action::Reject => "reject",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ignore" => Action::Ignore,
+            "review" => Action::Review,
+            "reject" => Action::Reject,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Decision {
+    Accepted,
+    Review,
+    Rejected,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Accepted => "accepted",
+            Decision::Review => "review",
+            Decision::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "accepted" => Decision::Accepted,
+            "review" => Decision::Review,
+            "rejected" => Decision::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+/// How the punch was placed at its site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocationMethod {
+    None,
+    Gps,
+    /// Outside every fence, but within the fix's accuracy of one.
+    GpsNear,
+}
+
+impl LocationMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocationMethod::None => "none",
+            LocationMethod::Gps => "gps",
+            LocationMethod::GpsNear => "gps_near",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "none" => LocationMethod::None,
+            "gps" => LocationMethod::Gps,
+            "gps_near" => LocationMethod::GpsNear,
+            _ => return None,
+        })
+    }
+}
+
+/// One thing a rule found. `message` is for people and carries no personal data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub code: FindingCode,
+    pub action: Action,
+    pub message: String,
+}
+
+/// The engine's answer for one punch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub findings: Vec<Finding>,
+    /// The site the punch was placed at, if any.
+    pub site: Option<SiteId>,
+    pub method: LocationMethod,
+    /// Metres to the nearest fence (0 inside one); `None` when the org has no fences.
+    pub distance_m: Option<f64>,
+    pub nearest_site: Option<SiteId>,
+}
+
+impl Verdict {
+    pub fn has(&self, code: FindingCode) -> bool {
+        self.findings.iter().any(|f| f.code == code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_bounded_and_printable() {
+        assert!(PunchId::new("a").is_ok());
+        assert!(PunchId::new("").is_err());
+        assert!(PunchId::new("x".repeat(MAX_ID_LEN)).is_ok());
+        assert!(PunchId::new("x".repeat(MAX_ID_LEN + 1)).is_err());
+        assert!(PunchId::new("a\nb").is_err());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for code in FindingCode::ALL {
+            assert_eq!(FindingCode::parse(code.as_str()), Some(code));
+        }
+        for a in [Action::Ignore, Action::Review, Action::Reject] {
+            assert_eq!(Action::parse(a.as_str()), Some(a));
+        }
+        for d in [Decision::Accepted, Decision::Review, Decision::Rejected] {
+            assert_eq!(Decision::parse(d.as_str()), Some(d));
+        }
+    }
+}

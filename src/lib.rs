@@ -1,0 +1,27 @@
+//! punchguard decides whether an attendance punch is genuine.
+//!
+//! A punch arrives over gRPC with its evidence, is checked against the
+//! organisation's geofences and anti-cheat rules, is recorded durably, and
+//! is served to HR systems.
+//!
+//! - [`engine`]: the pure, synchronous decision engine (fences, rules, policy).
+//! - [`store`]: the `Store` trait and its backends (SQLite embedded default).
+//! - [`snapshots`]: the live per-organisation snapshots, swapped atomically.
+//! - [`service`]: the thin gRPC adapters, authentication, validation, errors.
+//! - [`server`]: wiring: the gRPC server, health, reflection, metrics, shutdown.
+//! - [`config`]: configuration from flags and an optional TOML file.
+//! - [`auth`]: bearer tokens and roles.
+//! - [`demo`]: the end-to-end demo behind `punchguard demo`.
+//! - [`proto`]: code generated from `proto/`.
+//! - [`metrics`]: every metric, declared in one place.
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod metrics;
+pub mod proto;
+pub mod server;
+pub mod service;
+pub mod snapshots;
+pub mod store;

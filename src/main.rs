@@ -1,0 +1,212 @@
+//! The `punchguard` binary: parses arguments, sets up logging, and hands
+//! over to the library.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use punchguard::auth::{Role, generate_token};
+use punchguard::config::{Config, DEFAULT_DATABASE, ServeArgs};
+use punchguard::engine::{EmployeeId, OrgId};
+use punchguard::service::admin::parse_geojson;
+use punchguard::store::sqlite::SqliteStore;
+use punchguard::store::{Store, TokenGrant};
+use punchguard::{demo, server};
+
+#[derive(Parser)]
+#[command(
+    name = "punchguard",
+    version,
+    about = "Decides whether an attendance punch is genuine."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gRPC server.
+    Serve(ServeArgs),
+    /// Start a server with a demo organisation on Kotka's buildings, replay
+    /// genuine and cheating punches through gRPC, and print the verdicts.
+    Demo(demo::DemoArgs),
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage sites and their fences.
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token (and the organisation, if new) and print it once.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_parser = ["admin", "hr", "device"])]
+        role: String,
+        /// The employee a device token punches for (required for device tokens).
+        #[arg(long)]
+        employee: Option<String>,
+        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SiteCommand {
+    /// Import sites from a GeoJSON FeatureCollection (see the README). A
+    /// running server picks the change up within its refresh interval.
+    Import {
+        #[arg(long)]
+        org: String,
+        file: PathBuf,
+        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: PathBuf,
+    },
+}
+
+fn init_logging(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging("info");
+            serve(Config::resolve(&args)?).await
+        }
+        Command::Demo(args) => {
+            init_logging("warn");
+            demo::run(args).await
+        }
+        Command::Token(TokenCommand::Create {
+            org,
+            role,
+            employee,
+            database,
+        }) => {
+            init_logging("warn");
+            let role = Role::parse(&role).context("unknown role")?;
+            let employee = employee
+                .map(EmployeeId::new)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--employee: {e}"))?;
+            if role == Role::Device && employee.is_none() {
+                bail!("a device token needs --employee: it punches for one employee");
+            }
+            if role != Role::Device && employee.is_some() {
+                bail!("--employee is only for device tokens");
+            }
+            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let store = SqliteStore::open(&database)?;
+            let (token, hash) = generate_token();
+            store
+                .create_token(
+                    hash,
+                    TokenGrant {
+                        org,
+                        role,
+                        employee,
+                    },
+                )
+                .await?;
+            store.close().await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Site(SiteCommand::Import {
+            org,
+            file,
+            database,
+        }) => {
+            init_logging("warn");
+            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let sites = parse_geojson(text).await?;
+            let (count, fences) = (
+                sites.len(),
+                sites.iter().map(|s| s.fences.len()).sum::<usize>(),
+            );
+            let store = SqliteStore::open(&database)?;
+            let version = store.put_sites(&org, sites).await?;
+            store.close().await?;
+            println!("imported {count} sites ({fences} fences); fence set version {version}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+
+    if let Some(addr) = config.metrics_listen {
+        let handle = server::install_metrics_recorder()?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding metrics address {addr}"))?;
+        println!("metrics on http://{}/metrics", listener.local_addr()?);
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server::serve_metrics(listener, handle, stop.cancelled_owned()).await {
+                tracing::error!(error = %e, "metrics endpoint failed");
+            }
+        });
+    }
+
+    let app = server::open_sqlite(&config.database).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    // A stable first line for scripts and tests that start the server on port 0.
+    println!("listening on {}", listener.local_addr()?);
+    server::run(
+        app,
+        listener,
+        config.snapshot_refresh,
+        shutdown.cancelled_owned(),
+    )
+    .await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    token.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested");
+    token.cancel();
+}

@@ -1,0 +1,164 @@
+//! Wiring: the gRPC server with health and reflection, the metrics endpoint,
+//! the snapshot refresher, and an orderly shutdown.
+//!
+//! Shutdown is a future passed in (as in mini-redis). When it resolves the
+//! server stops accepting, lets in-flight calls finish, and then closes the
+//! store, which commits whatever the writer still holds.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::proto::v1::{
+    FILE_DESCRIPTOR_SET, admin_service_server::AdminServiceServer,
+    attendance_service_server::AttendanceServiceServer, punch_service_server::PunchServiceServer,
+};
+use crate::service::{App, admin::AdminApi, attendance::AttendanceApi, punch::PunchApi};
+use crate::snapshots::Snapshots;
+use crate::store::sqlite::SqliteStore;
+
+/// Largest SubmitPunch message. A punch with all its evidence is a few KiB.
+const MAX_PUNCH_MESSAGE: usize = 64 * 1024;
+/// Largest admin message: a GeoJSON import plus framing.
+const MAX_ADMIN_MESSAGE: usize = crate::service::admin::MAX_GEOJSON_BYTES + 64 * 1024;
+/// A call taking longer than this is cut off. A punch cut off after its
+/// commit is safe: the client retries with the same id and gets the record.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens the SQLite store at `database` and loads every organisation's fences.
+pub async fn open_sqlite(database: &Path) -> anyhow::Result<App> {
+    let store = SqliteStore::open(database)
+        .with_context(|| format!("opening database {}", database.display()))?;
+    let app = App {
+        store: Arc::new(store),
+        snapshots: Arc::new(Snapshots::default()),
+    };
+    app.snapshots.refresh(app.store.as_ref()).await?;
+    Ok(app)
+}
+
+/// Serves gRPC on `listener` until `shutdown` resolves, then drains and
+/// closes the store.
+pub async fn run(
+    app: App,
+    listener: TcpListener,
+    snapshot_refresh: Duration,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<PunchServiceServer<PunchApi>>()
+        .await;
+    health_reporter
+        .set_serving::<AdminServiceServer<AdminApi>>()
+        .await;
+    health_reporter
+        .set_serving::<AttendanceServiceServer<AttendanceApi>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let background = CancellationToken::new();
+    tokio::spawn(refresh_snapshots(
+        app.clone(),
+        snapshot_refresh,
+        background.clone(),
+    ));
+
+    tracing::info!(addr = %listener.local_addr()?, "serving gRPC");
+    let served = tonic::transport::Server::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(
+            PunchServiceServer::new(PunchApi(app.clone()))
+                .max_decoding_message_size(MAX_PUNCH_MESSAGE),
+        )
+        .add_service(
+            AdminServiceServer::new(AdminApi(app.clone()))
+                .max_decoding_message_size(MAX_ADMIN_MESSAGE),
+        )
+        .add_service(AttendanceServiceServer::new(AttendanceApi(app.clone())))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+
+    background.cancel();
+    tracing::info!("gRPC stopped; flushing the store");
+    app.store.close().await?;
+    served?;
+    Ok(())
+}
+
+/// Picks up fence changes made by other processes (the CLI, other replicas).
+async fn refresh_snapshots(app: App, every: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = app.snapshots.refresh(app.store.as_ref()).await {
+                    tracing::warn!(error = %e, "snapshot refresh failed; keeping the current fences");
+                }
+            }
+        }
+    }
+}
+
+/// Installs the global Prometheus recorder. Call once per process.
+pub fn install_metrics_recorder() -> anyhow::Result<PrometheusHandle> {
+    use crate::metrics as m;
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+            m::LATENCY_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(m::GROUP_COMMIT_SIZE.into()),
+            m::GROUP_SIZE_BUCKETS,
+        )?
+        .install_recorder()?;
+    m::describe();
+    Ok(handle)
+}
+
+/// Serves `GET /metrics` in the Prometheus text format until `shutdown`.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    handle: PrometheusHandle,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let upkeep = handle.clone();
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move { handle.render() }
+        }),
+    );
+    // Histograms need periodic upkeep to drain their buffers.
+    let upkeep_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    tracing::info!(addr = %listener.local_addr()?, "serving /metrics");
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    upkeep_task.abort();
+    Ok(served?)
+}

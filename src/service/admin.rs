@@ -1,0 +1,103 @@
+//! `punchguard.v1.AdminService`: sites and fences.
+
+use tonic::{Request, Response, Status};
+
+use super::error::{ApiError, respond};
+use super::{App, auth, convert};
+use crate::auth::Role;
+use crate::engine::sites::{SiteDefinition, parse_sites_geojson};
+use crate::proto::v1::{self as pb, admin_service_server::AdminService};
+
+/// Largest GeoJSON text one import may carry.
+pub const MAX_GEOJSON_BYTES: usize = 8 * 1024 * 1024;
+
+pub struct AdminApi(pub App);
+
+/// Parses GeoJSON off the async workers (a large file takes a while).
+pub async fn parse_geojson(text: String) -> Result<Vec<SiteDefinition>, ApiError> {
+    if text.len() > MAX_GEOJSON_BYTES {
+        return Err(ApiError::invalid(
+            "geojson",
+            format!("at most {MAX_GEOJSON_BYTES} bytes, got {}", text.len()),
+        ));
+    }
+    tokio::task::spawn_blocking(move || parse_sites_geojson(&text))
+        .await
+        .map_err(|e| ApiError::Store(crate::store::StoreError::Corrupt(e.to_string())))?
+        .map_err(|e| {
+            // Import paths are relative to the file; in the request they sit under `geojson`.
+            let field = if e.field == "geojson" {
+                e.field
+            } else {
+                format!("geojson.{}", e.field)
+            };
+            ApiError::invalid(field, e.description)
+        })
+}
+
+impl AdminApi {
+    async fn import(
+        &self,
+        request: Request<pb::ImportSitesRequest>,
+    ) -> Result<pb::ImportSitesResponse, ApiError> {
+        let app = &self.0;
+        let caller =
+            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let request = request.into_inner();
+        let org = caller.org_scope(&request.org_id)?;
+        let sites = parse_geojson(request.geojson).await?;
+        let summaries = sites.iter().map(convert::site_to_pb).collect();
+        let version = app.store.put_sites(&org, sites).await?;
+        // Effective for the next punch: rebuild and swap before answering.
+        app.snapshots.reload(app.store.as_ref(), &org).await?;
+        tracing::info!(org = %org, version, "sites imported");
+        Ok(pb::ImportSitesResponse {
+            sites: summaries,
+            sites_version: version,
+        })
+    }
+
+    async fn list(
+        &self,
+        request: Request<pb::ListSitesRequest>,
+    ) -> Result<pb::ListSitesResponse, ApiError> {
+        let app = &self.0;
+        let caller =
+            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let request = request.into_inner();
+        let org = caller.org_scope(&request.org_id)?;
+        let after = convert::decode_site_cursor(&request.page_token)?;
+        let limit = convert::page_size(request.page_size);
+        let mut sites = app.store.list_sites(&org, after, limit + 1).await?;
+        let next_page_token = if sites.len() > limit {
+            sites.truncate(limit);
+            sites
+                .last()
+                .map(|s| convert::encode_site_cursor(&s.id))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(pb::ListSitesResponse {
+            sites: sites.iter().map(convert::site_to_pb).collect(),
+            next_page_token,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl AdminService for AdminApi {
+    async fn import_sites(
+        &self,
+        request: Request<pb::ImportSitesRequest>,
+    ) -> Result<Response<pb::ImportSitesResponse>, Status> {
+        respond("ImportSites", self.import(request).await)
+    }
+
+    async fn list_sites(
+        &self,
+        request: Request<pb::ListSitesRequest>,
+    ) -> Result<Response<pb::ListSitesResponse>, Status> {
+        respond("ListSites", self.list(request).await)
+    }
+}

@@ -1,0 +1,71 @@
+//! Authentication and authorisation of each call: a bearer token in the
+//! `authorization` metadata, of the role the call needs, for the organisation
+//! the call names.
+
+use tonic::metadata::MetadataMap;
+
+use super::error::ApiError;
+use crate::auth::{Role, TokenHash};
+use crate::engine::{EmployeeId, OrgId};
+use crate::store::Store;
+
+/// Who is calling, once their token checked out.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub org: OrgId,
+    pub role: Role,
+    pub employee: Option<EmployeeId>,
+}
+
+impl Caller {
+    /// The organisation a request acts on: the token's own when the request
+    /// leaves `org_id` empty; any other organisation is refused.
+    pub fn org_scope(&self, requested: &str) -> Result<OrgId, ApiError> {
+        if requested.is_empty() || requested == self.org.as_str() {
+            Ok(self.org.clone())
+        } else {
+            Err(ApiError::PermissionDenied(
+                "the token does not grant access to that organisation".into(),
+            ))
+        }
+    }
+}
+
+/// Checks the bearer token in `metadata` and that it has `role`.
+pub async fn authenticate(
+    store: &dyn Store,
+    metadata: &MetadataMap,
+    role: Role,
+) -> Result<Caller, ApiError> {
+    let header = metadata
+        .get("authorization")
+        .ok_or(ApiError::Unauthenticated(
+            "missing authorization: Bearer token",
+        ))?
+        .to_str()
+        .map_err(|_| ApiError::Unauthenticated("authorization header is not text"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthenticated(
+            "authorization must be 'Bearer <token>'",
+        ))?;
+    let grant = store
+        .find_token(&TokenHash::of(token))
+        .await?
+        .ok_or(ApiError::Unauthenticated("unknown token"))?;
+    if grant.role != role {
+        return Err(ApiError::PermissionDenied(format!(
+            "this call needs a {} token, not a {} token",
+            role.as_str(),
+            grant.role.as_str()
+        )));
+    }
+    Ok(Caller {
+        org: grant.org,
+        role: grant.role,
+        employee: grant.employee,
+    })
+}

@@ -1,0 +1,353 @@
+//! Proto messages ↔ domain types. Raw input becomes a validated domain type
+//! here, once; every problem is reported with the path of its field.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jiff::{SignedDuration, Timestamp};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::engine::sites::SiteDefinition;
+use crate::engine::{
+    Action, Decision, GpsFix, LocationMethod, Punch, PunchId, PunchKind, SiteId, Verdict,
+};
+use crate::proto::v1 as pb;
+use crate::store::{PunchCursor, PunchRow, Recorded};
+
+/// How far ahead of the server's clock a client time may be before the
+/// request is refused outright. Within it, CLOCK_SKEW flags the punch;
+/// beyond it the time is nonsense, not skew.
+pub const MAX_FUTURE: SignedDuration = SignedDuration::from_hours(24);
+/// How far behind the server's clock a client time may be (offline queues
+/// hold punches for a while; a month-old punch is not attendance any more).
+pub const MAX_PAST: SignedDuration = SignedDuration::from_hours(24 * 31);
+/// Largest accuracy radius accepted, metres. A worse "fix" says nothing.
+pub const MAX_ACCURACY_M: f64 = 100_000.0;
+/// Default and largest page sizes for list calls.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// The server's clock, at the microsecond precision the store keeps, so
+/// that what a client is told equals what is later read back.
+pub fn now() -> Timestamp {
+    truncate_to_us(Timestamp::now())
+}
+
+fn truncate_to_us(t: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}
+
+fn timestamp(field: &str, value: Option<prost_types::Timestamp>) -> Result<Timestamp, ApiError> {
+    let value = value.ok_or_else(|| ApiError::invalid(field, "required"))?;
+    let t = Timestamp::new(value.seconds, value.nanos)
+        .map_err(|e| ApiError::invalid(field, format!("not a valid time: {e}")))?;
+    Ok(truncate_to_us(t))
+}
+
+/// A device-reported time must be within [`MAX_PAST`]..[`MAX_FUTURE`] of now.
+fn device_time(
+    field: &str,
+    value: Option<prost_types::Timestamp>,
+    now: Timestamp,
+) -> Result<Timestamp, ApiError> {
+    let t = timestamp(field, value)?;
+    if t.duration_since(now) > MAX_FUTURE {
+        return Err(ApiError::invalid(
+            field,
+            format!("more than {} h in the future", MAX_FUTURE.as_hours()),
+        ));
+    }
+    if now.duration_since(t) > MAX_PAST {
+        return Err(ApiError::invalid(
+            field,
+            format!("more than {} days in the past", MAX_PAST.as_hours() / 24),
+        ));
+    }
+    Ok(t)
+}
+
+fn required_f64(field: &str, value: Option<f64>) -> Result<f64, ApiError> {
+    let v = value.ok_or_else(|| ApiError::invalid(field, "required"))?;
+    if !v.is_finite() {
+        return Err(ApiError::invalid(field, "must be a finite number"));
+    }
+    Ok(v)
+}
+
+fn in_range(field: &str, v: f64, lo: f64, hi: f64) -> Result<f64, ApiError> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("must be between {lo} and {hi}, got {v}"),
+        ))
+    }
+}
+
+fn gps_fix(gps: Option<pb::GpsFix>, now: Timestamp) -> Result<GpsFix, ApiError> {
+    let gps = gps.ok_or_else(|| ApiError::invalid("gps", "required"))?;
+    let latitude = in_range(
+        "gps.latitude",
+        required_f64("gps.latitude", gps.latitude)?,
+        -90.0,
+        90.0,
+    )?;
+    let longitude = in_range(
+        "gps.longitude",
+        required_f64("gps.longitude", gps.longitude)?,
+        -180.0,
+        180.0,
+    )?;
+    let accuracy_m = required_f64("gps.accuracy_m", gps.accuracy_m)?;
+    if !(accuracy_m > 0.0 && accuracy_m <= MAX_ACCURACY_M) {
+        return Err(ApiError::invalid(
+            "gps.accuracy_m",
+            format!("must be > 0 and at most {MAX_ACCURACY_M} m, got {accuracy_m}"),
+        ));
+    }
+    Ok(GpsFix {
+        latitude,
+        longitude,
+        accuracy_m,
+        fix_time: device_time("gps.fix_time", gps.fix_time, now)?,
+        mock_location: gps.mock_location,
+    })
+}
+
+/// Validates a punch submitted by `caller`, received at `now`.
+pub fn punch(
+    request: pb::SubmitPunchRequest,
+    caller: &Caller,
+    now: Timestamp,
+) -> Result<Punch, ApiError> {
+    let employee = caller.employee.clone().ok_or_else(|| {
+        ApiError::PermissionDenied("this device token is not bound to an employee".into())
+    })?;
+    let punch_id = PunchId::new(request.punch_id).map_err(|d| ApiError::invalid("punch_id", d))?;
+    let kind = match pb::PunchKind::try_from(request.kind) {
+        Ok(pb::PunchKind::In) => PunchKind::In,
+        Ok(pb::PunchKind::Out) => PunchKind::Out,
+        Ok(pb::PunchKind::Auto) => PunchKind::Auto,
+        Ok(pb::PunchKind::Unspecified) | Err(_) => {
+            return Err(ApiError::invalid(
+                "kind",
+                "required: PUNCH_KIND_IN, PUNCH_KIND_OUT or PUNCH_KIND_AUTO",
+            ));
+        }
+    };
+    Ok(Punch {
+        org: caller.org.clone(),
+        employee,
+        punch_id,
+        kind,
+        client_time: device_time("client_time", request.client_time, now)?,
+        received_at: now,
+        gps: gps_fix(request.gps, now)?,
+    })
+}
+
+/// A receive-time range `[from, to)`.
+pub fn time_range(
+    from: Option<prost_types::Timestamp>,
+    to: Option<prost_types::Timestamp>,
+) -> Result<(Timestamp, Timestamp), ApiError> {
+    let from = timestamp("from", from)?;
+    let to = timestamp("to", to)?;
+    if to <= from {
+        return Err(ApiError::invalid("to", "must be after from"));
+    }
+    Ok((from, to))
+}
+
+/// Page size: 0 means the default; larger than the maximum means the maximum.
+pub fn page_size(requested: u32) -> usize {
+    match requested as usize {
+        0 => DEFAULT_PAGE_SIZE,
+        n => n.min(MAX_PAGE_SIZE),
+    }
+}
+
+const PUNCH_CURSOR_TAG: &str = "p1";
+
+pub fn encode_punch_cursor(cursor: PunchCursor) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "{PUNCH_CURSOR_TAG}:{}:{}",
+        cursor.received_at.as_microsecond(),
+        cursor.seq
+    ))
+}
+
+pub fn decode_punch_cursor(token: &str) -> Result<Option<PunchCursor>, ApiError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || ApiError::invalid("page_token", "not a page token from this call");
+    let text = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let text = String::from_utf8(text).map_err(|_| bad())?;
+    let mut parts = text.split(':');
+    let (Some(PUNCH_CURSOR_TAG), Some(us), Some(seq), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let us: i64 = us.parse().map_err(|_| bad())?;
+    Ok(Some(PunchCursor {
+        received_at: Timestamp::from_microsecond(us).map_err(|_| bad())?,
+        seq: seq.parse().map_err(|_| bad())?,
+    }))
+}
+
+pub fn encode_site_cursor(after: &SiteId) -> String {
+    URL_SAFE_NO_PAD.encode(format!("s1:{after}"))
+}
+
+pub fn decode_site_cursor(token: &str) -> Result<Option<SiteId>, ApiError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || ApiError::invalid("page_token", "not a page token from this call");
+    let text = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let text = String::from_utf8(text).map_err(|_| bad())?;
+    let id = text.strip_prefix("s1:").ok_or_else(bad)?;
+    SiteId::new(id).map(Some).map_err(|_| bad())
+}
+
+pub fn timestamp_to_pb(t: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.as_second(),
+        nanos: t.subsec_nanosecond(),
+    }
+}
+
+fn decision_to_pb(d: Decision) -> pb::Decision {
+    match d {
+        Decision::Accepted => pb::Decision::Accepted,
+        Decision::Review => pb::Decision::Review,
+        Decision::Rejected => pb::Decision::Rejected,
+    }
+}
+
+fn action_to_pb(a: Action) -> pb::Action {
+    match a {
+        Action::Ignore => pb::Action::Ignore,
+        Action::Review => pb::Action::Review,
+        Action::Reject => pb::Action::Reject,
+    }
+}
+
+fn method_to_pb(m: LocationMethod) -> pb::LocationMethod {
+    match m {
+        LocationMethod::None => pb::LocationMethod::None,
+        LocationMethod::Gps => pb::LocationMethod::Gps,
+        LocationMethod::GpsNear => pb::LocationMethod::GpsNear,
+    }
+}
+
+fn kind_to_pb(k: PunchKind) -> pb::PunchKind {
+    match k {
+        PunchKind::In => pb::PunchKind::In,
+        PunchKind::Out => pb::PunchKind::Out,
+        PunchKind::Auto => pb::PunchKind::Auto,
+    }
+}
+
+fn site_id_string(site: &Option<SiteId>) -> String {
+    site.as_ref()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+pub fn verdict_to_pb(v: &Verdict) -> pb::Verdict {
+    pb::Verdict {
+        decision: decision_to_pb(v.decision).into(),
+        findings: v
+            .findings
+            .iter()
+            .map(|f| pb::Finding {
+                // Domain codes carry their contract numbers (see FindingCode).
+                code: f.code as i32,
+                action: action_to_pb(f.action).into(),
+                message: f.message.clone(),
+            })
+            .collect(),
+        site_id: site_id_string(&v.site),
+        method: method_to_pb(v.method).into(),
+        distance_m: v.distance_m,
+        nearest_site_id: site_id_string(&v.nearest_site),
+    }
+}
+
+pub fn submit_response(recorded: &Recorded) -> pb::SubmitPunchResponse {
+    pb::SubmitPunchResponse {
+        verdict: Some(verdict_to_pb(&recorded.row.verdict)),
+        duplicate: recorded.duplicate,
+        received_time: Some(timestamp_to_pb(recorded.row.received_at)),
+    }
+}
+
+pub fn punch_row_to_pb(row: &PunchRow) -> pb::PunchRecord {
+    pb::PunchRecord {
+        employee_id: row.employee.as_str().to_owned(),
+        punch_id: row.punch_id.as_str().to_owned(),
+        kind: kind_to_pb(row.kind).into(),
+        client_time: Some(timestamp_to_pb(row.client_time)),
+        received_time: Some(timestamp_to_pb(row.received_at)),
+        verdict: Some(verdict_to_pb(&row.verdict)),
+    }
+}
+
+pub fn site_to_pb(site: &SiteDefinition) -> pb::Site {
+    pb::Site {
+        site_id: site.id.as_str().to_owned(),
+        polygon_fences: site.polygon_count() as u32,
+        circle_fences: site.circle_count() as u32,
+        bbox: site.bounds().map(|(lo, hi)| pb::BoundingBox {
+            min_longitude: lo[0],
+            min_latitude: lo[1],
+            max_longitude: hi[0],
+            max_latitude: hi[1],
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finding_codes_match_the_contract() {
+        for code in crate::engine::FindingCode::ALL {
+            let pb_code = pb::FindingCode::try_from(code as i32).unwrap();
+            assert_eq!(
+                pb_code.as_str_name(),
+                format!("FINDING_CODE_{}", code.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn punch_cursor_round_trips_and_rejects_garbage() {
+        let cursor = PunchCursor {
+            received_at: now(),
+            seq: 42,
+        };
+        let token = encode_punch_cursor(cursor);
+        assert_eq!(decode_punch_cursor(&token).unwrap(), Some(cursor));
+        assert_eq!(decode_punch_cursor("").unwrap(), None);
+        for bad in [
+            "x",
+            "cDI6MTox",
+            &encode_site_cursor(&SiteId::new("a").unwrap()),
+        ] {
+            assert!(decode_punch_cursor(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_size_defaults_and_clamps() {
+        assert_eq!(page_size(0), DEFAULT_PAGE_SIZE);
+        assert_eq!(page_size(7), 7);
+        assert_eq!(page_size(1_000_000), MAX_PAGE_SIZE);
+    }
+}

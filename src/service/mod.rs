@@ -1,0 +1,23 @@
+//! The transport: one thin adapter per gRPC service. Each handler
+//! authenticates, converts the request into validated domain types once,
+//! calls the engine or the store, and converts the answer back. Errors
+//! become statuses in one place (`error`).
+
+pub mod admin;
+pub mod attendance;
+pub mod auth;
+pub mod convert;
+pub mod error;
+pub mod punch;
+
+use std::sync::Arc;
+
+use crate::snapshots::Snapshots;
+use crate::store::Store;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub snapshots: Arc<Snapshots>,
+}

@@ -1,0 +1,127 @@
+//! Durable storage behind one trait, so the service never knows which
+//! database it talks to. The SQLite backend is the embedded default.
+//!
+//! Contract every backend keeps:
+//! - `record_punch` answers only after the punch is durable (committed and
+//!   synced); a punch id already recorded for the employee returns the first
+//!   record, marked duplicate, and stores nothing new;
+//! - every write is all or nothing;
+//! - every read and write is scoped to one organisation.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::auth::{Role, TokenHash};
+use crate::engine::sites::SiteDefinition;
+use crate::engine::{EmployeeId, OrgId, Punch, PunchId, PunchKind, SiteId, Verdict};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the store is shut down")]
+    Closed,
+    #[error("database schema version {found} is newer than this punchguard supports ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What a valid bearer token grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub org: OrgId,
+    pub role: Role,
+    /// Set for device tokens: the one employee the device punches for.
+    pub employee: Option<EmployeeId>,
+}
+
+/// One recorded punch with its verdict (the attendance record; evidence is
+/// stored beside it, under its own retention).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PunchRow {
+    /// Store-assigned, strictly increasing in commit order.
+    pub seq: i64,
+    pub org: OrgId,
+    pub employee: EmployeeId,
+    pub punch_id: PunchId,
+    pub kind: PunchKind,
+    pub client_time: Timestamp,
+    pub received_at: Timestamp,
+    pub verdict: Verdict,
+}
+
+/// The outcome of [`Store::record_punch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub row: PunchRow,
+    /// The punch id had been recorded before; `row` is the first record.
+    pub duplicate: bool,
+}
+
+/// Keyset position in the receive-time order of punches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PunchCursor {
+    pub received_at: Timestamp,
+    pub seq: i64,
+}
+
+/// A page request for [`Store::list_punches`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PunchQuery {
+    pub org: OrgId,
+    /// Inclusive.
+    pub from: Timestamp,
+    /// Exclusive.
+    pub to: Timestamp,
+    /// Only punches strictly after this position.
+    pub after: Option<PunchCursor>,
+    pub limit: usize,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates the organisation if it does not exist yet.
+    async fn ensure_org(&self, org: &OrgId) -> Result<()>;
+
+    /// Stores a token (hashed), creating its organisation if needed.
+    async fn create_token(&self, hash: TokenHash, grant: TokenGrant) -> Result<()>;
+
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenGrant>>;
+
+    /// Replaces the named sites (all their fences) in one transaction and
+    /// returns the organisation's new fence-set version.
+    async fn put_sites(&self, org: &OrgId, sites: Vec<SiteDefinition>) -> Result<u64>;
+
+    /// All of an organisation's sites with the version they form.
+    async fn load_sites(&self, org: &OrgId) -> Result<(u64, Vec<SiteDefinition>)>;
+
+    /// Sites in id order after `after`, at most `limit`.
+    async fn list_sites(
+        &self,
+        org: &OrgId,
+        after: Option<SiteId>,
+        limit: usize,
+    ) -> Result<Vec<SiteDefinition>>;
+
+    /// Every organisation with its fence-set version, to notice changes made
+    /// by another process (the CLI, another replica).
+    async fn org_versions(&self) -> Result<Vec<(OrgId, u64)>>;
+
+    /// Records a punch and its verdict durably (see the module contract).
+    async fn record_punch(&self, punch: &Punch, verdict: &Verdict) -> Result<Recorded>;
+
+    async fn list_punches(&self, query: PunchQuery) -> Result<Vec<PunchRow>>;
+
+    /// Finishes pending writes and stops the writer. Later writes fail with
+    /// [`StoreError::Closed`].
+    async fn close(&self) -> Result<()>;
+}

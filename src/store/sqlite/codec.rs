@@ -1,0 +1,173 @@
+//! Rows ↔ domain types for the SQLite backend.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, Row, params};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{
+    Action, Decision, EmployeeId, Finding, FindingCode, LocationMethod, OrgId, Punch, PunchId,
+    PunchKind, SiteId, Verdict,
+};
+use crate::store::{PunchRow, Recorded, Result, StoreError};
+
+pub fn to_us(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub fn from_us(us: i64) -> Result<Timestamp> {
+    Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A finding as stored in the `findings` JSON column.
+#[derive(Serialize, Deserialize)]
+struct StoredFinding {
+    code: String,
+    action: String,
+    message: String,
+}
+
+fn findings_to_json(findings: &[Finding]) -> String {
+    let stored: Vec<StoredFinding> = findings
+        .iter()
+        .map(|f| StoredFinding {
+            code: f.code.as_str().to_owned(),
+            action: f.action.as_str().to_owned(),
+            message: f.message.clone(),
+        })
+        .collect();
+    serde_json::to_string(&stored).expect("findings always serialise")
+}
+
+fn findings_from_json(text: &str) -> Result<Vec<Finding>> {
+    let stored: Vec<StoredFinding> =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    stored
+        .into_iter()
+        .map(|f| {
+            Ok(Finding {
+                code: FindingCode::parse(&f.code)
+                    .ok_or_else(|| corrupt("finding code", &f.code))?,
+                action: Action::parse(&f.action).ok_or_else(|| corrupt("action", &f.action))?,
+                message: f.message,
+            })
+        })
+        .collect()
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("unknown {what} {value:?}"))
+}
+
+pub const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, client_us, received_us, \
+     decision, site_id, method, distance_m, nearest_site_id, findings";
+
+/// Decodes a row selected with [`PUNCH_COLUMNS`]. The outer result is
+/// SQLite's, the inner one says whether the stored values make sense.
+pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
+    let seq: i64 = r.get(0)?;
+    let org: String = r.get(1)?;
+    let employee: String = r.get(2)?;
+    let punch_id: String = r.get(3)?;
+    let kind: String = r.get(4)?;
+    let client_us: i64 = r.get(5)?;
+    let received_us: i64 = r.get(6)?;
+    let decision: String = r.get(7)?;
+    let site: Option<String> = r.get(8)?;
+    let method: String = r.get(9)?;
+    let distance_m: Option<f64> = r.get(10)?;
+    let nearest_site: Option<String> = r.get(11)?;
+    let findings: String = r.get(12)?;
+    let site_id = |s: Option<String>| s.map(SiteId::new).transpose().map_err(StoreError::Corrupt);
+    Ok((|| {
+        Ok(PunchRow {
+            seq,
+            org: OrgId::new(org).map_err(StoreError::Corrupt)?,
+            employee: EmployeeId::new(employee).map_err(StoreError::Corrupt)?,
+            punch_id: PunchId::new(punch_id).map_err(StoreError::Corrupt)?,
+            kind: PunchKind::parse(&kind).ok_or_else(|| corrupt("punch kind", &kind))?,
+            client_time: from_us(client_us)?,
+            received_at: from_us(received_us)?,
+            verdict: Verdict {
+                decision: Decision::parse(&decision)
+                    .ok_or_else(|| corrupt("decision", &decision))?,
+                findings: findings_from_json(&findings)?,
+                site: site_id(site)?,
+                method: LocationMethod::parse(&method).ok_or_else(|| corrupt("method", &method))?,
+                distance_m,
+                nearest_site: site_id(nearest_site)?,
+            },
+        })
+    })())
+}
+
+/// Inserts a punch unless its id is already recorded for the employee, in
+/// which case the first record is returned.
+pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result<Recorded> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO punches (org_id, employee_id, punch_id, kind, client_us, received_us,
+                 decision, site_id, method, distance_m, nearest_site_id, findings)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (org_id, employee_id, punch_id) DO NOTHING",
+        )?
+        .execute(params![
+            punch.org.as_str(),
+            punch.employee.as_str(),
+            punch.punch_id.as_str(),
+            punch.kind.as_str(),
+            to_us(punch.client_time),
+            to_us(punch.received_at),
+            verdict.decision.as_str(),
+            verdict.site.as_ref().map(SiteId::as_str),
+            verdict.method.as_str(),
+            verdict.distance_m,
+            verdict.nearest_site.as_ref().map(SiteId::as_str),
+            findings_to_json(&verdict.findings),
+        ])?;
+    if inserted == 0 {
+        let first = tx
+            .prepare_cached(&format!(
+                "SELECT {PUNCH_COLUMNS} FROM punches
+                 WHERE org_id = ?1 AND employee_id = ?2 AND punch_id = ?3"
+            ))?
+            .query_row(
+                params![
+                    punch.org.as_str(),
+                    punch.employee.as_str(),
+                    punch.punch_id.as_str()
+                ],
+                punch_row,
+            )??;
+        return Ok(Recorded {
+            row: first,
+            duplicate: true,
+        });
+    }
+    let seq = tx.last_insert_rowid();
+    let gps = &punch.gps;
+    tx.prepare_cached(
+        "INSERT INTO punch_evidence (seq, latitude, longitude, accuracy_m, fix_us, mock_location)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        seq,
+        gps.latitude,
+        gps.longitude,
+        gps.accuracy_m,
+        to_us(gps.fix_time),
+        gps.mock_location
+    ])?;
+    Ok(Recorded {
+        row: PunchRow {
+            seq,
+            org: punch.org.clone(),
+            employee: punch.employee.clone(),
+            punch_id: punch.punch_id.clone(),
+            kind: punch.kind,
+            client_time: punch.client_time,
+            received_at: punch.received_at,
+            verdict: verdict.clone(),
+        },
+        duplicate: false,
+    })
+}
