@@ -1,0 +1,179 @@
+//! A real punchguard server on 127.0.0.1:0 with a real SQLite file, and
+//! helpers to call it the way any gRPC client would.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use geo::{InteriorPoint, Point};
+use jiff::Timestamp;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::Request;
+use tonic::transport::Channel;
+
+use punchguard::auth::{Role, generate_token};
+use punchguard::engine::fence::FenceGeometry;
+use punchguard::engine::sites::{SiteDefinition, parse_sites_geojson};
+use punchguard::engine::{EmployeeId, OrgId};
+use punchguard::proto::v1 as pb;
+use punchguard::proto::v1::{
+    admin_service_client::AdminServiceClient, attendance_service_client::AttendanceServiceClient,
+    punch_service_client::PunchServiceClient,
+};
+use punchguard::server;
+use punchguard::service::App;
+use punchguard::store::TokenGrant;
+
+pub const KOTKA: &str = include_str!("../../data/kotka-buildings.geojson");
+pub const COURTYARD: &str = include_str!("../../data/kotka-courtyard.geojson");
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub database: PathBuf,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A server on a fresh database in a temporary directory.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_with(dir.path().join("punchguard.db"), Some(dir)).await
+    }
+
+    /// A server on the database at `database`, which outlives it.
+    pub async fn start_at(database: PathBuf) -> Self {
+        Self::start_with(database, None).await
+    }
+
+    async fn start_with(database: PathBuf, dir: Option<tempfile::TempDir>) -> Self {
+        let app = server::open_sqlite(&database).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server::run(
+            app.clone(),
+            listener,
+            std::time::Duration::from_secs(1),
+            shutdown.clone().cancelled_owned(),
+        ));
+        Self {
+            addr,
+            app,
+            database,
+            shutdown,
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// Creates a token the way `punchguard token create` does.
+    pub async fn token(&self, org: &str, role: Role, employee: Option<&str>) -> String {
+        let (token, hash) = generate_token();
+        let grant = TokenGrant {
+            org: OrgId::new(org).unwrap(),
+            role,
+            employee: employee.map(|e| EmployeeId::new(e).unwrap()),
+        };
+        self.app.store.create_token(hash, grant).await.unwrap();
+        token
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub async fn punch_client(&self) -> PunchServiceClient<Channel> {
+        PunchServiceClient::new(self.channel().await)
+    }
+
+    pub async fn admin_client(&self) -> AdminServiceClient<Channel> {
+        AdminServiceClient::new(self.channel().await).max_encoding_message_size(16 << 20)
+    }
+
+    pub async fn attendance_client(&self) -> AttendanceServiceClient<Channel> {
+        AttendanceServiceClient::new(self.channel().await)
+    }
+
+    /// An org with an admin token and the Kotka buildings imported.
+    pub async fn kotka_org(&self, org: &str) -> String {
+        let admin = self.token(org, Role::Admin, None).await;
+        let mut client = self.admin_client().await;
+        client
+            .import_sites(authed(
+                pb::ImportSitesRequest {
+                    org_id: String::new(),
+                    geojson: KOTKA.into(),
+                },
+                &admin,
+            ))
+            .await
+            .unwrap();
+        admin
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+pub fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+pub fn ts(t: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.as_second(),
+        nanos: t.subsec_nanosecond(),
+    }
+}
+
+pub fn kotka_sites() -> Vec<SiteDefinition> {
+    parse_sites_geojson(KOTKA).unwrap()
+}
+
+/// A point inside building `i` of the Kotka set, as (lon, lat).
+pub fn inside_building(i: usize) -> Point<f64> {
+    match &kotka_sites()[i].fences[0] {
+        FenceGeometry::Polygon(mp) => mp.interior_point().unwrap(),
+        FenceGeometry::Circle { center, .. } => *center,
+    }
+}
+
+/// A fresh, well-formed punch request at `p` with a good, recent fix.
+pub fn punch_at(punch_id: &str, p: Point<f64>, accuracy_m: f64) -> pb::SubmitPunchRequest {
+    let now = Timestamp::now();
+    pb::SubmitPunchRequest {
+        punch_id: punch_id.into(),
+        kind: pb::PunchKind::In.into(),
+        client_time: Some(ts(now)),
+        gps: Some(pb::GpsFix {
+            latitude: Some(p.y()),
+            longitude: Some(p.x()),
+            accuracy_m: Some(accuracy_m),
+            fix_time: Some(ts(now - jiff::SignedDuration::from_secs(3))),
+            mock_location: false,
+        }),
+    }
+}
+
+/// The field named in a status's BadRequest detail.
+pub fn violated_field(status: &tonic::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
+}

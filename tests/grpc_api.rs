@@ -1,0 +1,234 @@
+//! The walking skeleton end to end over real gRPC, a real SQLite file and
+//! the real Kotka building footprints.
+
+mod common;
+
+use geo::Point;
+use jiff::{SignedDuration, Timestamp};
+
+use common::*;
+use punchguard::auth::Role;
+use punchguard::proto::v1 as pb;
+
+fn list_all_request(page_size: u32, page_token: String) -> pb::ListPunchesRequest {
+    let now = Timestamp::now();
+    pb::ListPunchesRequest {
+        org_id: String::new(),
+        from: Some(ts(now - SignedDuration::from_hours(1))),
+        to: Some(ts(now + SignedDuration::from_hours(1))),
+        page_size,
+        page_token,
+    }
+}
+
+async fn list_all(server: &TestServer, hr: &str) -> Vec<pb::PunchRecord> {
+    let mut client = server.attendance_client().await;
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_punches(authed(list_all_request(2, token), hr))
+            .await
+            .unwrap()
+            .into_inner();
+        all.extend(page.punches);
+        if page.next_page_token.is_empty() {
+            return all;
+        }
+        token = page.next_page_token;
+    }
+}
+
+fn codes(verdict: &pb::Verdict) -> Vec<pb::FindingCode> {
+    verdict.findings.iter().map(|f| f.code()).collect()
+}
+
+#[tokio::test]
+async fn genuine_outside_courtyard_and_resubmitted_punches() {
+    let server = TestServer::start().await;
+    server.kotka_org("kotka").await;
+    let device = server.token("kotka", Role::Device, Some("emp-1")).await;
+    let hr = server.token("kotka", Role::Hr, None).await;
+    let mut punches = server.punch_client().await;
+
+    // Genuine: inside building 10.
+    let genuine = punches
+        .submit_punch(authed(
+            punch_at("p-genuine", inside_building(10), 8.0),
+            &device,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let verdict = genuine.verdict.unwrap();
+    assert_eq!(verdict.decision(), pb::Decision::Accepted, "{verdict:?}");
+    assert_eq!(verdict.site_id, "kotka-bldg-0010");
+    assert_eq!(verdict.method(), pb::LocationMethod::Gps);
+    assert_eq!(verdict.distance_m, Some(0.0));
+    assert!(!genuine.duplicate);
+
+    // Outside: 0.02° (~2.2 km) south of building 10; the reported distance is
+    // the true nearest-fence distance, by a scan of every fence.
+    let inside = inside_building(10);
+    let away = Point::new(inside.x(), inside.y() - 0.02);
+    let outside = punches
+        .submit_punch(authed(punch_at("p-outside", away, 10.0), &device))
+        .await
+        .unwrap()
+        .into_inner()
+        .verdict
+        .unwrap();
+    assert_eq!(outside.decision(), pb::Decision::Rejected);
+    assert_eq!(codes(&outside), vec![pb::FindingCode::OutsideFence]);
+    assert!(outside.site_id.is_empty());
+    let scanned = kotka_sites()
+        .iter()
+        .flat_map(|s| s.fences.iter())
+        .map(|f| f.distance_m(away))
+        .fold(f64::INFINITY, f64::min);
+    let reported = outside.distance_m.unwrap();
+    assert!(
+        (reported - scanned).abs() < 0.01,
+        "reported {reported}, scan {scanned}"
+    );
+    assert!(reported > 100.0 && reported < 2300.0, "distance {reported}");
+
+    // Courtyard: a point in the hole of a building is outside it. (Another
+    // org: in the Kotka set the same footprint has no hole.)
+    let block_admin = server.token("block", Role::Admin, None).await;
+    let block_device = server.token("block", Role::Device, Some("emp-1")).await;
+    server
+        .admin_client()
+        .await
+        .import_sites(authed(
+            pb::ImportSitesRequest {
+                org_id: String::new(),
+                geojson: COURTYARD.into(),
+            },
+            &block_admin,
+        ))
+        .await
+        .unwrap();
+    let courtyard_json: serde_json::Value = serde_json::from_str(COURTYARD).unwrap();
+    let c = &courtyard_json["features"][0]["properties"]["courtyard_point"];
+    let courtyard = Point::new(c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+    let in_courtyard = punches
+        .submit_punch(authed(
+            punch_at("p-courtyard", courtyard, 3.0),
+            &block_device,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .verdict
+        .unwrap();
+    assert_ne!(
+        in_courtyard.method(),
+        pb::LocationMethod::Gps,
+        "{in_courtyard:?}"
+    );
+    assert_eq!(in_courtyard.nearest_site_id, "courtyard-block");
+    assert!(in_courtyard.distance_m.unwrap() > 3.0);
+    assert_eq!(in_courtyard.decision(), pb::Decision::Rejected);
+
+    // Resubmitted: same id, even with different content, gets the first verdict.
+    let again = punches
+        .submit_punch(authed(punch_at("p-genuine", away, 500.0), &device))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.duplicate);
+    assert_eq!(again.verdict.unwrap(), verdict);
+    assert_eq!(again.received_time, genuine.received_time);
+
+    let listed = list_all(&server, &hr).await;
+    let ids: Vec<_> = listed.iter().map(|p| p.punch_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["p-genuine", "p-outside"],
+        "the other org's punch is not listed"
+    );
+    assert!(listed.iter().all(|p| p.employee_id == "emp-1"));
+    assert_eq!(listed[0].verdict.as_ref().unwrap(), &verdict);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn imported_fences_take_effect_at_once_and_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let circle = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+        "properties":{"site":"pop-up","radius_m":120},
+        "geometry":{"type":"Point","coordinates":[24.9384,60.1699]}}]}"#;
+    let near_centre = Point::new(24.9384, 60.1699 + 0.0009); // ~100 m north
+    let database = dir.path().join("punchguard.db");
+    let server = TestServer::start_at(database.clone()).await;
+    let admin = server.token("acme", Role::Admin, None).await;
+    let device = server.token("acme", Role::Device, Some("emp-9")).await;
+    let mut punches = server.punch_client().await;
+    let before = punches
+        .submit_punch(authed(punch_at("before", near_centre, 5.0), &device))
+        .await
+        .unwrap()
+        .into_inner()
+        .verdict
+        .unwrap();
+    assert_eq!(before.decision(), pb::Decision::Rejected);
+    assert_eq!(
+        before.distance_m, None,
+        "an org without fences has no distance"
+    );
+
+    let imported = server
+        .admin_client()
+        .await
+        .import_sites(authed(
+            pb::ImportSitesRequest {
+                org_id: "acme".into(),
+                geojson: circle.into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(imported.sites.len(), 1);
+    assert_eq!(imported.sites[0].circle_fences, 1);
+    let after = punches
+        .submit_punch(authed(punch_at("after", near_centre, 5.0), &device))
+        .await
+        .unwrap()
+        .into_inner()
+        .verdict
+        .unwrap();
+    assert_eq!(after.decision(), pb::Decision::Accepted);
+    assert_eq!(after.site_id, "pop-up");
+
+    // Restart on the same file: the fences are still there.
+    server.stop().await;
+    let server = TestServer::start_at(database).await;
+    let mut punches = server.punch_client().await;
+    let restarted = punches
+        .submit_punch(authed(punch_at("after-restart", near_centre, 5.0), &device))
+        .await
+        .unwrap()
+        .into_inner()
+        .verdict
+        .unwrap();
+    assert_eq!(restarted.site_id, "pop-up");
+    let sites = server
+        .admin_client()
+        .await
+        .list_sites(authed(pb::ListSitesRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        sites
+            .sites
+            .iter()
+            .map(|s| s.site_id.as_str())
+            .collect::<Vec<_>>(),
+        ["pop-up"]
+    );
+    server.stop().await;
+}
