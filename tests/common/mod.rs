@@ -141,8 +141,10 @@ pub fn ts(t: Timestamp) -> prost_types::Timestamp {
     }
 }
 
-pub fn kotka_sites() -> Vec<SiteDefinition> {
-    parse_sites_geojson(KOTKA).unwrap()
+/// The Kotka sites, parsed once per test binary.
+pub fn kotka_sites() -> &'static [SiteDefinition] {
+    static SITES: std::sync::OnceLock<Vec<SiteDefinition>> = std::sync::OnceLock::new();
+    SITES.get_or_init(|| parse_sites_geojson(KOTKA).unwrap())
 }
 
 /// A point inside building `i` of the Kotka set, as (lon, lat).

@@ -55,6 +55,12 @@ impl SqliteStore {
         })
     }
 
+    /// How many transactions the writer has committed, and how many writes
+    /// they carried: the ratio is the group-commit factor.
+    pub fn commit_stats(&self) -> (u64, u64) {
+        self.writer.stats()
+    }
+
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,

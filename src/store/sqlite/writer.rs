@@ -1,6 +1,7 @@
 //! The single writer thread and its group commit.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, Transaction};
@@ -66,19 +67,38 @@ where
 pub struct Writer {
     queue: Mutex<Option<mpsc::Sender<Box<dyn WriteJob>>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<WriterStats>,
+}
+
+/// Counters of the writer's work, for tests and benchmarks to see grouping.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub commits: AtomicU64,
+    pub jobs: AtomicU64,
 }
 
 impl Writer {
     pub fn start(conn: Connection) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let stats = Arc::new(WriterStats::default());
+        let thread_stats = stats.clone();
         let thread = std::thread::Builder::new()
             .name("punchguard-sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, &thread_stats))
             .expect("spawning the writer thread");
         Self {
             queue: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
+            stats,
         }
+    }
+
+    /// (commits, jobs) so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.commits.load(Ordering::Relaxed),
+            self.stats.jobs.load(Ordering::Relaxed),
+        )
     }
 
     /// Runs `work` in the next group transaction; resolves after the commit.
@@ -119,7 +139,7 @@ impl Writer {
 
 /// The writer loop: block for one job, take whatever else is already queued,
 /// commit them together, answer everyone. Ends when every sender is gone.
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>, stats: &WriterStats) {
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -131,6 +151,8 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>) {
         let started = std::time::Instant::now();
         let commit = commit_group(&mut conn, &mut group);
         crate::metrics::record_group_commit(group.len(), started.elapsed(), commit.is_ok());
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.jobs.fetch_add(group.len() as u64, Ordering::Relaxed);
         if let Err(e) = &commit {
             tracing::error!(error = %e, jobs = group.len(), "group commit failed");
         }

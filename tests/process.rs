@@ -1,0 +1,281 @@
+//! The real binary as an operator runs it: CLI tokens and site import,
+//! `serve` on port 0, health, reflection, /metrics, a crash (SIGKILL) and a
+//! graceful stop (SIGTERM). Acknowledged punches survive both.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::transport::Channel;
+
+use common::*;
+use punchguard::proto::v1 as pb;
+use punchguard::proto::v1::{
+    attendance_service_client::AttendanceServiceClient, punch_service_client::PunchServiceClient,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_punchguard");
+
+fn cli(args: &[&str], database: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--database")
+        .arg(database)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+struct Served {
+    child: Child,
+    grpc: String,
+    metrics: String,
+}
+
+/// Starts `punchguard serve` on free ports and reads the addresses it prints.
+fn serve(database: &Path) -> Served {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--database")
+        .arg(database)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut grpc, mut metrics) = (None, None);
+    while grpc.is_none() {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            grpc = Some(addr.to_owned());
+        } else if let Some(url) = line.strip_prefix("metrics on ") {
+            metrics = Some(url.to_owned());
+        }
+    }
+    Served {
+        child,
+        grpc: grpc.unwrap(),
+        metrics: metrics.expect("metrics line comes first"),
+    }
+}
+
+async fn channel(addr: &str) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+async fn listed_ids(addr: &str, hr: &str) -> Vec<String> {
+    let now = Timestamp::now();
+    let mut client = AttendanceServiceClient::new(channel(addr).await);
+    let mut ids = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_punches(authed(
+                pb::ListPunchesRequest {
+                    org_id: String::new(),
+                    from: Some(ts(now - SignedDuration::from_hours(1))),
+                    to: Some(ts(now + SignedDuration::from_hours(1))),
+                    page_size: 1000,
+                    page_token,
+                },
+                hr,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        ids.extend(page.punches.into_iter().map(|p| p.punch_id));
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// Submits `n` punches at once; returns the ids that were acknowledged.
+async fn submit_many(addr: &str, device: &str, prefix: &str, n: usize) -> Vec<String> {
+    let client = PunchServiceClient::new(channel(addr).await);
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let mut client = client.clone();
+            let id = format!("{prefix}-{i}");
+            let request = authed(punch_at(&id, inside_building(i % 50), 8.0), device);
+            tokio::spawn(async move { client.submit_punch(request).await.map(|_| id) })
+        })
+        .collect();
+    let mut acknowledged = Vec::new();
+    for t in tasks {
+        if let Ok(id) = t.await.unwrap() {
+            acknowledged.push(id);
+        }
+    }
+    acknowledged
+}
+
+async fn http_get(url: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_punches_survive_a_crash_and_a_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("punchguard.db");
+    let device = cli(
+        &[
+            "token",
+            "create",
+            "--org",
+            "kotka",
+            "--role",
+            "device",
+            "--employee",
+            "emp-1",
+        ],
+        &db,
+    );
+    let hr = cli(&["token", "create", "--org", "kotka", "--role", "hr"], &db);
+    let imported = cli(
+        &[
+            "site",
+            "import",
+            "--org",
+            "kotka",
+            "data/kotka-buildings.geojson",
+        ],
+        &db,
+    );
+    assert!(imported.starts_with("imported 2171 sites"), "{imported}");
+
+    // Health, reflection, and punches acknowledged before a SIGKILL.
+    let mut served = serve(&db);
+    let mut health =
+        tonic_health::pb::health_client::HealthClient::new(channel(&served.grpc).await);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "punchguard.v1.PunchService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status(),
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
+    let services = reflected_services(&served.grpc).await;
+    for name in [
+        "punchguard.v1.PunchService",
+        "punchguard.v1.AdminService",
+        "punchguard.v1.AttendanceService",
+    ] {
+        assert!(
+            services.iter().any(|s| s == name),
+            "{name} not in {services:?}"
+        );
+    }
+
+    let before_crash = submit_many(&served.grpc, &device, "crash", 60).await;
+    assert_eq!(before_crash.len(), 60);
+
+    let metrics = http_get(&served.metrics).await;
+    assert!(
+        metrics.contains("punchguard_punches_total{decision=\"accepted\"}"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("emp-1") && !metrics.contains(&device),
+        "personal data in metrics"
+    );
+
+    served.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    served.child.wait().unwrap();
+
+    // Restart: every acknowledged punch is there. Then stop gracefully while
+    // punches are in flight: every acknowledged one is kept.
+    let mut served = serve(&db);
+    let listed = listed_ids(&served.grpc, &hr).await;
+    for id in &before_crash {
+        assert!(
+            listed.contains(id),
+            "acknowledged punch {id} lost in the crash"
+        );
+    }
+    let addr = served.grpc.clone();
+    let device2 = device.clone();
+    let in_flight = tokio::spawn(async move { submit_many(&addr, &device2, "term", 200).await });
+    // Let the first punches land, so the stop meets work in flight.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let term = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let acknowledged = in_flight.await.unwrap();
+    let exit = served.child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exited with {exit}");
+
+    let served = serve(&db);
+    let listed = listed_ids(&served.grpc, &hr).await;
+    for id in acknowledged.iter().chain(&before_crash) {
+        assert!(
+            listed.contains(id),
+            "acknowledged punch {id} lost in the graceful stop"
+        );
+    }
+    let mut child = served.child;
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+async fn reflected_services(addr: &str) -> Vec<String> {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut client = ServerReflectionClient::new(channel(addr).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    match response.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
