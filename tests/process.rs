@@ -279,3 +279,34 @@ async fn reflected_services(addr: &str) -> Vec<String> {
         other => panic!("unexpected reflection answer {other:?}"),
     }
 }
+
+#[test]
+fn demo_prints_its_verdict_table() {
+    let out = Command::new(BIN).arg("demo").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "imported 2171 sites",
+        "ACCEPTED",
+        "REJECTED",
+        "REVIEW",
+        "OUTSIDE_FENCE",
+        "NEAR_FENCE",
+        "LOW_ACCURACY",
+        "STALE_FIX",
+        "CLOCK_SKEW",
+        "MOCK_LOCATION",
+        "resubmitted punch id",
+        "gps.latitude",
+        "ListPunches returns 9 records",
+    ] {
+        assert!(
+            text.contains(expected),
+            "demo output lacks {expected:?}:\n{text}"
+        );
+    }
+}
