@@ -11,10 +11,10 @@
 //! benefit of the doubt on the line keeps honest people out of review.
 
 use geo::{
-    BoundingRect, Closest, Covers, Distance, Geodesic, Haversine, HaversineClosestPoint,
+    BoundingRect, Closest, Covers, Distance, Geodesic, Haversine, HaversineClosestPoint, LinesIter,
     MultiPolygon, Point,
 };
-use rstar::{AABB, Envelope, RTree, primitives::GeomWithData, primitives::Rectangle};
+use rstar::{AABB, Envelope, RTree, RTreeObject, primitives::GeomWithData, primitives::Rectangle};
 
 /// Mean Earth radius used by geo's Haversine measure (GRS80), in metres.
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
@@ -23,14 +23,11 @@ const EARTH_RADIUS_M: f64 = 6_371_008.8;
 const HALF_CIRCUMFERENCE_M: f64 = std::f64::consts::PI * EARTH_RADIUS_M;
 
 /// Search boxes are widened by this factor plus [`SEARCH_MARGIN_M`] so that
-/// the sphere/ellipsoid difference (< 0.6%) and great-circle edge bulge can
-/// never push a true candidate outside a box.
+/// the sphere/ellipsoid difference (< 0.6%) can never push a true candidate
+/// outside a box. (Great-circle edge bulge is added per index, see
+/// [`FenceIndex::nearest`].)
 const SEARCH_SLACK: f64 = 1.01;
 const SEARCH_MARGIN_M: f64 = 5.0;
-
-/// First radius of the expanding nearest-fence search. Most punches are near
-/// a fence, so the first ring usually settles it.
-const INITIAL_SEARCH_M: f64 = 250.0;
 
 /// The shape of one fence.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +65,30 @@ impl FenceGeometry {
             }
             FenceGeometry::Circle { center, radius_m } => {
                 (Geodesic.distance(*center, p) - radius_m).max(0.0)
+            }
+        }
+    }
+
+    /// How far below a spherical lower bound to the fence's envelope its
+    /// measured distance may fall, as `(factor, metres)`: `bound * factor - metres`
+    /// is still a lower bound.
+    ///
+    /// Circles are measured on the ellipsoid, up to 0.6% shorter than on the
+    /// sphere. Polygon edges are great-circle arcs, which bow poleward out of
+    /// the degree box by up to L²·tan φ / 8R for an edge of length L.
+    fn bound_slack(&self) -> (f64, f64) {
+        match self {
+            FenceGeometry::Circle { .. } => (1.0 / 1.007, 1.0),
+            FenceGeometry::Polygon(mp) => {
+                let bulge = mp
+                    .lines_iter()
+                    .map(|edge| {
+                        let length = Haversine.distance(edge.start_point(), edge.end_point());
+                        let lat = edge.start.y.abs().max(edge.end.y.abs()).min(89.0);
+                        length * length * lat.to_radians().tan() / (8.0 * EARTH_RADIUS_M)
+                    })
+                    .fold(0.0, f64::max);
+                (1.0, bulge + 1.0)
             }
         }
     }
@@ -151,6 +172,11 @@ type Entry = GeomWithData<Rectangle<[f64; 2]>, usize>;
 pub struct FenceIndex {
     tree: RTree<Entry>,
     fences: Vec<IndexedFence>,
+    /// [`FenceGeometry::bound_slack`] of each fence, computed once.
+    slack: Vec<(f64, f64)>,
+    /// The largest metres term of `slack`: how far any fence's measured
+    /// edge may stray outside its envelope.
+    max_margin_m: f64,
 }
 
 impl FenceIndex {
@@ -164,8 +190,11 @@ impl FenceIndex {
                 })
             })
             .collect();
+        let slack: Vec<_> = fences.iter().map(|f| f.geometry.bound_slack()).collect();
         Self {
             tree: RTree::bulk_load(entries),
+            max_margin_m: slack.iter().map(|s| s.1).fold(0.0, f64::max),
+            slack,
             fences,
         }
     }
@@ -196,30 +225,94 @@ impl FenceIndex {
     /// The fence nearest to `p` and its distance in metres, or `None` for an
     /// empty index. Ties go to the lowest-numbered fence.
     ///
-    /// Searches rings of growing radius r: every fence closer than r has a
-    /// point inside the ring's boxes, so once the best candidate is within r
-    /// no unseen fence can beat it. The last ring spans the whole globe.
+    /// 1. The R-tree's nearest envelope in degrees gives a first candidate
+    ///    and its true distance `d` in metres (degrees are only a guess:
+    ///    a degree of longitude shrinks with latitude).
+    /// 2. Every fence closer than `d` has a point inside the boxes around
+    ///    `p` of radius `d` (plus the edge bulge allowance), so only
+    ///    envelopes meeting those boxes can win.
+    /// 3. Those are measured in order of a rigorous lower bound on their
+    ///    distance, stopping once the bound exceeds the best found.
     pub fn nearest(&self, p: Point<f64>) -> Option<(usize, f64)> {
-        if self.fences.is_empty() {
-            return None;
-        }
-        let mut radius = INITIAL_SEARCH_M;
-        loop {
-            let mut best: Option<(usize, f64)> = None;
-            for bx in boxes_within(p, radius) {
-                for e in self.tree.locate_in_envelope_intersecting(&bx) {
-                    let d = self.fences[e.data].geometry.distance_m(p);
-                    if best.is_none_or(|(bi, bd)| (d, e.data) < (bd, bi)) {
-                        best = Some((e.data, d));
-                    }
-                }
+        let first = self.tree.nearest_neighbor(&[p.x(), p.y()])?.data;
+        let mut best = (first, self.fences[first].geometry.distance_m(p));
+        let bound = LowerBound::new(p);
+        let mut candidates: Vec<(f64, usize)> = boxes_within(p, best.1 + self.max_margin_m)
+            .iter()
+            .flat_map(|bx| self.tree.locate_in_envelope_intersecting(bx))
+            .filter_map(|e| {
+                let (factor, margin) = self.slack[e.data];
+                let b = bound.to(&e.envelope()) * factor - margin;
+                (b <= best.1).then_some((b, e.data))
+            })
+            .collect();
+        candidates.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        for (bound, i) in candidates {
+            if bound > best.1 {
+                break;
             }
-            match best {
-                Some((_, d)) if d <= radius => return best,
-                _ if radius >= HALF_CIRCUMFERENCE_M => return best,
-                _ => radius *= 4.0,
+            let d = self.fences[i].geometry.distance_m(p);
+            if (d, i) < (best.1, best.0) {
+                best = (i, d);
             }
         }
+        Some(best)
+    }
+}
+
+/// A lower bound, in metres, on the distance from a point to any point of a
+/// degree box, valid anywhere on the globe (antimeridian and poles too).
+///
+/// The haversine formula, hav θ = hav Δφ + cos φ₁ cos φ₂ hav Δλ, grows with
+/// each gap; a point of the box has gaps at least the box's clamped ones and
+/// a latitude whose cosine is at least the smaller at the box's two edges
+/// (cosine is concave on -90..90). Filling those in gives the bound. It is
+/// spherical; [`FenceGeometry::bound_slack`] says what a fence's own measure
+/// may undercut it by.
+struct LowerBound {
+    lon: f64,
+    lat: f64,
+    cos_lat: f64,
+}
+
+fn hav(degrees: f64) -> f64 {
+    let s = (degrees.to_radians() / 2.0).sin();
+    s * s
+}
+
+impl LowerBound {
+    fn new(p: Point<f64>) -> Self {
+        Self {
+            lon: p.x(),
+            lat: p.y(),
+            cos_lat: p.y().to_radians().cos(),
+        }
+    }
+
+    fn to(&self, bx: &AABB<[f64; 2]>) -> f64 {
+        let (lon, lat) = (self.lon, self.lat);
+        let ([lon0, lat0], [lon1, lat1]) = (bx.lower(), bx.upper());
+        let dlat = if lat < lat0 {
+            lat0 - lat
+        } else if lat > lat1 {
+            lat - lat1
+        } else {
+            0.0
+        };
+        let dlon = if (lon0..=lon1).contains(&lon) {
+            0.0
+        } else {
+            let west = (lon0 - lon).rem_euclid(360.0);
+            let east = (lon - lon1).rem_euclid(360.0);
+            west.min(east)
+        };
+        let cos_box = lat0
+            .to_radians()
+            .cos()
+            .min(lat1.to_radians().cos())
+            .max(0.0);
+        let h = hav(dlat) + self.cos_lat * cos_box * hav(dlon);
+        2.0 * h.clamp(0.0, 1.0).sqrt().asin() * EARTH_RADIUS_M
     }
 }
 
@@ -355,6 +448,51 @@ mod tests {
                 let brute_min = fences.iter().map(|f| f.distance_m(p)).fold(f64::INFINITY, f64::min);
                 let (_, d) = idx.nearest(p).unwrap();
                 prop_assert!((d - brute_min).abs() < 1e-6, "index {} vs scan {}", d, brute_min);
+            }
+        }
+
+        /// The lower bound never exceeds the distance to any point of the box,
+        /// anywhere on the globe.
+        #[test]
+        fn lower_bound_is_a_lower_bound(
+            p in (-180f64..180.0, -89.9f64..89.9),
+            corner in (-180f64..179.0, -89.9f64..89.0),
+            size in (0.0001f64..60.0, 0.0001f64..60.0),
+        ) {
+            let lo = [corner.0, corner.1];
+            let hi = [(corner.0 + size.0).min(180.0), (corner.1 + size.1).min(90.0)];
+            let bx = AABB::from_corners(lo, hi);
+            let p = Point::new(p.0, p.1);
+            let bound = LowerBound::new(p).to(&bx);
+            for i in 0..=8 {
+                for j in 0..=8 {
+                    let q = Point::new(
+                        lo[0] + (hi[0] - lo[0]) * f64::from(i) / 8.0,
+                        lo[1] + (hi[1] - lo[1]) * f64::from(j) / 8.0,
+                    );
+                    let d = Haversine.distance(p, q);
+                    prop_assert!(bound <= d + 1e-6, "bound {} > distance {} to {:?}", bound, d, q);
+                }
+            }
+        }
+
+        /// Nearest agrees with a full scan for fences scattered over the
+        /// whole globe, the antimeridian included.
+        #[test]
+        fn nearest_agrees_with_brute_force_worldwide(
+            centres in prop::collection::vec((-180f64..180.0, -80f64..80.0, 10.0f64..50_000.0), 1..40),
+            points in prop::collection::vec((-180f64..180.0, -85f64..85.0), 1..10),
+        ) {
+            let fences: Vec<_> = centres
+                .iter()
+                .map(|&(x, y, r)| FenceGeometry::Circle { center: Point::new(x, y), radius_m: r })
+                .collect();
+            let idx = index(fences.clone());
+            for (x, y) in points {
+                let p = Point::new(x, y);
+                let brute = fences.iter().map(|f| f.distance_m(p)).fold(f64::INFINITY, f64::min);
+                let (_, d) = idx.nearest(p).unwrap();
+                prop_assert!((d - brute).abs() < 1e-6, "index {} vs scan {}", d, brute);
             }
         }
 
