@@ -1,0 +1,104 @@
+//! Group-commit throughput of the SQLite store: durable punches per second
+//! when 1, 16 or 256 callers record at once. Every punch is acknowledged
+//! only after its transaction is fsynced (WAL, synchronous=FULL), so with
+//! one caller this measures the disk's sync latency, and with many it shows
+//! how many punches one sync carries.
+//!
+//! The database lives under the target directory (a real disk, not tmpfs).
+//! Run: cargo bench --bench store
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use jiff::Timestamp;
+
+use punchguard::engine::{
+    Decision, EmployeeId, GpsFix, LocationMethod, OrgId, Punch, PunchId, PunchKind, Verdict,
+};
+use punchguard::store::Store;
+use punchguard::store::sqlite::SqliteStore;
+
+const PUNCHES_PER_ITERATION: u64 = 512;
+
+fn punch(n: u64) -> Punch {
+    let now = Timestamp::now();
+    Punch {
+        org: OrgId::new("bench").unwrap(),
+        employee: EmployeeId::new(format!("e{}", n % 1000)).unwrap(),
+        punch_id: PunchId::new(format!("p{n}")).unwrap(),
+        kind: PunchKind::In,
+        client_time: now,
+        received_at: now,
+        gps: GpsFix {
+            latitude: 60.5,
+            longitude: 26.9,
+            accuracy_m: 8.0,
+            fix_time: now,
+            mock_location: false,
+        },
+    }
+}
+
+fn verdict() -> Verdict {
+    Verdict {
+        decision: Decision::Accepted,
+        findings: Vec::new(),
+        site: None,
+        method: LocationMethod::Gps,
+        distance_m: Some(0.0),
+        nearest_site: None,
+    }
+}
+
+fn bench_group_commit(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("bench.db")).unwrap());
+    runtime
+        .block_on(store.ensure_org(&OrgId::new("bench").unwrap()))
+        .unwrap();
+    let next = Arc::new(AtomicU64::new(0));
+
+    let mut group = c.benchmark_group("sqlite_record_punch");
+    group.throughput(Throughput::Elements(PUNCHES_PER_ITERATION));
+    group.sample_size(10);
+    for callers in [1u64, 16, 256] {
+        group.bench_function(format!("{callers}_concurrent_callers"), |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let started = Instant::now();
+                    runtime.block_on(async {
+                        let tasks: Vec<_> = (0..callers)
+                            .map(|_| {
+                                let (store, next) = (store.clone(), next.clone());
+                                tokio::spawn(async move {
+                                    for _ in 0..PUNCHES_PER_ITERATION / callers {
+                                        let n = next.fetch_add(1, Ordering::Relaxed);
+                                        store.record_punch(&punch(n), &verdict()).await.unwrap();
+                                    }
+                                })
+                            })
+                            .collect();
+                        for t in tasks {
+                            t.await.unwrap();
+                        }
+                    });
+                    total += started.elapsed();
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+    let (commits, jobs) = store.commit_stats();
+    eprintln!(
+        "group commit: {jobs} punches in {commits} transactions ({:.1} per commit)",
+        jobs as f64 / commits.max(1) as f64
+    );
+}
+
+criterion_group!(benches, bench_group_commit);
+criterion_main!(benches);
