@@ -69,15 +69,8 @@ impl AdminApi {
         let after = convert::decode_site_cursor(&request.page_token)?;
         let limit = convert::page_size(request.page_size);
         let mut sites = app.store.list_sites(&org, after, limit + 1).await?;
-        let next_page_token = if sites.len() > limit {
-            sites.truncate(limit);
-            sites
-                .last()
-                .map(|s| convert::encode_site_cursor(&s.id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token =
+            convert::paginate(&mut sites, limit, |s| convert::encode_site_cursor(&s.id));
         Ok(pb::ListSitesResponse {
             sites: sites.iter().map(convert::site_to_pb).collect(),
             next_page_token,

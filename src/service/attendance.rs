@@ -31,19 +31,12 @@ impl AttendanceApi {
                 limit: limit + 1,
             })
             .await?;
-        let next_page_token = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last()
-                .map(|r| {
-                    convert::encode_punch_cursor(PunchCursor {
-                        received_at: r.received_at,
-                        seq: r.seq,
-                    })
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = convert::paginate(&mut rows, limit, |r| {
+            convert::encode_punch_cursor(PunchCursor {
+                received_at: r.received_at,
+                seq: r.seq,
+            })
+        });
         Ok(pb::ListPunchesResponse {
             punches: rows.iter().map(convert::punch_row_to_pb).collect(),
             next_page_token,

@@ -168,6 +168,17 @@ pub fn page_size(requested: u32) -> usize {
     }
 }
 
+/// Trims a page fetched with `limit + 1` rows to `limit` and returns the
+/// token of the next page: the cursor of the last row kept, or empty when
+/// the extra row did not come back (no more pages).
+pub fn paginate<T>(rows: &mut Vec<T>, limit: usize, cursor: impl Fn(&T) -> String) -> String {
+    if rows.len() <= limit {
+        return String::new();
+    }
+    rows.truncate(limit);
+    rows.last().map(cursor).unwrap_or_default()
+}
+
 const PUNCH_CURSOR_TAG: &str = "p1";
 
 pub fn encode_punch_cursor(cursor: PunchCursor) -> String {
