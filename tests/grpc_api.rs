@@ -232,3 +232,41 @@ async fn imported_fences_take_effect_at_once_and_survive_restart() {
     );
     server.stop().await;
 }
+
+/// Honest edge cases that are evidence, not malformed requests: a phone
+/// clock reset to 1990 and a provider that reports no accuracy estimate.
+#[tokio::test]
+async fn odd_but_honest_devices_get_a_verdict_not_an_error() {
+    let server = TestServer::start().await;
+    server.kotka_org("kotka").await;
+    let device = server.token("kotka", Role::Device, Some("emp-1")).await;
+    let mut punches = server.punch_client().await;
+
+    let mut reset_clock = punch_at("reset-clock", inside_building(5), 8.0);
+    let in_1990 = prost_types::Timestamp {
+        seconds: 631_152_000,
+        nanos: 0,
+    };
+    reset_clock.client_time = Some(in_1990);
+    reset_clock.gps.as_mut().unwrap().fix_time = Some(in_1990);
+    let verdict = punches
+        .submit_punch(authed(reset_clock, &device))
+        .await
+        .unwrap()
+        .into_inner()
+        .verdict
+        .unwrap();
+    assert_eq!(codes(&verdict), vec![pb::FindingCode::ClockSkew]);
+    assert_eq!(verdict.decision(), pb::Decision::Review);
+
+    let no_estimate = punch_at("no-estimate", inside_building(5), 0.0);
+    let verdict = punches
+        .submit_punch(authed(no_estimate, &device))
+        .await
+        .unwrap()
+        .into_inner()
+        .verdict
+        .unwrap();
+    assert_eq!(verdict.decision(), pb::Decision::Accepted);
+    server.stop().await;
+}

@@ -13,7 +13,7 @@ use super::fence::FenceGeometry;
 use super::types::SiteId;
 
 /// Most features one import may hold.
-pub const MAX_FEATURES: usize = 50_000;
+pub const MAX_FEATURES: usize = 200_000;
 /// Most vertices one polygon fence may have (all rings together).
 pub const MAX_VERTICES: usize = 10_000;
 /// Largest circle fence radius, metres. Attendance fences are a building or a
@@ -92,7 +92,7 @@ pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportErro
     let mut sites: BTreeMap<SiteId, Vec<FenceGeometry>> = BTreeMap::new();
     for (i, feature) in collection.features.iter().enumerate() {
         let path = format!("features[{i}]");
-        let site = site_of(feature, &path)?;
+        let site = site_of(feature, i, &path)?;
         let fence = fence_of(feature, &path)?;
         sites.entry(site).or_default().push(fence);
     }
@@ -102,21 +102,20 @@ pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportErro
         .collect())
 }
 
-fn site_of(feature: &Feature, path: &str) -> Result<SiteId, ImportError> {
-    let name = match (feature.property("site"), &feature.id) {
-        (Some(JsonValue::String(s)), _) => s.clone(),
-        (Some(JsonValue::Number(n)), _) => n.to_string(),
-        (Some(_), _) => {
-            return Err(err(format!("{path}.properties.site"), "must be a string"));
-        }
-        (None, Some(geojson::feature::Id::String(s))) => s.clone(),
-        (None, Some(geojson::feature::Id::Number(n))) => n.to_string(),
-        (None, None) => {
-            return Err(err(
-                format!("{path}.properties.site"),
-                "required: name the site this fence belongs to",
-            ));
-        }
+/// The site a feature belongs to: its `site` property, else its `id`, else
+/// its `name` property, else `feature-N` after its position in the file (so
+/// a plain file of footprints imports as one site per footprint).
+fn site_of(feature: &Feature, index: usize, path: &str) -> Result<SiteId, ImportError> {
+    let name = match feature.property("site") {
+        Some(JsonValue::String(s)) => s.clone(),
+        Some(JsonValue::Number(n)) => n.to_string(),
+        Some(_) => return Err(err(format!("{path}.properties.site"), "must be a string")),
+        None => match (&feature.id, feature.property("name")) {
+            (Some(geojson::feature::Id::String(s)), _) => s.clone(),
+            (Some(geojson::feature::Id::Number(n)), _) => n.to_string(),
+            (None, Some(JsonValue::String(s))) if !s.is_empty() => s.clone(),
+            _ => format!("feature-{index}"),
+        },
     };
     SiteId::new(name).map_err(|d| err(format!("{path}.properties.site"), d))
 }
@@ -258,6 +257,24 @@ mod tests {
     }
 
     #[test]
+    fn sites_default_to_id_then_name_then_position() {
+        let circle = r#""geometry":{"type":"Point","coordinates":[0,0]}"#;
+        let text = format!(
+            r#"{{"type":"FeatureCollection","features":[
+              {{"type":"Feature","id":7,"properties":{{"name":"ignored","radius_m":5}},{circle}}},
+              {{"type":"Feature","properties":{{"name":"Depot","radius_m":5}},{circle}}},
+              {{"type":"Feature","properties":{{"radius_m":5}},{circle}}}
+            ]}}"#
+        );
+        let ids: Vec<_> = parse_sites_geojson(&text)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id.as_str().to_owned())
+            .collect();
+        assert_eq!(ids, ["7", "Depot", "feature-2"]);
+    }
+
+    #[test]
     fn bad_files_name_the_field() {
         let cases = [
             ("{}".to_string(), "geojson"),
@@ -265,7 +282,6 @@ mod tests {
                 r#"{"type":"FeatureCollection","features":[]}"#.to_string(),
                 "features",
             ),
-            (one(SQUARE, "{}"), "features[0].properties.site"),
             (one(SQUARE, r#"{"site":""}"#), "features[0].properties.site"),
             (
                 one(r#"{"type":"Point","coordinates":[0,0]}"#, r#"{"site":"a"}"#),

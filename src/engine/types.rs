@@ -101,7 +101,7 @@ impl PunchKind {
 pub struct GpsFix {
     pub latitude: f64,
     pub longitude: f64,
-    /// Horizontal accuracy radius in metres, > 0.
+    /// Horizontal accuracy radius in metres, ≥ 0 (0: the device gave no estimate).
     pub accuracy_m: f64,
     pub fix_time: Timestamp,
     pub mock_location: bool,

@@ -9,7 +9,7 @@ use crate::engine::sites::{SiteDefinition, parse_sites_geojson};
 use crate::proto::v1::{self as pb, admin_service_server::AdminService};
 
 /// Largest GeoJSON text one import may carry.
-pub const MAX_GEOJSON_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_GEOJSON_BYTES: usize = 32 * 1024 * 1024;
 
 pub struct AdminApi(pub App);
 

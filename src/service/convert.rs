@@ -18,9 +18,6 @@ use crate::store::{PunchCursor, PunchRow, Recorded};
 /// request is refused outright. Within it, CLOCK_SKEW flags the punch;
 /// beyond it the time is nonsense, not skew.
 pub const MAX_FUTURE: SignedDuration = SignedDuration::from_hours(24);
-/// How far behind the server's clock a client time may be (offline queues
-/// hold punches for a while; a month-old punch is not attendance any more).
-pub const MAX_PAST: SignedDuration = SignedDuration::from_hours(24 * 31);
 /// Largest accuracy radius accepted, metres. A worse "fix" says nothing.
 pub const MAX_ACCURACY_M: f64 = 100_000.0;
 /// Default and largest page sizes for list calls.
@@ -44,7 +41,9 @@ fn timestamp(field: &str, value: Option<prost_types::Timestamp>) -> Result<Times
     Ok(truncate_to_us(t))
 }
 
-/// A device-reported time must be within [`MAX_PAST`]..[`MAX_FUTURE`] of now.
+/// A device-reported time may not be more than [`MAX_FUTURE`] ahead of now.
+/// Times in the past are accepted: offline queues send late, and a phone
+/// whose clock reset to 1970 is evidence (CLOCK_SKEW), not a malformed request.
 fn device_time(
     field: &str,
     value: Option<prost_types::Timestamp>,
@@ -55,12 +54,6 @@ fn device_time(
         return Err(ApiError::invalid(
             field,
             format!("more than {} h in the future", MAX_FUTURE.as_hours()),
-        ));
-    }
-    if now.duration_since(t) > MAX_PAST {
-        return Err(ApiError::invalid(
-            field,
-            format!("more than {} days in the past", MAX_PAST.as_hours() / 24),
         ));
     }
     Ok(t)
@@ -100,10 +93,11 @@ fn gps_fix(gps: Option<pb::GpsFix>, now: Timestamp) -> Result<GpsFix, ApiError> 
         180.0,
     )?;
     let accuracy_m = required_f64("gps.accuracy_m", gps.accuracy_m)?;
-    if !(accuracy_m > 0.0 && accuracy_m <= MAX_ACCURACY_M) {
+    // 0 is what Android reports when the provider gave no estimate.
+    if !(0.0..=MAX_ACCURACY_M).contains(&accuracy_m) {
         return Err(ApiError::invalid(
             "gps.accuracy_m",
-            format!("must be > 0 and at most {MAX_ACCURACY_M} m, got {accuracy_m}"),
+            format!("must be between 0 and {MAX_ACCURACY_M} m, got {accuracy_m}"),
         ));
     }
     Ok(GpsFix {
