@@ -37,7 +37,11 @@ fn punch_at(p: Point<f64>, accuracy_m: f64) -> Punch {
             accuracy_m,
             fix_time: now - SignedDuration::from_secs(5),
             mock_location: false,
+            speed_mps: None,
         },
+        device: None,
+        motion: None,
+        apps: Default::default(),
     }
 }
 

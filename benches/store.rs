@@ -37,7 +37,11 @@ fn punch(n: u64) -> Punch {
             accuracy_m: 8.0,
             fix_time: now,
             mock_location: false,
+            speed_mps: None,
         },
+        device: None,
+        motion: None,
+        apps: Default::default(),
     }
 }
 
@@ -49,6 +53,7 @@ fn verdict() -> Verdict {
         method: LocationMethod::Gps,
         distance_m: Some(0.0),
         nearest_site: None,
+        cheat_matches: Vec::new(),
     }
 }
 

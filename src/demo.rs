@@ -229,8 +229,9 @@ fn punch(
             longitude: Some(at.x()),
             accuracy_m: Some(accuracy_m),
             fix_time: Some(timestamp_to_pb(now - SignedDuration::from_secs(4))),
-            mock_location: false,
+            ..Default::default()
         }),
+        ..Default::default()
     }
 }
 

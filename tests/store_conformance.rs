@@ -36,7 +36,11 @@ fn punch(org_id: &str, employee: &str, id: &str, received_at: Timestamp) -> Punc
             accuracy_m: 10.0,
             fix_time: received_at,
             mock_location: false,
+            speed_mps: None,
         },
+        device: None,
+        motion: None,
+        apps: Default::default(),
     }
 }
 
@@ -48,6 +52,7 @@ fn verdict(decision: Decision) -> Verdict {
         method: LocationMethod::Gps,
         distance_m: Some(0.0),
         nearest_site: Some(SiteId::new("hq").unwrap()),
+        cheat_matches: Vec::new(),
     }
 }
 

@@ -7,13 +7,17 @@
 //! - [`types`]: validated domain types, finding codes, decisions.
 //! - [`fence`]: fence geometry and the R-tree index (prefilter + exact predicate).
 //! - [`sites`]: sites and their import from GeoJSON.
+//! - [`coords`]: WGS-84 / GCJ-02 / BD-09 conversion.
+//! - [`signatures`]: known cheat software.
 //! - [`policy`]: per-organisation limits and finding → action mapping.
 //! - [`snapshot`]: the per-organisation view the engine reads.
 //! - [`rules`]: one file per anti-cheat rule.
 
+pub mod coords;
 pub mod fence;
 pub mod policy;
 pub mod rules;
+pub mod signatures;
 pub mod sites;
 pub mod snapshot;
 pub mod types;
@@ -27,12 +31,21 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch) -> Verdict {
     let policy = &snapshot.policy;
     let mut observed = Vec::new();
     let placement = rules::location::place(snapshot, &punch.gps, &mut observed);
+    let device = punch.device.as_ref();
+    let motion = punch.motion.as_ref();
+    let (cheat_matches, cheat_apps) = rules::cheat_apps::check(&punch.apps, &snapshot.signatures);
     observed.extend(
         [
             rules::low_accuracy::check(&punch.gps, policy),
             rules::stale_fix::check(punch, policy),
             rules::clock_skew::check(punch, policy),
             rules::mock_location::check(&punch.gps),
+            cheat_apps,
+            rules::rooted::check(device),
+            rules::emulator::check(device),
+            rules::integrity::check(device),
+            rules::sensor_flat::check(motion, policy),
+            rules::sensor_inconsistent::check(&punch.gps, motion, policy),
         ]
         .into_iter()
         .flatten(),
@@ -52,6 +65,7 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch) -> Verdict {
         method: placement.method,
         distance_m: placement.distance_m,
         nearest_site: placement.nearest_site,
+        cheat_matches,
     }
 }
 
@@ -109,8 +123,42 @@ mod tests {
                 accuracy_m: 12.0,
                 fix_time: now() - SignedDuration::from_secs(5),
                 mock_location: false,
+                speed_mps: Some(0.0),
             },
+            device: Some(DeviceFacts {
+                device_id: DeviceId::new("d1").unwrap(),
+                platform: Platform::Android,
+                rooted: false,
+                emulator: false,
+                developer_mode: false,
+                integrity: Integrity::Passed,
+            }),
+            motion: Some(MotionSummary {
+                sensors: vec![
+                    sensor(SensorKind::Accelerometer, 9.81, 0.0004),
+                    sensor(SensorKind::Gyroscope, 0.01, 0.00002),
+                ],
+                step_delta: Some(0),
+            }),
+            apps: AppEvidence::default(),
         }
+    }
+
+    fn sensor(kind: SensorKind, mean_magnitude: f64, variance: f64) -> SensorStats {
+        SensorStats {
+            kind,
+            sample_count: 250,
+            mean_magnitude,
+            variance,
+        }
+    }
+
+    fn device(p: &mut Punch) -> &mut DeviceFacts {
+        p.device.as_mut().unwrap()
+    }
+
+    fn motion(p: &mut Punch) -> &mut MotionSummary {
+        p.motion.as_mut().unwrap()
     }
 
     struct Scenario {
@@ -188,6 +236,93 @@ mod tests {
                 tamper: |p| p.gps.mock_location = true,
                 decision: Decision::Rejected,
                 codes: &[MockLocation],
+                site: Some("office"),
+            },
+            Scenario {
+                name: "fake GPS app installed, mock flag hidden (package list)",
+                tamper: |p| {
+                    p.apps.installed_packages = InstalledPackages(vec![
+                        "com.android.chrome".into(),
+                        "com.lexa.fakegps".into(),
+                    ])
+                },
+                decision: Decision::Review,
+                codes: &[CheatAppInstalled],
+                site: Some("office"),
+            },
+            Scenario {
+                name: "app cloner reported by the device itself",
+                tamper: |p| {
+                    p.apps.matched_signature_ids =
+                        vec!["ac-parallel-space".into(), "not-in-our-list".into()]
+                },
+                decision: Decision::Review,
+                codes: &[CheatAppInstalled],
+                site: Some("office"),
+            },
+            Scenario {
+                name: "rooted phone",
+                tamper: |p| device(p).rooted = true,
+                decision: Decision::Review,
+                codes: &[Rooted],
+                site: Some("office"),
+            },
+            Scenario {
+                name: "emulator that admits it, with flat sensors",
+                tamper: |p| {
+                    device(p).emulator = true;
+                    for s in &mut motion(p).sensors {
+                        s.variance = 0.0;
+                    }
+                },
+                decision: Decision::Rejected,
+                codes: &[Emulator, SensorFlat],
+                site: Some("office"),
+            },
+            Scenario {
+                name: "emulator hiding its flag, but no gyroscope",
+                tamper: |p| {
+                    motion(p)
+                        .sensors
+                        .retain(|s| s.kind != SensorKind::Gyroscope)
+                },
+                decision: Decision::Review,
+                codes: &[SensorFlat],
+                site: Some("office"),
+            },
+            Scenario {
+                name: "modified app failing attestation",
+                tamper: |p| device(p).integrity = Integrity::Failed,
+                decision: Decision::Review,
+                codes: &[IntegrityFailed],
+                site: Some("office"),
+            },
+            Scenario {
+                name: "spoofed drive while the phone lies on a desk",
+                tamper: |p| p.gps.speed_mps = Some(13.0),
+                decision: Decision::Review,
+                codes: &[SensorInconsistent],
+                site: Some("office"),
+            },
+            Scenario {
+                name: "honest: walking into the office, phone shaking, steps counted",
+                tamper: |p| {
+                    p.gps.speed_mps = Some(1.3);
+                    motion(p).sensors[0].variance = 2.5;
+                    motion(p).step_delta = Some(14);
+                },
+                decision: Decision::Accepted,
+                codes: &[],
+                site: Some("office"),
+            },
+            Scenario {
+                name: "honest: older client without device facts or sensors",
+                tamper: |p| {
+                    p.device = None;
+                    p.motion = None;
+                },
+                decision: Decision::Accepted,
+                codes: &[],
                 site: Some("office"),
             },
         ];

@@ -18,6 +18,18 @@ pub struct Policy {
     pub max_fix_age: SignedDuration,
     /// A device clock further than this from the server's is CLOCK_SKEW.
     pub max_clock_skew: SignedDuration,
+    /// A motion sensor whose magnitude varies less than this over the window
+    /// is perfectly flat, (unit²). A real MEMS sensor at rest still shows its
+    /// noise, around 1e-4 (m/s²)² for an accelerometer; emulators and
+    /// replayed values give exactly 0. 1e-7 sits well below any real noise.
+    pub flat_variance: f64,
+    /// An accelerometer varying less than this is at rest, (m/s²)². A phone
+    /// at rest shows only noise (≤ 1e-3); one carried while walking varies
+    /// by 1–10, one in a moving vehicle by 0.01 or more.
+    pub still_accel_variance: f64,
+    /// A fix reporting at least this speed, m/s, says the phone is moving:
+    /// 1 m/s is a slow walk.
+    pub moving_speed_mps: f64,
     /// Overrides of [`default_action`] per finding code.
     pub actions: BTreeMap<FindingCode, Action>,
 }
@@ -28,6 +40,9 @@ impl Default for Policy {
             max_accuracy_m: 100.0,
             max_fix_age: SignedDuration::from_secs(120),
             max_clock_skew: SignedDuration::from_secs(300),
+            flat_variance: 1e-7,
+            still_accel_variance: 2e-3,
+            moving_speed_mps: 1.0,
             actions: BTreeMap::new(),
         }
     }
@@ -36,15 +51,25 @@ impl Default for Policy {
 /// What the default policy does with each finding.
 ///
 /// Only evidence that the employee was not there, or that the location was
-/// faked, rejects; weak or inconclusive evidence goes to a person, so that
-/// GPS drift at the edge of a fence never silently costs an honest punch.
+/// faked, rejects: a fix outside every fence, the OS's own mock-location
+/// flag, a punch from an emulator (no phone at any site). Everything that is
+/// suspicious but has honest explanations goes to a person: GPS drift at a
+/// fence's edge, a vague or old fix, a wrong clock, a rooted phone, a cheat
+/// app that is installed (installed is not used), odd sensors.
 pub fn default_action(code: FindingCode) -> Action {
     match code {
-        FindingCode::OutsideFence | FindingCode::MockLocation => Action::Reject,
+        FindingCode::OutsideFence | FindingCode::MockLocation | FindingCode::Emulator => {
+            Action::Reject
+        }
         FindingCode::NearFence
         | FindingCode::LowAccuracy
         | FindingCode::StaleFix
-        | FindingCode::ClockSkew => Action::Review,
+        | FindingCode::ClockSkew
+        | FindingCode::CheatAppInstalled
+        | FindingCode::Rooted
+        | FindingCode::IntegrityFailed
+        | FindingCode::SensorFlat
+        | FindingCode::SensorInconsistent => Action::Review,
     }
 }
 

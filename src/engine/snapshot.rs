@@ -2,8 +2,11 @@
 //! snapshot is built off the hot path and swapped in whole, so a punch sees
 //! either the old fences or the new ones, never a mix.
 
+use std::sync::Arc;
+
 use super::fence::{FenceIndex, IndexedFence};
 use super::policy::Policy;
+use super::signatures::SignatureList;
 use super::sites::SiteDefinition;
 use super::types::{OrgId, SiteId};
 
@@ -16,6 +19,8 @@ pub struct OrgSnapshot {
     pub sites: Vec<SiteId>,
     pub index: FenceIndex,
     pub policy: Policy,
+    /// Known cheat software (the shipped list until organisations get their own).
+    pub signatures: Arc<SignatureList>,
 }
 
 impl OrgSnapshot {
@@ -37,6 +42,7 @@ impl OrgSnapshot {
             sites: ids,
             index: FenceIndex::build(fences),
             policy,
+            signatures: SignatureList::builtin(),
         }
     }
 

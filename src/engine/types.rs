@@ -69,6 +69,10 @@ id_type!(
     /// The client's idempotency key for one punch.
     PunchId
 );
+id_type!(
+    /// A stable id of one app install on one phone.
+    DeviceId
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PunchKind {
@@ -96,7 +100,8 @@ impl PunchKind {
     }
 }
 
-/// A location fix in WGS-84 degrees, range-checked.
+/// A location fix in WGS-84 degrees (converted from GCJ-02 or BD-09 at the
+/// edge when the phone sent those), range-checked.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GpsFix {
     pub latitude: f64,
@@ -105,6 +110,93 @@ pub struct GpsFix {
     pub accuracy_m: f64,
     pub fix_time: Timestamp,
     pub mock_location: bool,
+    /// Speed over ground the fix reports, m/s.
+    pub speed_mps: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Unknown,
+    Android,
+    Ios,
+    Other,
+}
+
+/// The platform's integrity attestation, as the client reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integrity {
+    NotChecked,
+    Passed,
+    Failed,
+}
+
+impl Integrity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Integrity::NotChecked => "not_checked",
+            Integrity::Passed => "passed",
+            Integrity::Failed => "failed",
+        }
+    }
+}
+
+/// What the app reports about its device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceFacts {
+    pub device_id: DeviceId,
+    pub platform: Platform,
+    pub rooted: bool,
+    pub emulator: bool,
+    pub developer_mode: bool,
+    pub integrity: Integrity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SensorKind {
+    Accelerometer,
+    Gyroscope,
+    RotationVector,
+}
+
+/// Statistics of one motion sensor over the window before the punch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SensorStats {
+    pub kind: SensorKind,
+    pub sample_count: u32,
+    pub mean_magnitude: f64,
+    pub variance: f64,
+}
+
+/// A motion summary (never raw streams): at most one entry per sensor kind.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MotionSummary {
+    pub sensors: Vec<SensorStats>,
+    pub step_delta: Option<u32>,
+}
+
+impl MotionSummary {
+    pub fn sensor(&self, kind: SensorKind) -> Option<&SensorStats> {
+        self.sensors.iter().find(|s| s.kind == kind)
+    }
+}
+
+/// Installed package names sent by an older client. Matched in memory, never
+/// stored; `Debug` shows only the count, so a stray `{:?}` cannot log them.
+#[derive(Clone, PartialEq, Default)]
+pub struct InstalledPackages(pub Vec<String>);
+
+impl fmt::Debug for InstalledPackages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InstalledPackages([{} redacted])", self.0.len())
+    }
+}
+
+/// Cheat-software evidence: signature ids the device matched itself
+/// (preferred), or the package list for the server to match (older clients).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppEvidence {
+    pub matched_signature_ids: Vec<String>,
+    pub installed_packages: InstalledPackages,
 }
 
 /// A punch as the engine sees it: validated, with the server's receive time.
@@ -119,6 +211,9 @@ pub struct Punch {
     /// When the server received the punch, by the server's clock.
     pub received_at: Timestamp,
     pub gps: GpsFix,
+    pub device: Option<DeviceFacts>,
+    pub motion: Option<MotionSummary>,
+    pub apps: AppEvidence,
 }
 
 /// Stable finding codes. The numeric values are part of the gRPC contract
@@ -130,16 +225,28 @@ pub enum FindingCode {
     LowAccuracy = 3,
     StaleFix = 4,
     MockLocation = 5,
+    CheatAppInstalled = 6,
+    Rooted = 7,
+    Emulator = 8,
+    IntegrityFailed = 9,
+    SensorFlat = 10,
+    SensorInconsistent = 11,
     ClockSkew = 20,
 }
 
 impl FindingCode {
-    pub const ALL: [FindingCode; 6] = [
+    pub const ALL: [FindingCode; 12] = [
         FindingCode::OutsideFence,
         FindingCode::NearFence,
         FindingCode::LowAccuracy,
         FindingCode::StaleFix,
         FindingCode::MockLocation,
+        FindingCode::CheatAppInstalled,
+        FindingCode::Rooted,
+        FindingCode::Emulator,
+        FindingCode::IntegrityFailed,
+        FindingCode::SensorFlat,
+        FindingCode::SensorInconsistent,
         FindingCode::ClockSkew,
     ];
 
@@ -151,6 +258,12 @@ impl FindingCode {
             FindingCode::LowAccuracy => "LOW_ACCURACY",
             FindingCode::StaleFix => "STALE_FIX",
             FindingCode::MockLocation => "MOCK_LOCATION",
+            FindingCode::CheatAppInstalled => "CHEAT_APP_INSTALLED",
+            FindingCode::Rooted => "ROOTED",
+            FindingCode::Emulator => "EMULATOR",
+            FindingCode::IntegrityFailed => "INTEGRITY_FAILED",
+            FindingCode::SensorFlat => "SENSOR_FLAT",
+            FindingCode::SensorInconsistent => "SENSOR_INCONSISTENT",
             FindingCode::ClockSkew => "CLOCK_SKEW",
         }
     }
@@ -249,6 +362,13 @@ pub struct Finding {
     pub message: String,
 }
 
+/// A known cheat app found on the device (by the device or by the server).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheatMatch {
+    pub signature_id: String,
+    pub category: crate::engine::signatures::CheatCategory,
+}
+
 /// The engine's answer for one punch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -260,6 +380,9 @@ pub struct Verdict {
     /// Metres to the nearest fence (0 inside one); `None` when the org has no fences.
     pub distance_m: Option<f64>,
     pub nearest_site: Option<SiteId>,
+    /// Cheat-software signatures matched, kept apart from the findings so
+    /// they can be stored (and expire) as their own category.
+    pub cheat_matches: Vec<CheatMatch>,
 }
 
 impl Verdict {
@@ -279,6 +402,17 @@ mod tests {
         assert!(PunchId::new("x".repeat(MAX_ID_LEN)).is_ok());
         assert!(PunchId::new("x".repeat(MAX_ID_LEN + 1)).is_err());
         assert!(PunchId::new("a\nb").is_err());
+    }
+
+    #[test]
+    fn package_lists_never_show_in_debug_output() {
+        let apps = AppEvidence {
+            matched_signature_ids: Vec::new(),
+            installed_packages: InstalledPackages(vec!["org.example.secret".into()]),
+        };
+        let shown = format!("{apps:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("1 redacted"));
     }
 
     #[test]

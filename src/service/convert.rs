@@ -7,9 +7,12 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::engine::coords::CoordinateSystem;
 use crate::engine::sites::SiteDefinition;
 use crate::engine::{
-    Action, Decision, GpsFix, LocationMethod, Punch, PunchId, PunchKind, SiteId, Verdict,
+    Action, AppEvidence, Decision, DeviceFacts, DeviceId, GpsFix, InstalledPackages, Integrity,
+    LocationMethod, MotionSummary, Platform, Punch, PunchId, PunchKind, SensorKind, SensorStats,
+    SiteId, Verdict,
 };
 use crate::proto::v1 as pb;
 use crate::store::{PunchCursor, PunchRow, Recorded};
@@ -20,6 +23,14 @@ use crate::store::{PunchCursor, PunchRow, Recorded};
 pub const MAX_FUTURE: SignedDuration = SignedDuration::from_hours(24);
 /// Largest accuracy radius accepted, metres. A worse "fix" says nothing.
 pub const MAX_ACCURACY_M: f64 = 100_000.0;
+/// Largest speed accepted, m/s (about 1,080 km/h: above any airliner's
+/// ground speed; a phone reporting more is broken, not fast).
+pub const MAX_SPEED_MPS: f64 = 300.0;
+/// Bounds of the evidence lists and strings.
+pub const MAX_SIGNATURE_IDS: usize = 64;
+pub const MAX_PACKAGES: usize = 2_000;
+pub const MAX_PACKAGE_LEN: usize = 256;
+pub const MAX_VERSION_LEN: usize = 64;
 /// Default and largest page sizes for list calls.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -80,6 +91,19 @@ fn in_range(field: &str, v: f64, lo: f64, hi: f64) -> Result<f64, ApiError> {
 
 fn gps_fix(gps: Option<pb::GpsFix>, now: Timestamp) -> Result<GpsFix, ApiError> {
     let gps = gps.ok_or_else(|| ApiError::invalid("gps", "required"))?;
+    let system = match pb::CoordinateSystem::try_from(gps.coordinate_system) {
+        Ok(pb::CoordinateSystem::Unspecified | pb::CoordinateSystem::Wgs84) => {
+            CoordinateSystem::Wgs84
+        }
+        Ok(pb::CoordinateSystem::Gcj02) => CoordinateSystem::Gcj02,
+        Ok(pb::CoordinateSystem::Bd09) => CoordinateSystem::Bd09,
+        Err(_) => {
+            return Err(ApiError::invalid(
+                "gps.coordinate_system",
+                "unknown coordinate system",
+            ));
+        }
+    };
     let latitude = in_range(
         "gps.latitude",
         required_f64("gps.latitude", gps.latitude)?,
@@ -100,12 +124,150 @@ fn gps_fix(gps: Option<pb::GpsFix>, now: Timestamp) -> Result<GpsFix, ApiError> 
             format!("must be between 0 and {MAX_ACCURACY_M} m, got {accuracy_m}"),
         ));
     }
+    let speed_mps = gps
+        .speed_mps
+        .map(|v| {
+            let v = required_f64("gps.speed_mps", Some(v))?;
+            in_range("gps.speed_mps", v, 0.0, MAX_SPEED_MPS)
+        })
+        .transpose()?;
+    let (longitude, latitude) = system.to_wgs84(longitude, latitude);
     Ok(GpsFix {
         latitude,
         longitude,
         accuracy_m,
         fix_time: device_time("gps.fix_time", gps.fix_time, now)?,
         mock_location: gps.mock_location,
+        speed_mps,
+    })
+}
+
+fn bounded_str(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.len() > max || value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            field,
+            format!("must be at most {max} bytes without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn device_facts(device: Option<pb::DeviceFacts>) -> Result<Option<DeviceFacts>, ApiError> {
+    let Some(d) = device else { return Ok(None) };
+    let device_id =
+        DeviceId::new(d.device_id).map_err(|e| ApiError::invalid("device.device_id", e))?;
+    bounded_str("device.os_version", &d.os_version, MAX_VERSION_LEN)?;
+    bounded_str("device.app_version", &d.app_version, MAX_VERSION_LEN)?;
+    let platform = match pb::Platform::try_from(d.platform) {
+        Ok(pb::Platform::Unspecified) => Platform::Unknown,
+        Ok(pb::Platform::Android) => Platform::Android,
+        Ok(pb::Platform::Ios) => Platform::Ios,
+        Ok(pb::Platform::Other) => Platform::Other,
+        Err(_) => return Err(ApiError::invalid("device.platform", "unknown platform")),
+    };
+    let integrity = match pb::IntegrityVerdict::try_from(d.integrity) {
+        Ok(pb::IntegrityVerdict::Unspecified) => Integrity::NotChecked,
+        Ok(pb::IntegrityVerdict::Passed) => Integrity::Passed,
+        Ok(pb::IntegrityVerdict::Failed) => Integrity::Failed,
+        Err(_) => {
+            return Err(ApiError::invalid(
+                "device.integrity",
+                "unknown integrity verdict",
+            ));
+        }
+    };
+    Ok(Some(DeviceFacts {
+        device_id,
+        platform,
+        rooted: d.rooted,
+        emulator: d.emulator,
+        developer_mode: d.developer_mode,
+        integrity,
+    }))
+}
+
+fn motion_summary(motion: Option<pb::MotionSummary>) -> Result<Option<MotionSummary>, ApiError> {
+    let Some(m) = motion else { return Ok(None) };
+    let mut sensors: Vec<SensorStats> = Vec::with_capacity(m.sensors.len());
+    for (i, s) in m.sensors.into_iter().enumerate() {
+        let field = |name: &str| format!("motion.sensors[{i}].{name}");
+        let kind = match pb::SensorType::try_from(s.r#type) {
+            Ok(pb::SensorType::Accelerometer) => SensorKind::Accelerometer,
+            Ok(pb::SensorType::Gyroscope) => SensorKind::Gyroscope,
+            Ok(pb::SensorType::RotationVector) => SensorKind::RotationVector,
+            Ok(pb::SensorType::Unspecified) | Err(_) => {
+                return Err(ApiError::invalid(
+                    field("type"),
+                    "required: a known sensor type",
+                ));
+            }
+        };
+        if sensors.iter().any(|seen| seen.kind == kind) {
+            return Err(ApiError::invalid(
+                field("type"),
+                "each sensor type at most once",
+            ));
+        }
+        for (name, v) in [
+            ("mean_magnitude", s.mean_magnitude),
+            ("variance", s.variance),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ApiError::invalid(
+                    field(name),
+                    "must be a finite number >= 0",
+                ));
+            }
+        }
+        sensors.push(SensorStats {
+            kind,
+            sample_count: s.sample_count,
+            mean_magnitude: s.mean_magnitude,
+            variance: s.variance,
+        });
+    }
+    let step_delta = m
+        .step_delta
+        .map(|n| {
+            u32::try_from(n).map_err(|_| ApiError::invalid("motion.step_delta", "must be >= 0"))
+        })
+        .transpose()?;
+    Ok(Some(MotionSummary {
+        sensors,
+        step_delta,
+    }))
+}
+
+/// Cheat-software evidence. Errors name the position of a bad package name,
+/// never the name: the list is the employee's, not ours to echo.
+fn app_evidence(ids: Vec<String>, packages: Vec<String>) -> Result<AppEvidence, ApiError> {
+    if ids.len() > MAX_SIGNATURE_IDS {
+        return Err(ApiError::invalid(
+            "matched_signature_ids",
+            format!("at most {MAX_SIGNATURE_IDS} ids, got {}", ids.len()),
+        ));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        crate::engine::check_id(id)
+            .map_err(|e| ApiError::invalid(format!("matched_signature_ids[{i}]"), e))?;
+    }
+    if packages.len() > MAX_PACKAGES {
+        return Err(ApiError::invalid(
+            "installed_packages",
+            format!("at most {MAX_PACKAGES} names, got {}", packages.len()),
+        ));
+    }
+    for (i, p) in packages.iter().enumerate() {
+        if p.is_empty() || p.len() > MAX_PACKAGE_LEN || p.chars().any(char::is_control) {
+            return Err(ApiError::invalid(
+                format!("installed_packages[{i}]"),
+                format!("must be 1..{MAX_PACKAGE_LEN} bytes without control characters"),
+            ));
+        }
+    }
+    Ok(AppEvidence {
+        matched_signature_ids: ids,
+        installed_packages: InstalledPackages(packages),
     })
 }
 
@@ -138,6 +300,9 @@ pub fn punch(
         client_time: device_time("client_time", request.client_time, now)?,
         received_at: now,
         gps: gps_fix(request.gps, now)?,
+        device: device_facts(request.device)?,
+        motion: motion_summary(request.motion)?,
+        apps: app_evidence(request.matched_signature_ids, request.installed_packages)?,
     })
 }
 
@@ -280,6 +445,14 @@ pub fn verdict_to_pb(v: &Verdict) -> pb::Verdict {
         method: method_to_pb(v.method).into(),
         distance_m: v.distance_m,
         nearest_site_id: site_id_string(&v.nearest_site),
+        cheat_matches: v
+            .cheat_matches
+            .iter()
+            .map(|m| pb::CheatMatch {
+                signature_id: m.signature_id.clone(),
+                category: m.category.as_str().to_owned(),
+            })
+            .collect(),
     }
 }
 

@@ -167,8 +167,9 @@ pub fn punch_at(punch_id: &str, p: Point<f64>, accuracy_m: f64) -> pb::SubmitPun
             longitude: Some(p.x()),
             accuracy_m: Some(accuracy_m),
             fix_time: Some(ts(now - jiff::SignedDuration::from_secs(3))),
-            mock_location: false,
+            ..Default::default()
         }),
+        ..Default::default()
     }
 }
 

@@ -2,10 +2,16 @@
 //! snapshot, where it needs to) and reports what it observed; the policy,
 //! not the rule, decides what an observation costs.
 
+pub mod cheat_apps;
 pub mod clock_skew;
+pub mod emulator;
+pub mod integrity;
 pub mod location;
 pub mod low_accuracy;
 pub mod mock_location;
+pub mod rooted;
+pub mod sensor_flat;
+pub mod sensor_inconsistent;
 pub mod stale_fix;
 
 use super::types::FindingCode;

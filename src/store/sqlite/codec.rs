@@ -4,9 +4,10 @@ use jiff::Timestamp;
 use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::signatures::CheatCategory;
 use crate::engine::{
-    Action, Decision, EmployeeId, Finding, FindingCode, LocationMethod, OrgId, Punch, PunchId,
-    PunchKind, SiteId, Verdict,
+    Action, CheatMatch, Decision, EmployeeId, Finding, FindingCode, LocationMethod, OrgId, Punch,
+    PunchId, PunchKind, SiteId, Verdict,
 };
 use crate::store::{PunchRow, Recorded, Result, StoreError};
 
@@ -54,12 +55,36 @@ fn findings_from_json(text: &str) -> Result<Vec<Finding>> {
         .collect()
 }
 
+/// A cheat match as `PUNCH_COLUMNS` aggregates it from `punch_cheat_matches`.
+#[derive(Deserialize)]
+struct StoredMatch {
+    id: String,
+    category: String,
+}
+
+fn matches_from_json(text: &str) -> Result<Vec<CheatMatch>> {
+    let stored: Vec<StoredMatch> =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    stored
+        .into_iter()
+        .map(|m| {
+            Ok(CheatMatch {
+                category: CheatCategory::parse(&m.category)
+                    .ok_or_else(|| corrupt("cheat category", &m.category))?,
+                signature_id: m.id,
+            })
+        })
+        .collect()
+}
+
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {value:?}"))
 }
 
 pub const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, client_us, received_us, \
-     decision, site_id, method, distance_m, nearest_site_id, findings";
+     decision, site_id, method, distance_m, nearest_site_id, findings, \
+     (SELECT json_group_array(json_object('id', m.signature_id, 'category', m.category)) \
+        FROM (SELECT * FROM punch_cheat_matches WHERE seq = punches.seq ORDER BY signature_id) m)";
 
 /// Decodes a row selected with [`PUNCH_COLUMNS`]. The outer result is
 /// SQLite's, the inner one says whether the stored values make sense.
@@ -77,6 +102,7 @@ pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
     let distance_m: Option<f64> = r.get(10)?;
     let nearest_site: Option<String> = r.get(11)?;
     let findings: String = r.get(12)?;
+    let cheat_matches: String = r.get(13)?;
     let site_id = |s: Option<String>| s.map(SiteId::new).transpose().map_err(StoreError::Corrupt);
     Ok((|| {
         Ok(PunchRow {
@@ -95,6 +121,7 @@ pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
                 method: LocationMethod::parse(&method).ok_or_else(|| corrupt("method", &method))?,
                 distance_m,
                 nearest_site: site_id(nearest_site)?,
+                cheat_matches: matches_from_json(&cheat_matches)?,
             },
         })
     })())
@@ -145,9 +172,11 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
     }
     let seq = tx.last_insert_rowid();
     let gps = &punch.gps;
+    let device = punch.device.as_ref();
     tx.prepare_cached(
-        "INSERT INTO punch_evidence (seq, latitude, longitude, accuracy_m, fix_us, mock_location)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO punch_evidence (seq, latitude, longitude, accuracy_m, fix_us, mock_location,
+             speed_mps, device_id, rooted, emulator, integrity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         seq,
@@ -155,8 +184,19 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
         gps.longitude,
         gps.accuracy_m,
         to_us(gps.fix_time),
-        gps.mock_location
+        gps.mock_location,
+        gps.speed_mps,
+        device.map(|d| d.device_id.as_str()),
+        device.map(|d| d.rooted),
+        device.map(|d| d.emulator),
+        device.map(|d| d.integrity.as_str()),
     ])?;
+    let mut insert_match = tx.prepare_cached(
+        "INSERT INTO punch_cheat_matches (seq, signature_id, category) VALUES (?1, ?2, ?3)",
+    )?;
+    for m in &verdict.cheat_matches {
+        insert_match.execute(params![seq, m.signature_id, m.category.as_str()])?;
+    }
     Ok(Recorded {
         row: PunchRow {
             seq,

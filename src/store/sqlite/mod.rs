@@ -27,7 +27,10 @@ use crate::engine::{EmployeeId, OrgId, Punch, SiteId, Verdict};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run. Append only: never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("0001_init.sql"),
+    include_str!("0002_device_evidence.sql"),
+];
 
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
