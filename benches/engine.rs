@@ -31,6 +31,8 @@ fn punch_at(p: Point<f64>, accuracy_m: f64) -> Punch {
         kind: PunchKind::In,
         client_time: now,
         received_at: now,
+        sent_at: now,
+        queued_offline: false,
         gps: GpsFix {
             latitude: p.y(),
             longitude: p.x(),

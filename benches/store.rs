@@ -31,6 +31,8 @@ fn punch(n: u64) -> Punch {
         kind: PunchKind::In,
         client_time: now,
         received_at: now,
+        sent_at: now,
+        queued_offline: false,
         gps: GpsFix {
             latitude: 60.5,
             longitude: 26.9,

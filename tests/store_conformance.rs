@@ -30,6 +30,8 @@ fn punch(org_id: &str, employee: &str, id: &str, received_at: Timestamp) -> Punc
         kind: PunchKind::In,
         client_time: received_at,
         received_at,
+        sent_at: received_at,
+        queued_offline: false,
         gps: GpsFix {
             latitude: 60.5,
             longitude: 26.9,

@@ -117,6 +117,8 @@ mod tests {
             kind: PunchKind::In,
             client_time: now(),
             received_at: now(),
+            sent_at: now(),
+            queued_offline: false,
             gps: GpsFix {
                 latitude: LAT + 0.0005,
                 longitude: LON + 0.001,
@@ -225,6 +227,7 @@ mod tests {
                 name: "backdating by setting the phone clock",
                 tamper: |p| {
                     p.client_time = now() - SignedDuration::from_mins(40);
+                    p.sent_at = p.client_time;
                     p.gps.fix_time = p.client_time;
                 },
                 decision: Decision::Review,
@@ -310,6 +313,17 @@ mod tests {
                     p.gps.speed_mps = Some(1.3);
                     motion(p).sensors[0].variance = 2.5;
                     motion(p).step_delta = Some(14);
+                },
+                decision: Decision::Accepted,
+                codes: &[],
+                site: Some("office"),
+            },
+            Scenario {
+                name: "honest: punched offline two hours ago, sent now",
+                tamper: |p| {
+                    p.client_time = now() - SignedDuration::from_hours(2);
+                    p.gps.fix_time = p.client_time - SignedDuration::from_secs(5);
+                    p.queued_offline = true;
                 },
                 decision: Decision::Accepted,
                 codes: &[],

@@ -6,9 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use geo::{CoordsIter, MultiPolygon, Point, Validation};
+use geo::{Coord, CoordsIter, MapCoords, MultiPolygon, Point, Validation};
 use geojson::{Feature, GeoJson, GeometryValue, JsonValue};
 
+use super::coords::CoordinateSystem;
 use super::fence::FenceGeometry;
 use super::types::SiteId;
 
@@ -89,11 +90,25 @@ pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportErro
             ),
         ));
     }
+    let default_system = match collection
+        .foreign_members
+        .as_ref()
+        .and_then(|m| m.get("coordinate_system"))
+    {
+        Some(value) => coordinate_system(value, "coordinate_system")?,
+        None => CoordinateSystem::Wgs84,
+    };
     let mut sites: BTreeMap<SiteId, Vec<FenceGeometry>> = BTreeMap::new();
     for (i, feature) in collection.features.iter().enumerate() {
         let path = format!("features[{i}]");
         let site = site_of(feature, i, &path)?;
-        let fence = fence_of(feature, &path)?;
+        let system = match feature.property("coordinate_system") {
+            Some(value) => {
+                coordinate_system(value, &format!("{path}.properties.coordinate_system"))?
+            }
+            None => default_system,
+        };
+        let fence = fence_of(feature, system, &path)?;
         sites.entry(site).or_default().push(fence);
     }
     Ok(sites
@@ -120,7 +135,23 @@ fn site_of(feature: &Feature, index: usize, path: &str) -> Result<SiteId, Import
     SiteId::new(name).map_err(|d| err(format!("{path}.properties.site"), d))
 }
 
-fn fence_of(feature: &Feature, path: &str) -> Result<FenceGeometry, ImportError> {
+/// A `coordinate_system` member: "wgs84" (the RFC 7946 default), "gcj02" or "bd09".
+fn coordinate_system(value: &JsonValue, field: &str) -> Result<CoordinateSystem, ImportError> {
+    value
+        .as_str()
+        .and_then(CoordinateSystem::parse)
+        .ok_or_else(|| err(field, "must be \"wgs84\", \"gcj02\" or \"bd09\""))
+}
+
+fn fence_of(
+    feature: &Feature,
+    system: CoordinateSystem,
+    path: &str,
+) -> Result<FenceGeometry, ImportError> {
+    let to_wgs84 = |c: Coord<f64>| {
+        let (x, y) = system.to_wgs84(c.x, c.y);
+        Coord { x, y }
+    };
     let geometry_path = format!("{path}.geometry");
     let Some(geometry) = &feature.geometry else {
         return Err(err(geometry_path, "required"));
@@ -137,6 +168,8 @@ fn fence_of(feature: &Feature, path: &str) -> Result<FenceGeometry, ImportError>
                     .try_into()
                     .map_err(|e| err(&geometry_path, format!("{e}")))?,
             };
+            check_coordinates(&polygons).map_err(|d| err(&geometry_path, d))?;
+            let polygons = polygons.map_coords(to_wgs84);
             check_polygons(&polygons).map_err(|d| err(&geometry_path, d))?;
             Ok(FenceGeometry::Polygon(polygons))
         }
@@ -145,6 +178,7 @@ fn fence_of(feature: &Feature, path: &str) -> Result<FenceGeometry, ImportError>
                 .try_into()
                 .map_err(|e| err(&geometry_path, format!("{e}")))?;
             check_coordinate(center.x(), center.y()).map_err(|d| err(&geometry_path, d))?;
+            let center = Point::from(to_wgs84(center.0));
             let radius_path = format!("{path}.properties.radius_m");
             let radius_m = match feature.property("radius_m") {
                 Some(JsonValue::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
@@ -186,7 +220,8 @@ fn check_coordinate(lon: f64, lat: f64) -> Result<(), String> {
     Ok(())
 }
 
-fn check_polygons(polygons: &MultiPolygon<f64>) -> Result<(), String> {
+/// Size and coordinate ranges, checked before any conversion.
+fn check_coordinates(polygons: &MultiPolygon<f64>) -> Result<(), String> {
     if polygons.0.is_empty() {
         return Err("must have at least one polygon".into());
     }
@@ -196,9 +231,12 @@ fn check_polygons(polygons: &MultiPolygon<f64>) -> Result<(), String> {
             "at most {MAX_VERTICES} vertices per fence, got {vertices}"
         ));
     }
-    for c in polygons.coords_iter() {
-        check_coordinate(c.x, c.y)?;
-    }
+    polygons
+        .coords_iter()
+        .try_for_each(|c| check_coordinate(c.x, c.y))
+}
+
+fn check_polygons(polygons: &MultiPolygon<f64>) -> Result<(), String> {
     // Self-intersecting rings, holes outside their shell, overlapping parts:
     // any of these makes "inside" ambiguous, so the fence is refused.
     polygons
@@ -272,6 +310,33 @@ mod tests {
             .map(|s| s.id.as_str().to_owned())
             .collect();
         assert_eq!(ids, ["7", "Depot", "feature-2"]);
+    }
+
+    #[test]
+    fn fences_drawn_on_chinese_maps_are_converted_to_wgs84() {
+        // Tiananmen: WGS-84 (116.404, 39.915) is GCJ-02 (116.41024449916938, 39.91640428150164).
+        let text = r#"{"type":"FeatureCollection","coordinate_system":"gcj02","features":[
+          {"type":"Feature","properties":{"site":"a","radius_m":50},"geometry":{"type":"Point","coordinates":[116.41024449916938,39.91640428150164]}},
+          {"type":"Feature","properties":{"site":"b","radius_m":50,"coordinate_system":"wgs84"},"geometry":{"type":"Point","coordinates":[116.404,39.915]}}
+        ]}"#;
+        let sites = parse_sites_geojson(text).unwrap();
+        for site in &sites {
+            let FenceGeometry::Circle { center, .. } = site.fences[0] else {
+                panic!()
+            };
+            assert!(
+                (center.x() - 116.404).abs() < 1e-7 && (center.y() - 39.915).abs() < 1e-7,
+                "{center:?}"
+            );
+        }
+        let bad = text.replace(
+            r#""coordinate_system":"gcj02""#,
+            r#""coordinate_system":"mars""#,
+        );
+        assert_eq!(
+            parse_sites_geojson(&bad).unwrap_err().field,
+            "coordinate_system"
+        );
     }
 
     #[test]

@@ -210,6 +210,10 @@ pub struct Punch {
     pub client_time: Timestamp,
     /// When the server received the punch, by the server's clock.
     pub received_at: Timestamp,
+    /// When the app sent the punch, by the device's clock (for a live punch
+    /// the same as `client_time`; later for one from the offline queue).
+    pub sent_at: Timestamp,
+    pub queued_offline: bool,
     pub gps: GpsFix,
     pub device: Option<DeviceFacts>,
     pub motion: Option<MotionSummary>,

@@ -292,13 +292,19 @@ pub fn punch(
             ));
         }
     };
+    let client_time = device_time("client_time", request.client_time, now)?;
     Ok(Punch {
         org: caller.org.clone(),
         employee,
         punch_id,
         kind,
-        client_time: device_time("client_time", request.client_time, now)?,
+        client_time,
         received_at: now,
+        sent_at: match request.sent_time {
+            Some(sent) => device_time("sent_time", Some(sent), now)?,
+            None => client_time,
+        },
+        queued_offline: request.queued_offline,
         gps: gps_fix(request.gps, now)?,
         device: device_facts(request.device)?,
         motion: motion_summary(request.motion)?,
