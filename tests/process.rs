@@ -44,6 +44,10 @@ struct Served {
 
 /// Starts `punchguard serve` on free ports and reads the addresses it prints.
 fn serve(database: &Path) -> Served {
+    serve_logging(database, "warn", Stdio::inherit())
+}
+
+fn serve_logging(database: &Path, rust_log: &str, stderr: Stdio) -> Served {
     let mut child = Command::new(BIN)
         .args([
             "serve",
@@ -54,9 +58,9 @@ fn serve(database: &Path) -> Served {
         ])
         .arg("--database")
         .arg(database)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", rust_log)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -309,4 +313,102 @@ fn demo_prints_its_verdict_table() {
             "demo output lacks {expected:?}:\n{text}"
         );
     }
+}
+
+/// An older client's installed-package list is matched in memory and then
+/// gone: a unique harmless package name sent with punches (and with a bad
+/// request) appears nowhere in the database files, the logs or the metrics,
+/// while the cheat app's signature id that matched is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installed_package_lists_leave_no_trace() {
+    let marker = "org.example.harmless.pg7c1d94e2";
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("punchguard.db");
+    let device = cli(
+        &[
+            "token",
+            "create",
+            "--org",
+            "kotka",
+            "--role",
+            "device",
+            "--employee",
+            "emp-1",
+        ],
+        &db,
+    );
+    cli(
+        &[
+            "site",
+            "import",
+            "--org",
+            "kotka",
+            "data/kotka-buildings.geojson",
+        ],
+        &db,
+    );
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut served = serve_logging(&db, "debug,punchguard=trace", Stdio::from(log));
+
+    let mut client = PunchServiceClient::new(channel(&served.grpc).await);
+    for i in 0..5 {
+        let mut request = punch_at(&format!("pkg-{i}"), inside_building(i), 8.0);
+        request.installed_packages = vec![marker.into(), "com.lexa.fakegps".into()];
+        let verdict = client
+            .submit_punch(authed(request, &device))
+            .await
+            .unwrap()
+            .into_inner()
+            .verdict
+            .unwrap();
+        assert_eq!(verdict.cheat_matches[0].signature_id, "vl-lexa-fakegps");
+    }
+    let mut bad = punch_at("pkg-bad", inside_building(1), 8.0);
+    bad.installed_packages = vec![format!("{marker}{}", "x".repeat(300))];
+    let status = client.submit_punch(authed(bad, &device)).await.unwrap_err();
+    assert!(!status.message().contains(marker));
+
+    let metrics = http_get(&served.metrics).await;
+    assert!(
+        metrics.contains("punchguard_findings_total{code=\"CHEAT_APP_INSTALLED\"} 5"),
+        "{metrics}"
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(served.child.wait().unwrap().success());
+
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let path = dir.path().join(format!("punchguard.db{suffix}"));
+        if let Ok(bytes) = std::fs::read(&path) {
+            stored.extend(bytes);
+        }
+    }
+    let contains = |haystack: &[u8], needle: &str| {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    assert!(
+        contains(&stored, "vl-lexa-fakegps"),
+        "control: the signature id must be stored"
+    );
+    assert!(
+        !contains(&stored, marker),
+        "the package list reached the database"
+    );
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logs.contains("punch recorded"),
+        "control: debug logs were written"
+    );
+    assert!(!logs.contains(marker), "the package list reached the logs");
+    assert!(
+        !metrics.contains(marker),
+        "the package list reached the metrics"
+    );
 }

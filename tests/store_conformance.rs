@@ -7,9 +7,11 @@ use jiff::{SignedDuration, Timestamp};
 
 use punchguard::auth::{Role, TokenHash};
 use punchguard::engine::fence::FenceGeometry;
+use punchguard::engine::signatures::CheatCategory;
 use punchguard::engine::sites::SiteDefinition;
 use punchguard::engine::{
-    Decision, EmployeeId, GpsFix, LocationMethod, OrgId, Punch, PunchId, PunchKind, SiteId, Verdict,
+    CheatMatch, Decision, EmployeeId, GpsFix, LocationMethod, OrgId, Punch, PunchId, PunchKind,
+    SiteId, Verdict,
 };
 use punchguard::store::sqlite::SqliteStore;
 use punchguard::store::{PunchCursor, PunchQuery, Store, StoreError, TokenGrant};
@@ -79,7 +81,8 @@ mod cases {
             .await
             .unwrap();
         assert!(!first.duplicate);
-        // Same id, different content and verdict: the first record wins.
+        // Same id, different content and verdict: the first record wins, read
+        // back whole (cheat matches included).
         let mut later = punch("a", "e1", "p1", t0() + SignedDuration::from_secs(60));
         later.kind = PunchKind::Out;
         let second = store

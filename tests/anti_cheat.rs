@@ -1,0 +1,398 @@
+//! What cheaters try, and what honest people must not be punished for, one
+//! row each, through the real gRPC server with the real Kotka buildings.
+
+mod common;
+
+use jiff::{SignedDuration, Timestamp};
+
+use common::*;
+use punchguard::auth::Role;
+use punchguard::proto::v1 as pb;
+
+/// An honest punch from a modern client inside building 10: good fix, a
+/// phone that admits to nothing, sensors that show it was carried.
+fn honest(id: &str) -> pb::SubmitPunchRequest {
+    let mut request = punch_at(id, inside_building(10), 8.0);
+    request.device = Some(pb::DeviceFacts {
+        device_id: "device-aino-1".into(),
+        platform: pb::Platform::Android.into(),
+        os_version: "15".into(),
+        app_version: "3.2.0".into(),
+        integrity: pb::IntegrityVerdict::Passed.into(),
+        ..Default::default()
+    });
+    request.motion = Some(pb::MotionSummary {
+        sensors: vec![
+            sensor(pb::SensorType::Accelerometer, 9.81, 0.3),
+            sensor(pb::SensorType::Gyroscope, 0.2, 0.01),
+        ],
+        step_delta: Some(6),
+        window_ms: 5000,
+    });
+    request.installed_packages = vec!["com.android.chrome".into(), "fi.vr.mobile".into()];
+    request
+}
+
+fn sensor(kind: pb::SensorType, mean: f64, variance: f64) -> pb::SensorStats {
+    pb::SensorStats {
+        r#type: kind.into(),
+        sample_count: 250,
+        mean_magnitude: mean,
+        variance,
+    }
+}
+
+fn gps(r: &mut pb::SubmitPunchRequest) -> &mut pb::GpsFix {
+    r.gps.as_mut().unwrap()
+}
+
+fn device(r: &mut pb::SubmitPunchRequest) -> &mut pb::DeviceFacts {
+    r.device.as_mut().unwrap()
+}
+
+fn motion(r: &mut pb::SubmitPunchRequest) -> &mut pb::MotionSummary {
+    r.motion.as_mut().unwrap()
+}
+
+fn flatten(r: &mut pb::SubmitPunchRequest) {
+    for s in &mut motion(r).sensors {
+        s.variance = 0.0;
+    }
+    motion(r).step_delta = Some(0);
+}
+
+fn ts_ago(d: SignedDuration) -> Option<prost_types::Timestamp> {
+    Some(ts(Timestamp::now() - d))
+}
+
+/// WGS-84 Tiananmen and its GCJ-02 coordinates (published reference pair).
+const BEIJING_WGS84: (f64, f64) = (116.404, 39.915);
+const BEIJING_GCJ02: (f64, f64) = (116.41024449916938, 39.91640428150164);
+
+/// A 110 m square office around BEIJING_WGS84, drawn on a GCJ-02 map.
+fn beijing_office_gcj02() -> String {
+    let h = 0.0005;
+    let (x, y) = BEIJING_WGS84;
+    let ring: Vec<String> = [
+        (x - h, y - h),
+        (x + h, y - h),
+        (x + h, y + h),
+        (x - h, y + h),
+        (x - h, y - h),
+    ]
+    .iter()
+    .map(|&(lon, lat)| {
+        let (gx, gy) = coordtransform::wgs84_to_gcj02(lon, lat);
+        format!("[{gx},{gy}]")
+    })
+    .collect();
+    format!(
+        r#"{{"type":"FeatureCollection","coordinate_system":"gcj02","features":[{{"type":"Feature",
+        "properties":{{"site":"beijing-office"}},"geometry":{{"type":"Polygon","coordinates":[[{}]]}}}}]}}"#,
+        ring.join(",")
+    )
+}
+
+struct Row {
+    name: &'static str,
+    tamper: fn(&mut pb::SubmitPunchRequest),
+    decision: pb::Decision,
+    codes: &'static [pb::FindingCode],
+}
+
+#[tokio::test]
+async fn cheats_are_caught_and_honest_people_are_not_punished() {
+    use pb::FindingCode::*;
+    let server = TestServer::start().await;
+    let admin = server.kotka_org("acme").await;
+    server
+        .admin_client()
+        .await
+        .import_sites(authed(
+            pb::ImportSitesRequest {
+                org_id: String::new(),
+                geojson: beijing_office_gcj02(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let device_token = server.token("acme", Role::Device, Some("aino")).await;
+    let mut client = server.punch_client().await;
+
+    let rows = [
+        Row {
+            name: "honest punch from a modern client",
+            tamper: |_| {},
+            decision: pb::Decision::Accepted,
+            codes: &[],
+        },
+        Row {
+            name: "fake-GPS app with the mock flag showing",
+            tamper: |r| {
+                gps(r).mock_location = true;
+                r.installed_packages.push("com.lexa.fakegps".into());
+            },
+            decision: pb::Decision::Rejected,
+            codes: &[MockLocation, CheatAppInstalled],
+        },
+        Row {
+            name: "fake-GPS app with the mock flag hidden (older client's package list)",
+            tamper: |r| r.installed_packages.push("com.rosteam.gpsemulator".into()),
+            decision: pb::Decision::Review,
+            codes: &[CheatAppInstalled],
+        },
+        Row {
+            name: "fake-GPS app found by the device itself",
+            tamper: |r| {
+                r.installed_packages.clear();
+                r.matched_signature_ids = vec!["vl-hola-gpslocation".into()];
+            },
+            decision: pb::Decision::Review,
+            codes: &[CheatAppInstalled],
+        },
+        Row {
+            name: "app cloner running a colleague's account",
+            tamper: |r| r.installed_packages.push("com.lbe.parallel.intl".into()),
+            decision: pb::Decision::Review,
+            codes: &[CheatAppInstalled],
+        },
+        Row {
+            name: "emulator with flat sensors",
+            tamper: |r| {
+                device(r).emulator = true;
+                flatten(r);
+            },
+            decision: pb::Decision::Rejected,
+            codes: &[Emulator, SensorFlat],
+        },
+        Row {
+            name: "emulator hiding its flag, sensors still flat",
+            tamper: flatten,
+            decision: pb::Decision::Review,
+            codes: &[SensorFlat],
+        },
+        Row {
+            name: "rooted phone",
+            tamper: |r| device(r).rooted = true,
+            decision: pb::Decision::Review,
+            codes: &[Rooted],
+        },
+        Row {
+            name: "repackaged app failing attestation",
+            tamper: |r| device(r).integrity = pb::IntegrityVerdict::Failed.into(),
+            decision: pb::Decision::Review,
+            codes: &[IntegrityFailed],
+        },
+        Row {
+            name: "spoofed drive to work while the phone lies on a desk",
+            tamper: |r| {
+                gps(r).speed_mps = Some(14.0);
+                motion(r).sensors[0].variance = 0.0004;
+                motion(r).step_delta = Some(0);
+            },
+            decision: pb::Decision::Review,
+            codes: &[SensorInconsistent],
+        },
+        Row {
+            name: "coordinates from a GCJ-02 map, labelled as such",
+            tamper: |r| {
+                let g = gps(r);
+                (g.longitude, g.latitude) = (Some(BEIJING_GCJ02.0), Some(BEIJING_GCJ02.1));
+                g.coordinate_system = pb::CoordinateSystem::Gcj02.into();
+            },
+            decision: pb::Decision::Accepted,
+            codes: &[],
+        },
+        Row {
+            name: "coordinates from a GCJ-02 map passed off as WGS-84",
+            tamper: |r| {
+                let g = gps(r);
+                (g.longitude, g.latitude) = (Some(BEIJING_GCJ02.0), Some(BEIJING_GCJ02.1));
+            },
+            decision: pb::Decision::Rejected,
+            codes: &[OutsideFence],
+        },
+        Row {
+            name: "honest: a WGS-84 phone at the office drawn on a GCJ-02 map",
+            tamper: |r| {
+                let g = gps(r);
+                (g.longitude, g.latitude) = (Some(BEIJING_WGS84.0), Some(BEIJING_WGS84.1));
+            },
+            decision: pb::Decision::Accepted,
+            codes: &[],
+        },
+        Row {
+            name: "honest: edge of a fence with a 40 m fix",
+            tamper: |r| {
+                // ~22 m south of the Beijing office's southern wall.
+                let g = gps(r);
+                (g.longitude, g.latitude) = (Some(BEIJING_WGS84.0), Some(BEIJING_WGS84.1 - 0.0007));
+                g.accuracy_m = Some(40.0);
+            },
+            decision: pb::Decision::Review,
+            codes: &[NearFence],
+        },
+        Row {
+            name: "honest: walking in, phone shaking, steps counted",
+            tamper: |r| {
+                gps(r).speed_mps = Some(1.4);
+                motion(r).sensors[0].variance = 3.1;
+                motion(r).step_delta = Some(11);
+            },
+            decision: pb::Decision::Accepted,
+            codes: &[],
+        },
+        Row {
+            name: "honest: punched offline in a basement, sent two hours later",
+            tamper: |r| {
+                r.client_time = ts_ago(SignedDuration::from_hours(2));
+                gps(r).fix_time =
+                    ts_ago(SignedDuration::from_hours(2) + SignedDuration::from_secs(20));
+                r.sent_time = ts_ago(SignedDuration::ZERO);
+                r.queued_offline = true;
+            },
+            decision: pb::Decision::Accepted,
+            codes: &[],
+        },
+        Row {
+            name: "honest: an old client that sends no device facts or sensors",
+            tamper: |r| {
+                r.device = None;
+                r.motion = None;
+                r.installed_packages.clear();
+            },
+            decision: pb::Decision::Accepted,
+            codes: &[],
+        },
+    ];
+
+    for (i, row) in rows.iter().enumerate() {
+        let mut request = honest(&format!("row-{i}"));
+        (row.tamper)(&mut request);
+        let verdict = client
+            .submit_punch(authed(request, &device_token))
+            .await
+            .unwrap_or_else(|s| panic!("{}: {s:?}", row.name))
+            .into_inner()
+            .verdict
+            .unwrap();
+        let codes: Vec<_> = verdict.findings.iter().map(|f| f.code()).collect();
+        assert_eq!(codes, row.codes, "{}: {verdict:?}", row.name);
+        assert_eq!(
+            verdict.decision(),
+            row.decision,
+            "{}: {verdict:?}",
+            row.name
+        );
+        if codes.contains(&CheatAppInstalled) {
+            assert_eq!(verdict.cheat_matches.len(), 1, "{}", row.name);
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_evidence_names_the_field_without_echoing_packages() {
+    let server = TestServer::start().await;
+    server.kotka_org("acme").await;
+    let device_token = server.token("acme", Role::Device, Some("aino")).await;
+    let mut client = server.punch_client().await;
+    type Tamper = fn(&mut pb::SubmitPunchRequest);
+    let cases: &[(&str, Tamper, &str)] = &[
+        (
+            "device without id",
+            |r| device(r).device_id.clear(),
+            "device.device_id",
+        ),
+        (
+            "unknown platform",
+            |r| device(r).platform = 42,
+            "device.platform",
+        ),
+        (
+            "huge os version",
+            |r| device(r).os_version = "9".repeat(65),
+            "device.os_version",
+        ),
+        (
+            "NaN variance",
+            |r| motion(r).sensors[0].variance = f64::NAN,
+            "motion.sensors[0].variance",
+        ),
+        (
+            "negative mean",
+            |r| motion(r).sensors[1].mean_magnitude = -1.0,
+            "motion.sensors[1].mean_magnitude",
+        ),
+        (
+            "sensor twice",
+            |r| motion(r).sensors[1].r#type = pb::SensorType::Accelerometer.into(),
+            "motion.sensors[1].type",
+        ),
+        (
+            "negative steps",
+            |r| motion(r).step_delta = Some(-3),
+            "motion.step_delta",
+        ),
+        (
+            "absurd speed",
+            |r| gps(r).speed_mps = Some(5000.0),
+            "gps.speed_mps",
+        ),
+        (
+            "unknown coordinate system",
+            |r| gps(r).coordinate_system = 9,
+            "gps.coordinate_system",
+        ),
+        (
+            "too many packages",
+            |r| r.installed_packages = vec!["a.b".into(); 2001],
+            "installed_packages",
+        ),
+        (
+            "oversized package name",
+            |r| {
+                r.installed_packages
+                    .push(format!("org.example.private{}", "x".repeat(300)))
+            },
+            "installed_packages[2]",
+        ),
+        (
+            "empty signature id",
+            |r| r.matched_signature_ids = vec![String::new()],
+            "matched_signature_ids[0]",
+        ),
+        (
+            "sent time far ahead",
+            |r| r.sent_time = Some(ts(Timestamp::now() + SignedDuration::from_hours(30))),
+            "sent_time",
+        ),
+    ];
+    for (name, tamper, field) in cases {
+        let mut request = honest("bad");
+        tamper(&mut request);
+        let status = client
+            .submit_punch(authed(request, &device_token))
+            .await
+            .expect_err(name);
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{name}");
+        assert_eq!(
+            violated_field(&status).as_deref(),
+            Some(*field),
+            "{name}: {status:?}"
+        );
+        assert!(
+            !status.message().contains("org.example.private"),
+            "{name}: package echoed"
+        );
+    }
+    server.stop().await;
+}
+
+#[test]
+fn beijing_fixture_is_where_it_claims() {
+    // The GCJ-02 pair really is the published conversion of the WGS-84 point.
+    let (x, y) = coordtransform::wgs84_to_gcj02(BEIJING_WGS84.0, BEIJING_WGS84.1);
+    assert!((x - BEIJING_GCJ02.0).abs() < 1e-9 && (y - BEIJING_GCJ02.1).abs() < 1e-9);
+}
