@@ -76,10 +76,18 @@ mod cases {
     pub async fn records_are_idempotent(store: Arc<dyn Store>) {
         store.ensure_org(&org("a")).await.unwrap();
         let p = punch("a", "e1", "p1", t0());
-        let first = store
-            .record_punch(&p, &verdict(Decision::Accepted))
-            .await
-            .unwrap();
+        let mut flagged = verdict(Decision::Review);
+        flagged.cheat_matches = vec![
+            CheatMatch {
+                signature_id: "ac-parallel-space".into(),
+                category: CheatCategory::AppCloner,
+            },
+            CheatMatch {
+                signature_id: "vl-lexa-fakegps".into(),
+                category: CheatCategory::VirtualLocation,
+            },
+        ];
+        let first = store.record_punch(&p, &flagged).await.unwrap();
         assert!(!first.duplicate);
         // Same id, different content and verdict: the first record wins, read
         // back whole (cheat matches included).
