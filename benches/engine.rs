@@ -33,14 +33,15 @@ fn punch_at(p: Point<f64>, accuracy_m: f64) -> Punch {
         received_at: now,
         sent_at: now,
         queued_offline: false,
-        gps: GpsFix {
+        gps: Some(GpsFix {
             latitude: p.y(),
             longitude: p.x(),
             accuracy_m,
             fix_time: now - SignedDuration::from_secs(5),
             mock_location: false,
             speed_mps: None,
-        },
+        }),
+        wifi: Vec::new(),
         device: None,
         motion: None,
         apps: Default::default(),

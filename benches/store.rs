@@ -33,14 +33,15 @@ fn punch(n: u64) -> Punch {
         received_at: now,
         sent_at: now,
         queued_offline: false,
-        gps: GpsFix {
+        gps: Some(GpsFix {
             latitude: 60.5,
             longitude: 26.9,
             accuracy_m: 8.0,
             fix_time: now,
             mock_location: false,
             speed_mps: None,
-        },
+        }),
+        wifi: Vec::new(),
         device: None,
         motion: None,
         apps: Default::default(),
@@ -56,6 +57,7 @@ fn verdict() -> Verdict {
         distance_m: Some(0.0),
         nearest_site: None,
         cheat_matches: Vec::new(),
+        wifi_bssids: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@ use punchguard::auth::{Role, TokenHash};
 use punchguard::engine::fence::FenceGeometry;
 use punchguard::engine::signatures::CheatCategory;
 use punchguard::engine::sites::SiteDefinition;
+use punchguard::engine::wifi::{AccessPoint, Bssid};
 use punchguard::engine::{
     CheatMatch, Decision, EmployeeId, GpsFix, LocationMethod, OrgId, Punch, PunchId, PunchKind,
     SiteId, Verdict,
@@ -34,14 +35,15 @@ fn punch(org_id: &str, employee: &str, id: &str, received_at: Timestamp) -> Punc
         received_at,
         sent_at: received_at,
         queued_offline: false,
-        gps: GpsFix {
+        gps: Some(GpsFix {
             latitude: 60.5,
             longitude: 26.9,
             accuracy_m: 10.0,
             fix_time: received_at,
             mock_location: false,
             speed_mps: None,
-        },
+        }),
+        wifi: Vec::new(),
         device: None,
         motion: None,
         apps: Default::default(),
@@ -57,6 +59,7 @@ fn verdict(decision: Decision) -> Verdict {
         distance_m: Some(0.0),
         nearest_site: Some(SiteId::new("hq").unwrap()),
         cheat_matches: Vec::new(),
+        wifi_bssids: Vec::new(),
     }
 }
 
@@ -66,6 +69,10 @@ fn circle_site(id: &str, radius_m: f64) -> SiteDefinition {
         fences: vec![FenceGeometry::Circle {
             center: geo::Point::new(26.9, 60.5),
             radius_m,
+        }],
+        access_points: vec![AccessPoint {
+            bssid: Bssid::parse(&format!("02:00:00:00:{:02x}:01", id.len())).unwrap(),
+            ssid: format!("{id}-wifi"),
         }],
     }
 }
@@ -86,6 +93,10 @@ mod cases {
                 signature_id: "vl-lexa-fakegps".into(),
                 category: CheatCategory::VirtualLocation,
             },
+        ];
+        flagged.wifi_bssids = vec![
+            Bssid::parse("02:00:00:00:00:0b").unwrap(),
+            Bssid::parse("02:00:00:00:00:0a").unwrap(),
         ];
         let first = store.record_punch(&p, &flagged).await.unwrap();
         assert!(!first.duplicate);

@@ -9,6 +9,7 @@
 //! - [`sites`]: sites and their import from GeoJSON.
 //! - [`coords`]: WGS-84 / GCJ-02 / BD-09 conversion.
 //! - [`signatures`]: known cheat software.
+//! - [`wifi`]: BSSIDs, access points, the WiFi index.
 //! - [`policy`]: per-organisation limits and finding → action mapping.
 //! - [`snapshot`]: the per-organisation view the engine reads.
 //! - [`rules`]: one file per anti-cheat rule.
@@ -21,6 +22,7 @@ pub mod signatures;
 pub mod sites;
 pub mod snapshot;
 pub mod types;
+pub mod wifi;
 
 pub use policy::Policy;
 pub use snapshot::OrgSnapshot;
@@ -30,22 +32,25 @@ pub use types::*;
 pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch) -> Verdict {
     let policy = &snapshot.policy;
     let mut observed = Vec::new();
-    let placement = rules::location::place(snapshot, &punch.gps, &mut observed);
+    let gps = punch.gps.as_ref();
+    let wifi = rules::wifi::read(snapshot, &punch.wifi);
+    let placement = rules::location::place(snapshot, gps, &wifi, &mut observed);
+    observed.extend(rules::wifi::check(&wifi, &placement, gps, snapshot, policy));
     let device = punch.device.as_ref();
     let motion = punch.motion.as_ref();
     let (cheat_matches, cheat_apps) = rules::cheat_apps::check(&punch.apps, &snapshot.signatures);
     observed.extend(
         [
-            rules::low_accuracy::check(&punch.gps, policy),
+            rules::low_accuracy::check(gps, placement.method, policy),
             rules::stale_fix::check(punch, policy),
             rules::clock_skew::check(punch, policy),
-            rules::mock_location::check(&punch.gps),
+            rules::mock_location::check(gps),
             cheat_apps,
             rules::rooted::check(device),
             rules::emulator::check(device),
             rules::integrity::check(device),
             rules::sensor_flat::check(motion, policy),
-            rules::sensor_inconsistent::check(&punch.gps, motion, policy),
+            rules::sensor_inconsistent::check(gps, motion, policy),
         ]
         .into_iter()
         .flatten(),
@@ -66,6 +71,10 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch) -> Verdict {
         distance_m: placement.distance_m,
         nearest_site: placement.nearest_site,
         cheat_matches,
+        wifi_bssids: match placement.method {
+            LocationMethod::Wifi => wifi.matched,
+            _ => Vec::new(),
+        },
     }
 }
 
@@ -95,10 +104,12 @@ mod tests {
             SiteDefinition {
                 id: SiteId::new("office").unwrap(),
                 fences: vec![office],
+                access_points: Vec::new(),
             },
             SiteDefinition {
                 id: SiteId::new("yard").unwrap(),
                 fences: vec![yard],
+                access_points: Vec::new(),
             },
         ];
         OrgSnapshot::build(OrgId::new("acme").unwrap(), 1, sites, Policy::default())
@@ -119,14 +130,15 @@ mod tests {
             received_at: now(),
             sent_at: now(),
             queued_offline: false,
-            gps: GpsFix {
+            gps: Some(GpsFix {
                 latitude: LAT + 0.0005,
                 longitude: LON + 0.001,
                 accuracy_m: 12.0,
                 fix_time: now() - SignedDuration::from_secs(5),
                 mock_location: false,
                 speed_mps: Some(0.0),
-            },
+            }),
+            wifi: Vec::new(),
             device: Some(DeviceFacts {
                 device_id: DeviceId::new("d1").unwrap(),
                 platform: Platform::Android,
@@ -153,6 +165,10 @@ mod tests {
             mean_magnitude,
             variance,
         }
+    }
+
+    fn fix(p: &mut Punch) -> &mut GpsFix {
+        p.gps.as_mut().unwrap()
     }
 
     fn device(p: &mut Punch) -> &mut DeviceFacts {
@@ -185,8 +201,8 @@ mod tests {
             Scenario {
                 name: "genuine punch in the circular yard",
                 tamper: |p| {
-                    p.gps.longitude = LON + 0.01;
-                    p.gps.latitude = LAT + 0.0005; // ~56 m north of the centre
+                    fix(p).longitude = LON + 0.01;
+                    fix(p).latitude = LAT + 0.0005; // ~56 m north of the centre
                 },
                 decision: Decision::Accepted,
                 codes: &[],
@@ -194,7 +210,7 @@ mod tests {
             },
             Scenario {
                 name: "punching from home 1 km away",
-                tamper: |p| p.gps.latitude = LAT + 0.01,
+                tamper: |p| fix(p).latitude = LAT + 0.01,
                 decision: Decision::Rejected,
                 codes: &[OutsideFence],
                 site: None,
@@ -202,8 +218,8 @@ mod tests {
             Scenario {
                 name: "standing at the edge with GPS drift",
                 tamper: |p| {
-                    p.gps.latitude = LAT - 0.0002; // ~22 m south of the office
-                    p.gps.accuracy_m = 30.0;
+                    fix(p).latitude = LAT - 0.0002; // ~22 m south of the office
+                    fix(p).accuracy_m = 30.0;
                 },
                 decision: Decision::Review,
                 codes: &[NearFence],
@@ -211,14 +227,14 @@ mod tests {
             },
             Scenario {
                 name: "vague fix from a cell tower",
-                tamper: |p| p.gps.accuracy_m = 850.0,
+                tamper: |p| fix(p).accuracy_m = 850.0,
                 decision: Decision::Review,
                 codes: &[LowAccuracy],
                 site: Some("office"),
             },
             Scenario {
                 name: "replaying a fix from an hour ago",
-                tamper: |p| p.gps.fix_time = now() - SignedDuration::from_hours(1),
+                tamper: |p| fix(p).fix_time = now() - SignedDuration::from_hours(1),
                 decision: Decision::Review,
                 codes: &[StaleFix],
                 site: Some("office"),
@@ -228,7 +244,7 @@ mod tests {
                 tamper: |p| {
                     p.client_time = now() - SignedDuration::from_mins(40);
                     p.sent_at = p.client_time;
-                    p.gps.fix_time = p.client_time;
+                    fix(p).fix_time = p.client_time;
                 },
                 decision: Decision::Review,
                 codes: &[ClockSkew],
@@ -236,7 +252,7 @@ mod tests {
             },
             Scenario {
                 name: "fake GPS app with the mock flag showing",
-                tamper: |p| p.gps.mock_location = true,
+                tamper: |p| fix(p).mock_location = true,
                 decision: Decision::Rejected,
                 codes: &[MockLocation],
                 site: Some("office"),
@@ -302,7 +318,7 @@ mod tests {
             },
             Scenario {
                 name: "spoofed drive while the phone lies on a desk",
-                tamper: |p| p.gps.speed_mps = Some(13.0),
+                tamper: |p| fix(p).speed_mps = Some(13.0),
                 decision: Decision::Review,
                 codes: &[SensorInconsistent],
                 site: Some("office"),
@@ -310,7 +326,7 @@ mod tests {
             Scenario {
                 name: "honest: walking into the office, phone shaking, steps counted",
                 tamper: |p| {
-                    p.gps.speed_mps = Some(1.3);
+                    fix(p).speed_mps = Some(1.3);
                     motion(p).sensors[0].variance = 2.5;
                     motion(p).step_delta = Some(14);
                 },
@@ -322,7 +338,7 @@ mod tests {
                 name: "honest: punched offline two hours ago, sent now",
                 tamper: |p| {
                     p.client_time = now() - SignedDuration::from_hours(2);
-                    p.gps.fix_time = p.client_time - SignedDuration::from_secs(5);
+                    fix(p).fix_time = p.client_time - SignedDuration::from_secs(5);
                     p.queued_offline = true;
                 },
                 decision: Decision::Accepted,
@@ -360,7 +376,7 @@ mod tests {
     #[test]
     fn outside_reports_distance_to_nearest_fence() {
         let mut punch = genuine();
-        punch.gps.latitude = LAT + 0.001 + 0.0045; // ~500 m north of the office's top edge
+        fix(&mut punch).latitude = LAT + 0.001 + 0.0045; // ~500 m north of the office's top edge
         let verdict = evaluate(&snapshot(), &punch);
         let d = verdict.distance_m.unwrap();
         assert!((d - 500.9).abs() < 3.0, "distance {d}");

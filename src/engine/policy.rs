@@ -30,6 +30,11 @@ pub struct Policy {
     /// A fix reporting at least this speed, m/s, says the phone is moving:
     /// 1 m/s is a slow walk.
     pub moving_speed_mps: f64,
+    /// WiFi places the punch at a site while a good GPS fix is further than
+    /// this from it: GPS_WIFI_DISAGREE. Indoor WiFi reaches ~50 m and a good
+    /// fix errs by tens of metres; 500 m leaves room for both and for big
+    /// campuses, and still catches a hotspot carried across town.
+    pub wifi_gps_max_gap_m: f64,
     /// Overrides of [`default_action`] per finding code.
     pub actions: BTreeMap<FindingCode, Action>,
 }
@@ -43,6 +48,7 @@ impl Default for Policy {
             flat_variance: 1e-7,
             still_accel_variance: 2e-3,
             moving_speed_mps: 1.0,
+            wifi_gps_max_gap_m: 500.0,
             actions: BTreeMap::new(),
         }
     }
@@ -55,7 +61,8 @@ impl Default for Policy {
 /// flag, a punch from an emulator (no phone at any site). Everything that is
 /// suspicious but has honest explanations goes to a person: GPS drift at a
 /// fence's edge, a vague or old fix, a wrong clock, a rooted phone, a cheat
-/// app that is installed (installed is not used), odd sensors.
+/// app that is installed (installed is not used), odd sensors, WiFi that
+/// does not fit (an impostor hotspot, unknown networks, WiFi and GPS apart).
 pub fn default_action(code: FindingCode) -> Action {
     match code {
         FindingCode::OutsideFence | FindingCode::MockLocation | FindingCode::Emulator => {
@@ -69,7 +76,10 @@ pub fn default_action(code: FindingCode) -> Action {
         | FindingCode::Rooted
         | FindingCode::IntegrityFailed
         | FindingCode::SensorFlat
-        | FindingCode::SensorInconsistent => Action::Review,
+        | FindingCode::SensorInconsistent
+        | FindingCode::WifiSsidOnly
+        | FindingCode::WifiUnknown
+        | FindingCode::GpsWifiDisagree => Action::Review,
     }
 }
 

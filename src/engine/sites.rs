@@ -12,20 +12,24 @@ use geojson::{Feature, GeoJson, GeometryValue, JsonValue};
 use super::coords::CoordinateSystem;
 use super::fence::FenceGeometry;
 use super::types::SiteId;
+use super::wifi::{AccessPoint, Bssid, MAX_SSID_LEN};
 
 /// Most features one import may hold.
 pub const MAX_FEATURES: usize = 200_000;
 /// Most vertices one polygon fence may have (all rings together).
 pub const MAX_VERTICES: usize = 10_000;
+/// Most WiFi access points one feature may list.
+pub const MAX_ACCESS_POINTS: usize = 256;
 /// Largest circle fence radius, metres. Attendance fences are a building or a
 /// campus; a 50 km "fence" would accept a whole city.
 pub const MAX_RADIUS_M: f64 = 50_000.0;
 
-/// One site: a named workplace and its fences.
+/// One site: a named workplace, its fences and its WiFi access points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteDefinition {
     pub id: SiteId,
     pub fences: Vec<FenceGeometry>,
+    pub access_points: Vec<AccessPoint>,
 }
 
 impl SiteDefinition {
@@ -98,7 +102,7 @@ pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportErro
         Some(value) => coordinate_system(value, "coordinate_system")?,
         None => CoordinateSystem::Wgs84,
     };
-    let mut sites: BTreeMap<SiteId, Vec<FenceGeometry>> = BTreeMap::new();
+    let mut sites: BTreeMap<SiteId, SiteDefinition> = BTreeMap::new();
     for (i, feature) in collection.features.iter().enumerate() {
         let path = format!("features[{i}]");
         let site = site_of(feature, i, &path)?;
@@ -108,13 +112,68 @@ pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportErro
             }
             None => default_system,
         };
-        let fence = fence_of(feature, system, &path)?;
-        sites.entry(site).or_default().push(fence);
+        let access_points = access_points_of(feature, &path)?;
+        let fence = match (&feature.geometry, access_points.is_empty()) {
+            // A feature without geometry may name access points only: a site
+            // found by WiFi indoors, where GPS does not reach.
+            (None, false) => None,
+            _ => Some(fence_of(feature, system, &path)?),
+        };
+        let entry = sites.entry(site.clone()).or_insert_with(|| SiteDefinition {
+            id: site,
+            fences: Vec::new(),
+            access_points: Vec::new(),
+        });
+        entry.fences.extend(fence);
+        for ap in access_points {
+            if !entry
+                .access_points
+                .iter()
+                .any(|known| known.bssid == ap.bssid)
+            {
+                entry.access_points.push(ap);
+            }
+        }
     }
-    Ok(sites
-        .into_iter()
-        .map(|(id, fences)| SiteDefinition { id, fences })
-        .collect())
+    Ok(sites.into_values().collect())
+}
+
+/// The `wifi` property: `[{"bssid": "aa:bb:cc:dd:ee:ff", "ssid": "Office"}, …]`.
+fn access_points_of(feature: &Feature, path: &str) -> Result<Vec<AccessPoint>, ImportError> {
+    let field = format!("{path}.properties.wifi");
+    let Some(value) = feature.property("wifi") else {
+        return Ok(Vec::new());
+    };
+    let list = value
+        .as_array()
+        .ok_or_else(|| err(&field, "must be a list of {\"bssid\", \"ssid\"} objects"))?;
+    if list.len() > MAX_ACCESS_POINTS {
+        return Err(err(
+            &field,
+            format!("at most {MAX_ACCESS_POINTS} access points"),
+        ));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(j, ap)| {
+            let bssid = ap
+                .get("bssid")
+                .and_then(JsonValue::as_str)
+                .ok_or_else(|| err(format!("{field}[{j}].bssid"), "required"))?;
+            let bssid = Bssid::parse(bssid).map_err(|d| err(format!("{field}[{j}].bssid"), d))?;
+            let ssid = match ap.get("ssid") {
+                None | Some(JsonValue::Null) => String::new(),
+                Some(JsonValue::String(s)) if s.len() <= MAX_SSID_LEN => s.clone(),
+                Some(_) => {
+                    return Err(err(
+                        format!("{field}[{j}].ssid"),
+                        format!("must be a string of at most {MAX_SSID_LEN} bytes"),
+                    ));
+                }
+            };
+            Ok(AccessPoint { bssid, ssid })
+        })
+        .collect()
 }
 
 /// The site a feature belongs to: its `site` property, else its `id`, else
@@ -336,6 +395,30 @@ mod tests {
         assert_eq!(
             parse_sites_geojson(&bad).unwrap_err().field,
             "coordinate_system"
+        );
+    }
+
+    #[test]
+    fn sites_carry_wifi_access_points_with_or_without_geometry() {
+        let text = r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","properties":{"site":"hq","radius_m":80,"wifi":[{"bssid":"AA-BB-CC-00-11-22","ssid":"Acme"}]},"geometry":{"type":"Point","coordinates":[1,1]}},
+          {"type":"Feature","properties":{"site":"hq","wifi":[{"bssid":"aa:bb:cc:00:11:22","ssid":"Acme"},{"bssid":"aabbcc001133"}]},"geometry":null},
+          {"type":"Feature","properties":{"site":"vault","wifi":[{"bssid":"02:00:00:00:00:01","ssid":"Vault"}]},"geometry":null}
+        ]}"#;
+        let sites = parse_sites_geojson(text).unwrap();
+        let hq = &sites[0];
+        assert_eq!(
+            (hq.fences.len(), hq.access_points.len()),
+            (1, 2),
+            "duplicate BSSID kept once"
+        );
+        assert_eq!(hq.access_points[1].ssid, "");
+        assert!(sites[1].fences.is_empty());
+
+        let bad = text.replace("aabbcc001133", "aabbcc0011");
+        assert_eq!(
+            parse_sites_geojson(&bad).unwrap_err().field,
+            "features[1].properties.wifi[1].bssid"
         );
     }
 

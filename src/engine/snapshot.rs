@@ -9,6 +9,7 @@ use super::policy::Policy;
 use super::signatures::SignatureList;
 use super::sites::SiteDefinition;
 use super::types::{OrgId, SiteId};
+use super::wifi::WifiIndex;
 
 #[derive(Debug)]
 pub struct OrgSnapshot {
@@ -18,6 +19,9 @@ pub struct OrgSnapshot {
     /// Site ids, indexed by [`IndexedFence::site`].
     pub sites: Vec<SiteId>,
     pub index: FenceIndex,
+    /// Fence numbers of each site, for distances to one site.
+    pub site_fences: Vec<Vec<usize>>,
+    pub wifi: WifiIndex,
     pub policy: Policy,
     /// Known cheat software (the shipped list until organisations get their own).
     pub signatures: Arc<SignatureList>,
@@ -25,10 +29,18 @@ pub struct OrgSnapshot {
 
 impl OrgSnapshot {
     pub fn build(org: OrgId, version: u64, sites: Vec<SiteDefinition>, policy: Policy) -> Self {
+        let wifi = WifiIndex::build(
+            sites
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.access_points.as_slice())),
+        );
         let mut ids = Vec::with_capacity(sites.len());
+        let mut site_fences = Vec::with_capacity(sites.len());
         let mut fences = Vec::new();
         for (site, definition) in sites.into_iter().enumerate() {
             ids.push(definition.id);
+            site_fences.push((fences.len()..fences.len() + definition.fences.len()).collect());
             fences.extend(
                 definition
                     .fences
@@ -41,6 +53,8 @@ impl OrgSnapshot {
             version,
             sites: ids,
             index: FenceIndex::build(fences),
+            site_fences,
+            wifi,
             policy,
             signatures: SignatureList::builtin(),
         }
@@ -53,5 +67,14 @@ impl OrgSnapshot {
 
     pub fn site_of_fence(&self, fence: usize) -> &SiteId {
         &self.sites[self.index.fence(fence).site]
+    }
+
+    /// Metres from `p` to the nearest fence of site `site` (infinite for a
+    /// site without fences).
+    pub fn distance_to_site_m(&self, site: usize, p: geo::Point<f64>) -> f64 {
+        self.site_fences[site]
+            .iter()
+            .map(|&f| self.index.fence(f).geometry.distance_m(p))
+            .fold(f64::INFINITY, f64::min)
     }
 }

@@ -214,7 +214,10 @@ pub struct Punch {
     /// the same as `client_time`; later for one from the offline queue).
     pub sent_at: Timestamp,
     pub queued_offline: bool,
-    pub gps: GpsFix,
+    /// The location fix; absent for a WiFi-only punch (indoors, no fix).
+    pub gps: Option<GpsFix>,
+    /// The WiFi scan, possibly empty.
+    pub wifi: Vec<crate::engine::wifi::WifiSighting>,
     pub device: Option<DeviceFacts>,
     pub motion: Option<MotionSummary>,
     pub apps: AppEvidence,
@@ -235,11 +238,14 @@ pub enum FindingCode {
     IntegrityFailed = 9,
     SensorFlat = 10,
     SensorInconsistent = 11,
+    WifiSsidOnly = 13,
+    WifiUnknown = 14,
+    GpsWifiDisagree = 15,
     ClockSkew = 20,
 }
 
 impl FindingCode {
-    pub const ALL: [FindingCode; 12] = [
+    pub const ALL: [FindingCode; 15] = [
         FindingCode::OutsideFence,
         FindingCode::NearFence,
         FindingCode::LowAccuracy,
@@ -251,6 +257,9 @@ impl FindingCode {
         FindingCode::IntegrityFailed,
         FindingCode::SensorFlat,
         FindingCode::SensorInconsistent,
+        FindingCode::WifiSsidOnly,
+        FindingCode::WifiUnknown,
+        FindingCode::GpsWifiDisagree,
         FindingCode::ClockSkew,
     ];
 
@@ -268,6 +277,9 @@ impl FindingCode {
             FindingCode::IntegrityFailed => "INTEGRITY_FAILED",
             FindingCode::SensorFlat => "SENSOR_FLAT",
             FindingCode::SensorInconsistent => "SENSOR_INCONSISTENT",
+            FindingCode::WifiSsidOnly => "WIFI_SSID_ONLY",
+            FindingCode::WifiUnknown => "WIFI_UNKNOWN",
+            FindingCode::GpsWifiDisagree => "GPS_WIFI_DISAGREE",
             FindingCode::ClockSkew => "CLOCK_SKEW",
         }
     }
@@ -337,6 +349,8 @@ pub enum LocationMethod {
     Gps,
     /// Outside every fence, but within the fix's accuracy of one.
     GpsNear,
+    /// A WiFi access point of the site was in the scan.
+    Wifi,
 }
 
 impl LocationMethod {
@@ -345,6 +359,7 @@ impl LocationMethod {
             LocationMethod::None => "none",
             LocationMethod::Gps => "gps",
             LocationMethod::GpsNear => "gps_near",
+            LocationMethod::Wifi => "wifi",
         }
     }
 
@@ -353,6 +368,7 @@ impl LocationMethod {
             "none" => LocationMethod::None,
             "gps" => LocationMethod::Gps,
             "gps_near" => LocationMethod::GpsNear,
+            "wifi" => LocationMethod::Wifi,
             _ => return None,
         })
     }
@@ -387,6 +403,8 @@ pub struct Verdict {
     /// Cheat-software signatures matched, kept apart from the findings so
     /// they can be stored (and expire) as their own category.
     pub cheat_matches: Vec<CheatMatch>,
+    /// The site's access points seen in the scan: the WiFi evidence.
+    pub wifi_bssids: Vec<crate::engine::wifi::Bssid>,
 }
 
 impl Verdict {

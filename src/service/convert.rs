@@ -9,6 +9,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use crate::engine::coords::CoordinateSystem;
 use crate::engine::sites::SiteDefinition;
+use crate::engine::wifi::{Bssid, MAX_SSID_LEN, WifiSighting};
 use crate::engine::{
     Action, AppEvidence, Decision, DeviceFacts, DeviceId, GpsFix, InstalledPackages, Integrity,
     LocationMethod, MotionSummary, Platform, Punch, PunchId, PunchKind, SensorKind, SensorStats,
@@ -31,6 +32,7 @@ pub const MAX_SIGNATURE_IDS: usize = 64;
 pub const MAX_PACKAGES: usize = 2_000;
 pub const MAX_PACKAGE_LEN: usize = 256;
 pub const MAX_VERSION_LEN: usize = 64;
+pub const MAX_WIFI_APS: usize = 64;
 /// Default and largest page sizes for list calls.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -89,8 +91,7 @@ fn in_range(field: &str, v: f64, lo: f64, hi: f64) -> Result<f64, ApiError> {
     }
 }
 
-fn gps_fix(gps: Option<pb::GpsFix>, now: Timestamp) -> Result<GpsFix, ApiError> {
-    let gps = gps.ok_or_else(|| ApiError::invalid("gps", "required"))?;
+fn gps_fix(gps: pb::GpsFix, now: Timestamp) -> Result<GpsFix, ApiError> {
     let system = match pb::CoordinateSystem::try_from(gps.coordinate_system) {
         Ok(pb::CoordinateSystem::Unspecified | pb::CoordinateSystem::Wgs84) => {
             CoordinateSystem::Wgs84
@@ -140,6 +141,34 @@ fn gps_fix(gps: Option<pb::GpsFix>, now: Timestamp) -> Result<GpsFix, ApiError> 
         mock_location: gps.mock_location,
         speed_mps,
     })
+}
+
+fn wifi_scan(scan: Vec<pb::WifiAccessPoint>) -> Result<Vec<WifiSighting>, ApiError> {
+    if scan.len() > MAX_WIFI_APS {
+        return Err(ApiError::invalid(
+            "wifi",
+            format!("at most {MAX_WIFI_APS} access points, got {}", scan.len()),
+        ));
+    }
+    scan.into_iter()
+        .enumerate()
+        .map(|(i, ap)| {
+            let bssid = Bssid::parse(&ap.bssid)
+                .map_err(|e| ApiError::invalid(format!("wifi[{i}].bssid"), e))?;
+            bounded_str(&format!("wifi[{i}].ssid"), &ap.ssid, MAX_SSID_LEN)?;
+            if !(-127..=0).contains(&ap.rssi_dbm) {
+                return Err(ApiError::invalid(
+                    format!("wifi[{i}].rssi_dbm"),
+                    "must be between -127 and 0",
+                ));
+            }
+            Ok(WifiSighting {
+                bssid,
+                ssid: ap.ssid,
+                rssi_dbm: ap.rssi_dbm,
+            })
+        })
+        .collect()
 }
 
 fn bounded_str(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
@@ -293,6 +322,17 @@ pub fn punch(
         }
     };
     let client_time = device_time("client_time", request.client_time, now)?;
+    let wifi = wifi_scan(request.wifi)?;
+    let gps = match request.gps {
+        Some(gps) => Some(gps_fix(gps, now)?),
+        None if !wifi.is_empty() => None,
+        None => {
+            return Err(ApiError::invalid(
+                "gps",
+                "required unless a wifi scan is sent",
+            ));
+        }
+    };
     Ok(Punch {
         org: caller.org.clone(),
         employee,
@@ -305,7 +345,8 @@ pub fn punch(
             None => client_time,
         },
         queued_offline: request.queued_offline,
-        gps: gps_fix(request.gps, now)?,
+        gps,
+        wifi,
         device: device_facts(request.device)?,
         motion: motion_summary(request.motion)?,
         apps: app_evidence(request.matched_signature_ids, request.installed_packages)?,
@@ -417,6 +458,7 @@ fn method_to_pb(m: LocationMethod) -> pb::LocationMethod {
         LocationMethod::None => pb::LocationMethod::None,
         LocationMethod::Gps => pb::LocationMethod::Gps,
         LocationMethod::GpsNear => pb::LocationMethod::GpsNear,
+        LocationMethod::Wifi => pb::LocationMethod::Wifi,
     }
 }
 
@@ -459,6 +501,7 @@ pub fn verdict_to_pb(v: &Verdict) -> pb::Verdict {
                 category: m.category.as_str().to_owned(),
             })
             .collect(),
+        wifi_bssids: v.wifi_bssids.iter().map(ToString::to_string).collect(),
     }
 }
 

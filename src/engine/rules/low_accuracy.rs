@@ -1,10 +1,12 @@
-//! A fix too vague to place anyone at a building.
+//! A fix too vague to place anyone at a building. Only when the fix is what
+//! placed the punch: a known WiFi access point indoors makes a vague fix moot.
 
 use super::Observation;
 use crate::engine::policy::Policy;
-use crate::engine::types::{FindingCode, GpsFix};
+use crate::engine::types::{FindingCode, GpsFix, LocationMethod};
 
-pub fn check(fix: &GpsFix, policy: &Policy) -> Option<Observation> {
+pub fn check(fix: Option<&GpsFix>, method: LocationMethod, policy: &Policy) -> Option<Observation> {
+    let fix = fix.filter(|_| method != LocationMethod::Wifi)?;
     (fix.accuracy_m > policy.max_accuracy_m).then(|| {
         (
             FindingCode::LowAccuracy,

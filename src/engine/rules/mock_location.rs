@@ -5,8 +5,8 @@
 use super::Observation;
 use crate::engine::types::{FindingCode, GpsFix};
 
-pub fn check(fix: &GpsFix) -> Option<Observation> {
-    fix.mock_location.then(|| {
+pub fn check(fix: Option<&GpsFix>) -> Option<Observation> {
+    fix?.mock_location.then(|| {
         (
             FindingCode::MockLocation,
             "the device reported the fix as coming from a mock-location provider".to_string(),

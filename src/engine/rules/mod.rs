@@ -13,6 +13,7 @@ pub mod rooted;
 pub mod sensor_flat;
 pub mod sensor_inconsistent;
 pub mod stale_fix;
+pub mod wifi;
 
 use super::types::FindingCode;
 

@@ -6,8 +6,12 @@ use super::Observation;
 use crate::engine::policy::Policy;
 use crate::engine::types::{FindingCode, GpsFix, MotionSummary, SensorKind};
 
-pub fn check(fix: &GpsFix, motion: Option<&MotionSummary>, policy: &Policy) -> Option<Observation> {
-    let speed = fix.speed_mps.filter(|&v| v >= policy.moving_speed_mps)?;
+pub fn check(
+    fix: Option<&GpsFix>,
+    motion: Option<&MotionSummary>,
+    policy: &Policy,
+) -> Option<Observation> {
+    let speed = fix?.speed_mps.filter(|&v| v >= policy.moving_speed_mps)?;
     let motion = motion?;
     let accel = motion
         .sensor(SensorKind::Accelerometer)

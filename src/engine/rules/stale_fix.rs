@@ -8,7 +8,9 @@ use crate::engine::policy::Policy;
 use crate::engine::types::{FindingCode, Punch};
 
 pub fn check(punch: &Punch, policy: &Policy) -> Option<Observation> {
-    let age = punch.client_time.duration_since(punch.gps.fix_time);
+    let age = punch
+        .client_time
+        .duration_since(punch.gps.as_ref()?.fix_time);
     (age > policy.max_fix_age).then(|| {
         (
             FindingCode::StaleFix,

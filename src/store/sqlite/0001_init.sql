@@ -61,9 +61,10 @@ CREATE INDEX punches_by_received ON punches (org_id, received_us, seq);
 -- on its own, shorter schedule.
 CREATE TABLE punch_evidence (
     seq           INTEGER PRIMARY KEY REFERENCES punches (seq) ON DELETE CASCADE,
-    latitude      REAL NOT NULL,
-    longitude     REAL NOT NULL,
-    accuracy_m    REAL NOT NULL,
-    fix_us        INTEGER NOT NULL,
-    mock_location INTEGER NOT NULL
+    -- The fix, WGS-84; NULL for a WiFi-only punch.
+    latitude      REAL,
+    longitude     REAL,
+    accuracy_m    REAL,
+    fix_us        INTEGER,
+    mock_location INTEGER
 ) STRICT;

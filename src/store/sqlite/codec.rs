@@ -5,6 +5,7 @@ use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::signatures::CheatCategory;
+use crate::engine::wifi::Bssid;
 use crate::engine::{
     Action, CheatMatch, Decision, EmployeeId, Finding, FindingCode, LocationMethod, OrgId, Punch,
     PunchId, PunchKind, SiteId, Verdict,
@@ -77,6 +78,15 @@ fn matches_from_json(text: &str) -> Result<Vec<CheatMatch>> {
         .collect()
 }
 
+fn bssids_from_json(text: &str) -> Result<Vec<Bssid>> {
+    let stored: Vec<String> =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    stored
+        .iter()
+        .map(|b| Bssid::parse(b).map_err(StoreError::Corrupt))
+        .collect()
+}
+
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {value:?}"))
 }
@@ -84,7 +94,9 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 pub const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, client_us, received_us, \
      decision, site_id, method, distance_m, nearest_site_id, findings, \
      (SELECT json_group_array(json_object('id', m.signature_id, 'category', m.category)) \
-        FROM (SELECT * FROM punch_cheat_matches WHERE seq = punches.seq ORDER BY signature_id) m)";
+        FROM (SELECT * FROM punch_cheat_matches WHERE seq = punches.seq ORDER BY signature_id) m), \
+     (SELECT json_group_array(w.bssid) \
+        FROM (SELECT bssid FROM punch_wifi_evidence WHERE seq = punches.seq ORDER BY rowid) w)";
 
 /// Decodes a row selected with [`PUNCH_COLUMNS`]. The outer result is
 /// SQLite's, the inner one says whether the stored values make sense.
@@ -103,6 +115,7 @@ pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
     let nearest_site: Option<String> = r.get(11)?;
     let findings: String = r.get(12)?;
     let cheat_matches: String = r.get(13)?;
+    let wifi_bssids: String = r.get(14)?;
     let site_id = |s: Option<String>| s.map(SiteId::new).transpose().map_err(StoreError::Corrupt);
     Ok((|| {
         Ok(PunchRow {
@@ -122,6 +135,7 @@ pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
                 distance_m,
                 nearest_site: site_id(nearest_site)?,
                 cheat_matches: matches_from_json(&cheat_matches)?,
+                wifi_bssids: bssids_from_json(&wifi_bssids)?,
             },
         })
     })())
@@ -171,7 +185,7 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
         });
     }
     let seq = tx.last_insert_rowid();
-    let gps = &punch.gps;
+    let gps = punch.gps.as_ref();
     let device = punch.device.as_ref();
     tx.prepare_cached(
         "INSERT INTO punch_evidence (seq, latitude, longitude, accuracy_m, fix_us, mock_location,
@@ -180,12 +194,12 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
     )?
     .execute(params![
         seq,
-        gps.latitude,
-        gps.longitude,
-        gps.accuracy_m,
-        to_us(gps.fix_time),
-        gps.mock_location,
-        gps.speed_mps,
+        gps.map(|g| g.latitude),
+        gps.map(|g| g.longitude),
+        gps.map(|g| g.accuracy_m),
+        gps.map(|g| to_us(g.fix_time)),
+        gps.map(|g| g.mock_location),
+        gps.and_then(|g| g.speed_mps),
         device.map(|d| d.device_id.as_str()),
         device.map(|d| d.rooted),
         device.map(|d| d.emulator),
@@ -196,6 +210,11 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
     )?;
     for m in &verdict.cheat_matches {
         insert_match.execute(params![seq, m.signature_id, m.category.as_str()])?;
+    }
+    let mut insert_wifi =
+        tx.prepare_cached("INSERT INTO punch_wifi_evidence (seq, bssid) VALUES (?1, ?2)")?;
+    for bssid in &verdict.wifi_bssids {
+        insert_wifi.execute(params![seq, bssid.to_string()])?;
     }
     Ok(Recorded {
         row: PunchRow {

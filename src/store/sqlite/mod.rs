@@ -23,6 +23,7 @@ use self::writer::Writer;
 use super::{PunchCursor, PunchQuery, PunchRow, Recorded, Result, Store, StoreError, TokenGrant};
 use crate::auth::{Role, TokenHash};
 use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
+use crate::engine::wifi::{AccessPoint, Bssid};
 use crate::engine::{EmployeeId, OrgId, Punch, SiteId, Verdict};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -143,7 +144,7 @@ fn ensure_org(conn: &Connection, org: &OrgId) -> Result<()> {
     Ok(())
 }
 
-fn load_fences(conn: &Connection, org: &OrgId, site: &str) -> Result<SiteDefinition> {
+fn load_site(conn: &Connection, org: &OrgId, site: &str) -> Result<SiteDefinition> {
     let mut stmt = conn.prepare_cached(
         "SELECT geometry, radius_m FROM fences WHERE org_id = ?1 AND site_id = ?2 ORDER BY fence_no",
     )?;
@@ -156,9 +157,22 @@ fn load_fences(conn: &Connection, org: &OrgId, site: &str) -> Result<SiteDefinit
             fence_from_stored(&geometry, radius).map_err(StoreError::Corrupt)
         })
         .collect::<Result<Vec<_>>>()?;
+    let access_points = conn
+        .prepare_cached(
+            "SELECT bssid, ssid FROM site_access_points WHERE org_id = ?1 AND site_id = ?2 ORDER BY rowid",
+        )?
+        .query_map(params![org.as_str(), site], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .map(|row| {
+            let (bssid, ssid) = row?;
+            Ok(AccessPoint { bssid: Bssid::parse(&bssid).map_err(StoreError::Corrupt)?, ssid })
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(SiteDefinition {
         id: SiteId::new(site).map_err(StoreError::Corrupt)?,
         fences,
+        access_points,
     })
 }
 
@@ -177,7 +191,7 @@ fn load_site_page(
             |r| r.get::<_, String>(0),
         )?
         .collect::<Result<Vec<_>, _>>()?;
-    ids.iter().map(|id| load_fences(conn, org, id)).collect()
+    ids.iter().map(|id| load_site(conn, org, id)).collect()
 }
 
 #[async_trait]
@@ -265,6 +279,18 @@ impl Store for SqliteStore {
                             no as i64,
                             geometry,
                             radius
+                        ])?;
+                    }
+                    let mut insert_ap = tx.prepare_cached(
+                        "INSERT INTO site_access_points (org_id, site_id, bssid, ssid)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?;
+                    for ap in &site.access_points {
+                        insert_ap.execute(params![
+                            org.as_str(),
+                            site.id.as_str(),
+                            ap.bssid.to_string(),
+                            ap.ssid
                         ])?;
                     }
                 }
