@@ -93,6 +93,32 @@ fn beijing_office_gcj02() -> String {
     )
 }
 
+/// Building 10 again, now with its WiFi access points.
+fn building_10_with_wifi() -> String {
+    let mut kotka: serde_json::Value = serde_json::from_str(KOTKA).unwrap();
+    let mut feature = kotka["features"][10].take();
+    feature["properties"]["wifi"] = serde_json::json!([
+        {"bssid": "F0:9F:C2:10:00:01", "ssid": "Acme-Office"},
+        {"bssid": "f0-9f-c2-10-00-02", "ssid": "Acme-Office"}
+    ]);
+    serde_json::json!({"type": "FeatureCollection", "features": [feature]}).to_string()
+}
+
+fn ap(bssid: &str, ssid: &str, rssi_dbm: i32) -> pb::WifiAccessPoint {
+    pb::WifiAccessPoint {
+        bssid: bssid.into(),
+        ssid: ssid.into(),
+        rssi_dbm,
+    }
+}
+
+/// ~2 km south of building 10.
+fn at_home(r: &mut pb::SubmitPunchRequest) {
+    let home = inside_building(10);
+    let g = gps(r);
+    (g.longitude, g.latitude) = (Some(home.x()), Some(home.y() - 0.018));
+}
+
 struct Row {
     name: &'static str,
     tamper: fn(&mut pb::SubmitPunchRequest),
@@ -112,6 +138,18 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
             pb::ImportSitesRequest {
                 org_id: String::new(),
                 geojson: beijing_office_gcj02(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    server
+        .admin_client()
+        .await
+        .import_sites(authed(
+            pb::ImportSitesRequest {
+                org_id: String::new(),
+                geojson: building_10_with_wifi(),
             },
             &admin,
         ))
@@ -256,6 +294,62 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
             codes: &[],
         },
         Row {
+            name: "evil-twin hotspot named like the office WiFi, at home",
+            tamper: |r| {
+                at_home(r);
+                r.wifi = vec![ap("02:1a:11:f0:00:09", "Acme-Office", -40)];
+            },
+            decision: pb::Decision::Rejected,
+            codes: &[OutsideFence, WifiSsidOnly],
+        },
+        Row {
+            name: "evil-twin hotspot plus a GPS spoofed into the office",
+            tamper: |r| r.wifi = vec![ap("02:1a:11:f0:00:09", "Acme-Office", -40)],
+            decision: pb::Decision::Review,
+            codes: &[WifiSsidOnly],
+        },
+        Row {
+            name: "GPS spoofed into the office, only home networks around",
+            tamper: |r| {
+                r.wifi = vec![
+                    ap("58:d9:d5:00:00:01", "Koti-5G", -45),
+                    ap("58:d9:d5:00:00:02", "Naapuri", -80),
+                ]
+            },
+            decision: pb::Decision::Review,
+            codes: &[WifiUnknown],
+        },
+        Row {
+            name: "office access point seen but a good fix 2 km away",
+            tamper: |r| {
+                at_home(r);
+                r.wifi = vec![ap("f0:9f:c2:10:00:01", "Acme-Office", -50)];
+            },
+            decision: pb::Decision::Review,
+            codes: &[GpsWifiDisagree],
+        },
+        Row {
+            name: "honest: indoors on WiFi only, no fix at all",
+            tamper: |r| {
+                r.gps = None;
+                r.wifi = vec![
+                    ap("F0:9F:C2:10:00:02", "Acme-Office", -61),
+                    ap("58:d9:d5:00:00:01", "Other", -88),
+                ];
+            },
+            decision: pb::Decision::Accepted,
+            codes: &[],
+        },
+        Row {
+            name: "honest: indoors, a vague 300 m fix and the office WiFi",
+            tamper: |r| {
+                gps(r).accuracy_m = Some(300.0);
+                r.wifi = vec![ap("f09fc2100001", "Acme-Office", -55)];
+            },
+            decision: pb::Decision::Accepted,
+            codes: &[],
+        },
+        Row {
             name: "honest: an old client that sends no device facts or sensors",
             tamper: |r| {
                 r.device = None;
@@ -287,6 +381,13 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
         );
         if codes.contains(&CheatAppInstalled) {
             assert_eq!(verdict.cheat_matches.len(), 1, "{}", row.name);
+        }
+        if row.name.starts_with("honest: indoors on WiFi only") {
+            assert_eq!(verdict.method(), pb::LocationMethod::Wifi, "{}", row.name);
+        }
+        if row.name.starts_with("honest: indoors") {
+            assert_eq!(verdict.site_id, "kotka-bldg-0010", "{}", row.name);
+            assert_eq!(verdict.wifi_bssids.len(), 1, "{}", row.name);
         }
     }
     server.stop().await;

@@ -41,7 +41,7 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch) -> Verdict {
     let (cheat_matches, cheat_apps) = rules::cheat_apps::check(&punch.apps, &snapshot.signatures);
     observed.extend(
         [
-            rules::low_accuracy::check(gps, placement.method, policy),
+            rules::low_accuracy::check(gps, wifi.site.is_some(), policy),
             rules::stale_fix::check(punch, policy),
             rules::clock_skew::check(punch, policy),
             rules::mock_location::check(gps),
@@ -71,9 +71,11 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch) -> Verdict {
         distance_m: placement.distance_m,
         nearest_site: placement.nearest_site,
         cheat_matches,
-        wifi_bssids: match placement.method {
-            LocationMethod::Wifi => wifi.matched,
-            _ => Vec::new(),
+        // Kept only when they place or corroborate the punch's site.
+        wifi_bssids: if wifi.site.is_some() && wifi.site == placement.site_index {
+            wifi.matched
+        } else {
+            Vec::new()
         },
     }
 }

@@ -1,12 +1,13 @@
-//! A fix too vague to place anyone at a building. Only when the fix is what
-//! placed the punch: a known WiFi access point indoors makes a vague fix moot.
+//! A fix too vague to place anyone at a building. Not when a known WiFi
+//! access point was seen: indoors a vague fix is normal and the WiFi places
+//! the punch on its own.
 
 use super::Observation;
 use crate::engine::policy::Policy;
-use crate::engine::types::{FindingCode, GpsFix, LocationMethod};
+use crate::engine::types::{FindingCode, GpsFix};
 
-pub fn check(fix: Option<&GpsFix>, method: LocationMethod, policy: &Policy) -> Option<Observation> {
-    let fix = fix.filter(|_| method != LocationMethod::Wifi)?;
+pub fn check(fix: Option<&GpsFix>, wifi_located: bool, policy: &Policy) -> Option<Observation> {
+    let fix = fix.filter(|_| !wifi_located)?;
     (fix.accuracy_m > policy.max_accuracy_m).then(|| {
         (
             FindingCode::LowAccuracy,
