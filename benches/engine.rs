@@ -16,7 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use punchguard::engine::fence::FenceGeometry;
 use punchguard::engine::sites::{SiteDefinition, parse_sites_geojson};
 use punchguard::engine::{
-    EmployeeId, GpsFix, OrgId, OrgSnapshot, Policy, Punch, PunchId, PunchKind, evaluate,
+    EmployeeId, GpsFix, History, OrgId, OrgSnapshot, Policy, Punch, PunchId, PunchKind, evaluate,
 };
 
 const KOTKA: &str = include_str!("../data/kotka-buildings.geojson");
@@ -33,6 +33,7 @@ fn punch_at(p: Point<f64>, accuracy_m: f64) -> Punch {
         received_at: now,
         sent_at: now,
         queued_offline: false,
+        nonce: None,
         gps: Some(GpsFix {
             latitude: p.y(),
             longitude: p.x(),
@@ -117,7 +118,13 @@ fn bench_verdict(c: &mut Criterion) {
         );
         let mut next = punches.iter().cycle();
         group.bench_function(name, |b| {
-            b.iter(|| evaluate(black_box(&snapshot), black_box(next.next().unwrap())))
+            b.iter(|| {
+                evaluate(
+                    black_box(&snapshot),
+                    black_box(next.next().unwrap()),
+                    &History::default(),
+                )
+            })
         });
     }
     group.finish();

@@ -33,6 +33,7 @@ fn punch(n: u64) -> Punch {
         received_at: now,
         sent_at: now,
         queued_offline: false,
+        nonce: None,
         gps: Some(GpsFix {
             latitude: 60.5,
             longitude: 26.9,

@@ -21,7 +21,6 @@ use crate::proto::v1::{
     attendance_service_server::AttendanceServiceServer, punch_service_server::PunchServiceServer,
 };
 use crate::service::{App, admin::AdminApi, attendance::AttendanceApi, punch::PunchApi};
-use crate::snapshots::Snapshots;
 use crate::store::sqlite::SqliteStore;
 
 /// Largest SubmitPunch message. A punch with all its evidence is a few KiB.
@@ -36,10 +35,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn open_sqlite(database: &Path) -> anyhow::Result<App> {
     let store = SqliteStore::open(database)
         .with_context(|| format!("opening database {}", database.display()))?;
-    let app = App {
-        store: Arc::new(store),
-        snapshots: Arc::new(Snapshots::default()),
-    };
+    let app = App::new(Arc::new(store));
     app.snapshots.refresh(app.store.as_ref()).await?;
     Ok(app)
 }

@@ -155,7 +155,6 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
         ))
         .await
         .unwrap();
-    let device_token = server.token("acme", Role::Device, Some("aino")).await;
     let mut client = server.punch_client().await;
 
     let rows = [
@@ -362,7 +361,13 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
     ];
 
     for (i, row) in rows.iter().enumerate() {
+        // Each row is its own employee on their own phone, so that the
+        // history rules see no earlier row.
+        let device_token = server
+            .token("acme", Role::Device, Some(&format!("employee-{i}")))
+            .await;
         let mut request = honest(&format!("row-{i}"));
+        device(&mut request).device_id = format!("device-{i}");
         (row.tamper)(&mut request);
         let verdict = client
             .submit_punch(authed(request, &device_token))
@@ -388,6 +393,171 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
         if row.name.starts_with("honest: indoors") {
             assert_eq!(verdict.site_id, "kotka-bldg-0010", "{}", row.name);
             assert_eq!(verdict.wifi_bssids.len(), 1, "{}", row.name);
+        }
+    }
+    server.stop().await;
+}
+
+/// Cheats that only show against what came before: each step is one punch
+/// by (employee, device), and each scenario has its own people.
+#[tokio::test]
+async fn history_catches_teleports_shared_phones_replays_and_extra_devices() {
+    use pb::FindingCode::*;
+    let server = TestServer::start().await;
+    let admin = server.kotka_org("acme").await;
+    server
+        .admin_client()
+        .await
+        .import_sites(authed(
+            pb::ImportSitesRequest {
+                org_id: String::new(),
+                geojson: beijing_office_gcj02(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let mut client = server.punch_client().await;
+    let mut tokens = std::collections::HashMap::new();
+
+    struct Step {
+        employee: &'static str,
+        device: &'static str,
+        tamper: fn(&mut pb::SubmitPunchRequest),
+        decision: pb::Decision,
+        codes: &'static [pb::FindingCode],
+    }
+    let step = |employee, device, tamper, decision, codes| Step {
+        employee,
+        device,
+        tamper,
+        decision,
+        codes,
+    };
+    fn earlier(r: &mut pb::SubmitPunchRequest, minutes: i64) {
+        // Made `minutes` ago, sent now from the offline queue.
+        r.client_time = Some(ts(Timestamp::now() - SignedDuration::from_mins(minutes)));
+        gps(r).fix_time = r.client_time;
+        r.sent_time = Some(ts(Timestamp::now()));
+        r.queued_offline = true;
+    }
+    let scenarios: Vec<(&str, Vec<Step>)> = vec![
+        (
+            "teleport from Kotka to Beijing in ten minutes",
+            vec![
+                step(
+                    "tele",
+                    "tele-phone",
+                    |r| earlier(r, 10),
+                    pb::Decision::Accepted,
+                    &[],
+                ),
+                step(
+                    "tele",
+                    "tele-phone",
+                    |r| {
+                        let g = gps(r);
+                        (g.longitude, g.latitude) = (Some(BEIJING_WGS84.0), Some(BEIJING_WGS84.1));
+                    },
+                    pb::Decision::Review,
+                    &[ImpossibleTravel],
+                ),
+            ],
+        ),
+        (
+            "honest: walking between two nearby sites",
+            vec![
+                step(
+                    "walker",
+                    "walker-phone",
+                    |r| earlier(r, 6),
+                    pb::Decision::Accepted,
+                    &[],
+                ),
+                step(
+                    "walker",
+                    "walker-phone",
+                    |r| {
+                        let next = inside_building(11);
+                        let g = gps(r);
+                        (g.longitude, g.latitude) = (Some(next.x()), Some(next.y()));
+                    },
+                    pb::Decision::Accepted,
+                    &[],
+                ),
+            ],
+        ),
+        (
+            "a colleague's phone punching for a second person",
+            vec![
+                step("owner", "shared-phone", |_| {}, pb::Decision::Accepted, &[]),
+                step(
+                    "buddy",
+                    "shared-phone",
+                    |_| {},
+                    pb::Decision::Review,
+                    &[DeviceShared],
+                ),
+            ],
+        ),
+        (
+            "a replayed request with an old nonce",
+            vec![
+                step(
+                    "replayer",
+                    "replay-phone",
+                    |r| r.nonce = "n-42".into(),
+                    pb::Decision::Accepted,
+                    &[],
+                ),
+                step(
+                    "replayer",
+                    "replay-phone",
+                    |r| r.nonce = "n-42".into(),
+                    pb::Decision::Rejected,
+                    &[Duplicate],
+                ),
+            ],
+        ),
+        (
+            "a third phone after two were bound on first use",
+            vec![
+                step("collector", "phone-a", |_| {}, pb::Decision::Accepted, &[]),
+                step("collector", "phone-b", |_| {}, pb::Decision::Accepted, &[]),
+                step(
+                    "collector",
+                    "phone-c",
+                    |_| {},
+                    pb::Decision::Review,
+                    &[UnboundDevice],
+                ),
+                step("collector", "phone-a", |_| {}, pb::Decision::Accepted, &[]),
+            ],
+        ),
+    ];
+    let mut n = 0;
+    for (name, steps) in scenarios {
+        for (k, s) in steps.iter().enumerate() {
+            if !tokens.contains_key(s.employee) {
+                tokens.insert(
+                    s.employee,
+                    server.token("acme", Role::Device, Some(s.employee)).await,
+                );
+            }
+            n += 1;
+            let mut request = honest(&format!("h-{n}"));
+            device(&mut request).device_id = s.device.into();
+            (s.tamper)(&mut request);
+            let verdict = client
+                .submit_punch(authed(request, &tokens[s.employee]))
+                .await
+                .unwrap()
+                .into_inner()
+                .verdict
+                .unwrap();
+            let codes: Vec<_> = verdict.findings.iter().map(|f| f.code()).collect();
+            assert_eq!(codes, s.codes, "{name}, step {k}: {verdict:?}");
+            assert_eq!(verdict.decision(), s.decision, "{name}, step {k}");
         }
     }
     server.stop().await;

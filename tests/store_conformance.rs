@@ -35,6 +35,7 @@ fn punch(org_id: &str, employee: &str, id: &str, received_at: Timestamp) -> Punc
         received_at,
         sent_at: received_at,
         queued_offline: false,
+        nonce: None,
         gps: Some(GpsFix {
             latitude: 60.5,
             longitude: 26.9,

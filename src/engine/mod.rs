@@ -10,12 +10,14 @@
 //! - [`coords`]: WGS-84 / GCJ-02 / BD-09 conversion.
 //! - [`signatures`]: known cheat software.
 //! - [`wifi`]: BSSIDs, access points, the WiFi index.
+//! - [`history`]: what the history rules read about the employee and device.
 //! - [`policy`]: per-organisation limits and finding → action mapping.
 //! - [`snapshot`]: the per-organisation view the engine reads.
 //! - [`rules`]: one file per anti-cheat rule.
 
 pub mod coords;
 pub mod fence;
+pub mod history;
 pub mod policy;
 pub mod rules;
 pub mod signatures;
@@ -24,12 +26,14 @@ pub mod snapshot;
 pub mod types;
 pub mod wifi;
 
+pub use history::History;
 pub use policy::Policy;
 pub use snapshot::OrgSnapshot;
 pub use types::*;
 
-/// Decides one punch against its organisation's snapshot.
-pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch) -> Verdict {
+/// Decides one punch against its organisation's snapshot and the employee's
+/// history.
+pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch, history: &History) -> Verdict {
     let policy = &snapshot.policy;
     let mut observed = Vec::new();
     let gps = punch.gps.as_ref();
@@ -39,6 +43,7 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch) -> Verdict {
     let device = punch.device.as_ref();
     let motion = punch.motion.as_ref();
     let (cheat_matches, cheat_apps) = rules::cheat_apps::check(&punch.apps, &snapshot.signatures);
+    let unbound = rules::device_binding::check(device, history, policy);
     observed.extend(
         [
             rules::low_accuracy::check(gps, wifi.site.is_some(), policy),
@@ -51,6 +56,10 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch) -> Verdict {
             rules::integrity::check(device),
             rules::sensor_flat::check(motion, policy),
             rules::sensor_inconsistent::check(gps, motion, policy),
+            rules::impossible_travel::check(gps, history.last_accepted.as_ref(), policy),
+            unbound,
+            rules::device_shared::check(history, policy),
+            rules::replay::check(history),
         ]
         .into_iter()
         .flatten(),
@@ -78,6 +87,16 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch) -> Verdict {
             Vec::new()
         },
     }
+}
+
+/// Whether recording `punch` with `verdict` binds the punch's device to the
+/// employee: a device new to the employee is bound on first use unless the
+/// binding rule refused it (the limit is reached) or the punch was rejected
+/// (an emulator must not take a slot).
+pub fn binds_device(punch: &Punch, verdict: &Verdict) -> bool {
+    punch.device.is_some()
+        && verdict.decision != Decision::Rejected
+        && !verdict.has(FindingCode::UnboundDevice)
 }
 
 #[cfg(test)]
@@ -132,6 +151,7 @@ mod tests {
             received_at: now(),
             sent_at: now(),
             queued_offline: false,
+            nonce: None,
             gps: Some(GpsFix {
                 latitude: LAT + 0.0005,
                 longitude: LON + 0.001,
@@ -362,7 +382,7 @@ mod tests {
         for s in table {
             let mut punch = genuine();
             (s.tamper)(&mut punch);
-            let verdict = evaluate(&snapshot, &punch);
+            let verdict = evaluate(&snapshot, &punch, &History::default());
             let codes: Vec<_> = verdict.findings.iter().map(|f| f.code).collect();
             assert_eq!(codes, s.codes, "{}", s.name);
             assert_eq!(verdict.decision, s.decision, "{}", s.name);
@@ -379,7 +399,7 @@ mod tests {
     fn outside_reports_distance_to_nearest_fence() {
         let mut punch = genuine();
         fix(&mut punch).latitude = LAT + 0.001 + 0.0045; // ~500 m north of the office's top edge
-        let verdict = evaluate(&snapshot(), &punch);
+        let verdict = evaluate(&snapshot(), &punch, &History::default());
         let d = verdict.distance_m.unwrap();
         assert!((d - 500.9).abs() < 3.0, "distance {d}");
         assert_eq!(verdict.nearest_site.unwrap().as_str(), "office");
@@ -388,7 +408,11 @@ mod tests {
 
     #[test]
     fn org_without_fences_rejects_without_distance() {
-        let verdict = evaluate(&OrgSnapshot::empty(OrgId::new("new").unwrap()), &genuine());
+        let verdict = evaluate(
+            &OrgSnapshot::empty(OrgId::new("new").unwrap()),
+            &genuine(),
+            &History::default(),
+        );
         assert_eq!(verdict.decision, Decision::Rejected);
         assert!(verdict.has(FindingCode::OutsideFence));
         assert_eq!(verdict.distance_m, None);

@@ -35,6 +35,17 @@ pub struct Policy {
     /// fix errs by tens of metres; 500 m leaves room for both and for big
     /// campuses, and still catches a hotspot carried across town.
     pub wifi_gps_max_gap_m: f64,
+    /// Faster than this between two accepted fixes is IMPOSSIBLE_TRAVEL,
+    /// m/s. 69.4 m/s is 250 km/h: above any motorway and most trains, below
+    /// high-speed rail and planes (an employee flying to another site is
+    /// exactly what review is for).
+    pub max_travel_speed_mps: f64,
+    /// Devices bound to one employee on first use before UNBOUND_DEVICE:
+    /// 2 covers a phone replaced or a work phone beside a private one.
+    pub max_devices_per_employee: usize,
+    /// A device that punched for another employee within this window is
+    /// DEVICE_SHARED: 24 h catches a phone passed around a shift.
+    pub device_share_window: SignedDuration,
     /// Overrides of [`default_action`] per finding code.
     pub actions: BTreeMap<FindingCode, Action>,
 }
@@ -49,6 +60,9 @@ impl Default for Policy {
             still_accel_variance: 2e-3,
             moving_speed_mps: 1.0,
             wifi_gps_max_gap_m: 500.0,
+            max_travel_speed_mps: 250.0 / 3.6,
+            max_devices_per_employee: 2,
+            device_share_window: SignedDuration::from_hours(24),
             actions: BTreeMap::new(),
         }
     }
@@ -58,16 +72,17 @@ impl Default for Policy {
 ///
 /// Only evidence that the employee was not there, or that the location was
 /// faked, rejects: a fix outside every fence, the OS's own mock-location
-/// flag, a punch from an emulator (no phone at any site). Everything that is
+/// flag, a punch from an emulator (no phone at any site), a replayed nonce. Everything that is
 /// suspicious but has honest explanations goes to a person: GPS drift at a
 /// fence's edge, a vague or old fix, a wrong clock, a rooted phone, a cheat
 /// app that is installed (installed is not used), odd sensors, WiFi that
 /// does not fit (an impostor hotspot, unknown networks, WiFi and GPS apart).
 pub fn default_action(code: FindingCode) -> Action {
     match code {
-        FindingCode::OutsideFence | FindingCode::MockLocation | FindingCode::Emulator => {
-            Action::Reject
-        }
+        FindingCode::OutsideFence
+        | FindingCode::MockLocation
+        | FindingCode::Emulator
+        | FindingCode::Duplicate => Action::Reject,
         FindingCode::NearFence
         | FindingCode::LowAccuracy
         | FindingCode::StaleFix
@@ -79,7 +94,10 @@ pub fn default_action(code: FindingCode) -> Action {
         | FindingCode::SensorInconsistent
         | FindingCode::WifiSsidOnly
         | FindingCode::WifiUnknown
-        | FindingCode::GpsWifiDisagree => Action::Review,
+        | FindingCode::GpsWifiDisagree
+        | FindingCode::ImpossibleTravel
+        | FindingCode::UnboundDevice
+        | FindingCode::DeviceShared => Action::Review,
     }
 }
 

@@ -214,6 +214,8 @@ pub struct Punch {
     /// the same as `client_time`; later for one from the offline queue).
     pub sent_at: Timestamp,
     pub queued_offline: bool,
+    /// A one-time value from the app; a reused one is a replay.
+    pub nonce: Option<String>,
     /// The location fix; absent for a WiFi-only punch (indoors, no fix).
     pub gps: Option<GpsFix>,
     /// The WiFi scan, possibly empty.
@@ -238,14 +240,18 @@ pub enum FindingCode {
     IntegrityFailed = 9,
     SensorFlat = 10,
     SensorInconsistent = 11,
+    ImpossibleTravel = 12,
     WifiSsidOnly = 13,
     WifiUnknown = 14,
     GpsWifiDisagree = 15,
+    UnboundDevice = 18,
+    DeviceShared = 19,
     ClockSkew = 20,
+    Duplicate = 21,
 }
 
 impl FindingCode {
-    pub const ALL: [FindingCode; 15] = [
+    pub const ALL: [FindingCode; 19] = [
         FindingCode::OutsideFence,
         FindingCode::NearFence,
         FindingCode::LowAccuracy,
@@ -257,10 +263,14 @@ impl FindingCode {
         FindingCode::IntegrityFailed,
         FindingCode::SensorFlat,
         FindingCode::SensorInconsistent,
+        FindingCode::ImpossibleTravel,
         FindingCode::WifiSsidOnly,
         FindingCode::WifiUnknown,
         FindingCode::GpsWifiDisagree,
+        FindingCode::UnboundDevice,
+        FindingCode::DeviceShared,
         FindingCode::ClockSkew,
+        FindingCode::Duplicate,
     ];
 
     /// The code's stable name, as in the design document and stored records.
@@ -277,9 +287,13 @@ impl FindingCode {
             FindingCode::IntegrityFailed => "INTEGRITY_FAILED",
             FindingCode::SensorFlat => "SENSOR_FLAT",
             FindingCode::SensorInconsistent => "SENSOR_INCONSISTENT",
+            FindingCode::ImpossibleTravel => "IMPOSSIBLE_TRAVEL",
             FindingCode::WifiSsidOnly => "WIFI_SSID_ONLY",
             FindingCode::WifiUnknown => "WIFI_UNKNOWN",
             FindingCode::GpsWifiDisagree => "GPS_WIFI_DISAGREE",
+            FindingCode::UnboundDevice => "UNBOUND_DEVICE",
+            FindingCode::DeviceShared => "DEVICE_SHARED",
+            FindingCode::Duplicate => "DUPLICATE",
             FindingCode::ClockSkew => "CLOCK_SKEW",
         }
     }

@@ -345,6 +345,13 @@ pub fn punch(
             None => client_time,
         },
         queued_offline: request.queued_offline,
+        nonce: match request.nonce {
+            n if n.is_empty() => None,
+            n => {
+                crate::engine::check_id(&n).map_err(|e| ApiError::invalid("nonce", e))?;
+                Some(n)
+            }
+        },
         gps,
         wifi,
         device: device_facts(request.device)?,

@@ -20,4 +20,15 @@ use crate::store::Store;
 pub struct App {
     pub store: Arc<dyn Store>,
     pub snapshots: Arc<Snapshots>,
+    pub employee_locks: Arc<punch::EmployeeLocks>,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        App {
+            store,
+            snapshots: Arc::new(Snapshots::default()),
+            employee_locks: Arc::new(punch::EmployeeLocks::default()),
+        }
+    }
 }

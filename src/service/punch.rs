@@ -1,17 +1,47 @@
 //! `punchguard.v1.PunchService`: the hot path.
 
+use std::hash::{BuildHasher, RandomState};
 use std::time::Instant;
 
+use tokio::sync::{Mutex, MutexGuard};
 use tonic::{Request, Response, Status};
 
 use super::error::{ApiError, respond};
 use super::{App, auth, convert};
 use crate::auth::Role;
 use crate::engine;
+use crate::engine::{EmployeeId, OrgId};
 use crate::metrics as m;
 use crate::proto::v1::{self as pb, punch_service_server::PunchService};
+use crate::store::HistoryQuery;
 
 pub struct PunchApi(pub App);
+
+/// Stripes of locks that serialise one employee's punches: the history a
+/// punch is judged on (last fix, bound devices, nonces) must include the
+/// employee's previous punch, even when the two arrive together. Employees
+/// hashing to the same stripe wait for each other only for the few
+/// milliseconds of a group commit.
+pub struct EmployeeLocks {
+    stripes: Vec<Mutex<()>>,
+    hasher: RandomState,
+}
+
+impl Default for EmployeeLocks {
+    fn default() -> Self {
+        Self {
+            stripes: (0..256).map(|_| Mutex::new(())).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl EmployeeLocks {
+    pub async fn lock(&self, org: &OrgId, employee: &EmployeeId) -> MutexGuard<'_, ()> {
+        let stripe = self.hasher.hash_one((org, employee)) as usize % self.stripes.len();
+        self.stripes[stripe].lock().await
+    }
+}
 
 impl PunchApi {
     async fn submit(
@@ -25,8 +55,14 @@ impl PunchApi {
         let punch = convert::punch(request.into_inner(), &caller, convert::now())?;
 
         let snapshot = app.snapshots.get(&punch.org);
+        let _serialised = app.employee_locks.lock(&punch.org, &punch.employee).await;
+        let shared_since = punch.received_at - snapshot.policy.device_share_window;
+        let history = app
+            .store
+            .history(HistoryQuery::for_punch(&punch, shared_since))
+            .await?;
         let engine_started = Instant::now();
-        let verdict = engine::evaluate(&snapshot, &punch);
+        let verdict = engine::evaluate(&snapshot, &punch, &history);
         metrics::histogram!(m::ENGINE_SECONDS).record(engine_started.elapsed());
 
         let recorded = app.store.record_punch(&punch, &verdict).await?;

@@ -15,7 +15,9 @@ use jiff::Timestamp;
 
 use crate::auth::{Role, TokenHash};
 use crate::engine::sites::SiteDefinition;
-use crate::engine::{EmployeeId, OrgId, Punch, PunchId, PunchKind, SiteId, Verdict};
+use crate::engine::{
+    DeviceId, EmployeeId, History, OrgId, Punch, PunchId, PunchKind, SiteId, Verdict,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -87,6 +89,37 @@ pub struct PunchQuery {
     pub limit: usize,
 }
 
+/// What to look up for the history rules before deciding a punch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryQuery {
+    pub org: OrgId,
+    pub employee: EmployeeId,
+    pub device: Option<DeviceId>,
+    pub nonce: Option<String>,
+    /// Other employees on the device count from this time on.
+    pub shared_since: Timestamp,
+}
+
+impl HistoryQuery {
+    pub fn for_punch(punch: &Punch, shared_since: Timestamp) -> Self {
+        HistoryQuery {
+            org: punch.org.clone(),
+            employee: punch.employee.clone(),
+            device: punch.device.as_ref().map(|d| d.device_id.clone()),
+            nonce: punch.nonce.clone(),
+            shared_since,
+        }
+    }
+
+    /// Nonces are unique per device, or per employee when no device is named.
+    pub fn nonce_scope(employee: &EmployeeId, device: Option<&DeviceId>) -> String {
+        match device {
+            Some(d) => format!("device:{d}"),
+            None => format!("employee:{employee}"),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates the organisation if it does not exist yet.
@@ -116,7 +149,12 @@ pub trait Store: Send + Sync + 'static {
     /// by another process (the CLI, another replica).
     async fn org_versions(&self) -> Result<Vec<(OrgId, u64)>>;
 
-    /// Records a punch and its verdict durably (see the module contract).
+    /// The employee's and device's history the rules read (see [`History`]).
+    async fn history(&self, query: HistoryQuery) -> Result<History>;
+
+    /// Records a punch and its verdict durably (see the module contract),
+    /// with what it changes in the history: the device bound on first use
+    /// (see `engine::binds_device`), the nonce used.
     async fn record_punch(&self, punch: &Punch, verdict: &Verdict) -> Result<Recorded>;
 
     async fn list_punches(&self, query: PunchQuery) -> Result<Vec<PunchRow>>;

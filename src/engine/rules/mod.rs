@@ -4,11 +4,15 @@
 
 pub mod cheat_apps;
 pub mod clock_skew;
+pub mod device_binding;
+pub mod device_shared;
 pub mod emulator;
+pub mod impossible_travel;
 pub mod integrity;
 pub mod location;
 pub mod low_accuracy;
 pub mod mock_location;
+pub mod replay;
 pub mod rooted;
 pub mod sensor_flat;
 pub mod sensor_inconsistent;

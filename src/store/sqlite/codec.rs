@@ -4,13 +4,15 @@ use jiff::Timestamp;
 use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::history::{History, LastFix};
 use crate::engine::signatures::CheatCategory;
 use crate::engine::wifi::Bssid;
 use crate::engine::{
     Action, CheatMatch, Decision, EmployeeId, Finding, FindingCode, LocationMethod, OrgId, Punch,
     PunchId, PunchKind, SiteId, Verdict,
 };
-use crate::store::{PunchRow, Recorded, Result, StoreError};
+use crate::engine::{DeviceId, binds_device};
+use crate::store::{HistoryQuery, PunchRow, Recorded, Result, StoreError};
 
 pub fn to_us(t: Timestamp) -> i64 {
     t.as_microsecond()
@@ -211,6 +213,33 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
     for m in &verdict.cheat_matches {
         insert_match.execute(params![seq, m.signature_id, m.category.as_str()])?;
     }
+    if binds_device(punch, verdict)
+        && let Some(d) = device
+    {
+        tx.prepare_cached(
+            "INSERT INTO devices (org_id, employee_id, device_id, bound_us) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            punch.org.as_str(),
+            punch.employee.as_str(),
+            d.device_id.as_str(),
+            to_us(punch.received_at)
+        ])?;
+    }
+    if let Some(nonce) = &punch.nonce {
+        let scope = HistoryQuery::nonce_scope(&punch.employee, device.map(|d| &d.device_id));
+        tx.prepare_cached(
+            "INSERT INTO nonces (org_id, scope, nonce, seen_us) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            punch.org.as_str(),
+            scope,
+            nonce,
+            to_us(punch.received_at)
+        ])?;
+    }
     let mut insert_wifi =
         tx.prepare_cached("INSERT INTO punch_wifi_evidence (seq, bssid) VALUES (?1, ?2)")?;
     for bssid in &verdict.wifi_bssids {
@@ -228,5 +257,78 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
             verdict: verdict.clone(),
         },
         duplicate: false,
+    })
+}
+
+/// Reads what the history rules need, in one read transaction.
+pub fn history(tx: &Connection, q: &HistoryQuery) -> Result<History> {
+    let (org, employee) = (q.org.as_str(), q.employee.as_str());
+    let last_accepted = tx
+        .prepare_cached(
+            "SELECT e.fix_us, e.latitude, e.longitude, e.accuracy_m
+             FROM punches p JOIN punch_evidence e ON e.seq = p.seq
+             WHERE p.org_id = ?1 AND p.employee_id = ?2 AND p.decision = 'accepted'
+               AND e.latitude IS NOT NULL
+             ORDER BY p.seq DESC LIMIT 1",
+        )?
+        .query_map(params![org, employee], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, f64>(1)?,
+                r.get::<_, f64>(2)?,
+                r.get::<_, f64>(3)?,
+            ))
+        })?
+        .next()
+        .transpose()?
+        .map(|(fix_us, latitude, longitude, accuracy_m)| {
+            Ok::<_, StoreError>(LastFix {
+                at: from_us(fix_us)?,
+                latitude,
+                longitude,
+                accuracy_m,
+            })
+        })
+        .transpose()?;
+    let bound_devices = tx
+        .prepare_cached(
+            "SELECT device_id FROM devices
+             WHERE org_id = ?1 AND employee_id = ?2 AND revoked_us IS NULL ORDER BY bound_us",
+        )?
+        .query_map(params![org, employee], |r| r.get::<_, String>(0))?
+        .map(|d| DeviceId::new(d?).map_err(StoreError::Corrupt))
+        .collect::<Result<Vec<_>>>()?;
+    let device_other_employees = match &q.device {
+        None => Vec::new(),
+        Some(device) => tx
+            .prepare_cached(
+                "SELECT DISTINCT p.employee_id
+                 FROM punch_evidence e JOIN punches p ON p.seq = e.seq
+                 WHERE e.device_id = ?3 AND p.org_id = ?1 AND p.employee_id <> ?2
+                   AND p.received_us >= ?4
+                 ORDER BY p.employee_id",
+            )?
+            .query_map(
+                params![org, employee, device.as_str(), to_us(q.shared_since)],
+                |r| r.get::<_, String>(0),
+            )?
+            .map(|e| EmployeeId::new(e?).map_err(StoreError::Corrupt))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let nonce_seen = match &q.nonce {
+        None => false,
+        Some(nonce) => {
+            let scope = HistoryQuery::nonce_scope(&q.employee, q.device.as_ref());
+            tx.prepare_cached(
+                "SELECT 1 FROM nonces WHERE org_id = ?1 AND scope = ?2 AND nonce = ?3",
+            )?
+            .exists(params![org, scope, nonce])?
+        }
+    };
+    Ok(History {
+        last_accepted,
+        bound_devices,
+        device_other_employees,
+        nonce_seen,
     })
 }

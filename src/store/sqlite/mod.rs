@@ -20,17 +20,21 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use self::codec::to_us;
 use self::writer::Writer;
-use super::{PunchCursor, PunchQuery, PunchRow, Recorded, Result, Store, StoreError, TokenGrant};
+use super::{
+    HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Store, StoreError,
+    TokenGrant,
+};
 use crate::auth::{Role, TokenHash};
 use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
 use crate::engine::wifi::{AccessPoint, Bssid};
-use crate::engine::{EmployeeId, OrgId, Punch, SiteId, Verdict};
+use crate::engine::{EmployeeId, History, OrgId, Punch, SiteId, Verdict};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run. Append only: never edit one that has shipped.
 const MIGRATIONS: &[&str] = &[
     include_str!("0001_init.sql"),
     include_str!("0002_device_evidence.sql"),
+    include_str!("0003_history.sql"),
 ];
 
 /// Idle read connections kept open.
@@ -360,6 +364,14 @@ impl Store for SqliteStore {
         self.writer
             .write(move |tx| codec::insert_punch(tx, &punch, &verdict))
             .await
+    }
+
+    async fn history(&self, query: HistoryQuery) -> Result<History> {
+        self.read(move |conn| {
+            let tx = conn.transaction()?;
+            codec::history(&tx, &query)
+        })
+        .await
     }
 
     async fn list_punches(&self, query: PunchQuery) -> Result<Vec<PunchRow>> {
