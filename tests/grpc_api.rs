@@ -68,11 +68,13 @@ async fn genuine_outside_courtyard_and_resubmitted_punches() {
     assert!(!genuine.duplicate);
 
     // Outside: 0.02° (~2.2 km) south of building 10; the reported distance is
-    // the true nearest-fence distance, by a scan of every fence.
+    // the true nearest-fence distance, by a scan of every fence. (Another
+    // employee: for emp-1 the jump from building 10 would be a teleport.)
     let inside = inside_building(10);
     let away = Point::new(inside.x(), inside.y() - 0.02);
+    let device_2 = server.token("kotka", Role::Device, Some("emp-2")).await;
     let outside = punches
-        .submit_punch(authed(punch_at("p-outside", away, 10.0), &device))
+        .submit_punch(authed(punch_at("p-outside", away, 10.0), &device_2))
         .await
         .unwrap()
         .into_inner()
@@ -148,7 +150,8 @@ async fn genuine_outside_courtyard_and_resubmitted_punches() {
         ["p-genuine", "p-outside"],
         "the other org's punch is not listed"
     );
-    assert!(listed.iter().all(|p| p.employee_id == "emp-1"));
+    let employees: Vec<_> = listed.iter().map(|p| p.employee_id.as_str()).collect();
+    assert_eq!(employees, ["emp-1", "emp-2"]);
     assert_eq!(listed[0].verdict.as_ref().unwrap(), &verdict);
     server.stop().await;
 }
