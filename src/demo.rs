@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
-use geo::{InteriorPoint, Point};
+use geo::{Distance, Haversine, InteriorPoint, Point};
 use jiff::{SignedDuration, Timestamp};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -77,7 +77,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for (name, role) in [("admin", Role::Admin), ("hr", Role::Hr)] {
         tokens.insert(name, create_token(&app, &org, role, None).await?);
     }
-    for employee in ["aino", "eero", "liisa", "mikko"] {
+    for employee in [
+        "aino", "eero", "mikko", "liisa", "sanna", "pekka", "juha", "kaisa", "timo", "hanna",
+        "ville", "noora", "olli",
+    ] {
         tokens.insert(
             employee,
             create_token(&app, &org, Role::Device, Some(employee)).await?,
@@ -88,8 +91,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .connect()
         .await?;
     let started = Instant::now();
-    let imported = AdminServiceClient::new(channel.clone())
-        .max_encoding_message_size(16 << 20)
+    let mut admin = AdminServiceClient::new(channel.clone()).max_encoding_message_size(16 << 20);
+    let imported = admin
         .import_sites(authed(
             pb::ImportSitesRequest {
                 org_id: ORG.into(),
@@ -100,8 +103,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await
         .context("importing the Kotka sites")?
         .into_inner();
+    admin
+        .import_sites(authed(
+            pb::ImportSitesRequest {
+                org_id: ORG.into(),
+                geojson: office_wifi_geojson()?,
+            },
+            &tokens["admin"],
+        ))
+        .await
+        .context("adding the office WiFi")?;
     println!(
-        "imported {} sites (real building footprints in Kotka, © OpenStreetMap contributors) in {} ms\n",
+        "imported {} sites (real building footprints in Kotka, © OpenStreetMap contributors) in {} ms;\n\
+         building {OFFICE} is the office, with two WiFi access points\n",
         imported.sites.len(),
         started.elapsed().as_millis()
     );
@@ -213,9 +227,30 @@ fn authed<T>(message: T, token: &str) -> Request<T> {
     request
 }
 
+/// Building 10, "the office", again: now with its WiFi access points.
+const OFFICE: usize = 10;
+const OFFICE_WIFI: [&str; 2] = ["f0:9f:c2:10:00:01", "f0:9f:c2:10:00:02"];
+const OFFICE_SSID: &str = "Kotka-Office";
+
+/// The office feature from the Kotka set with its access points added.
+fn office_wifi_geojson() -> anyhow::Result<String> {
+    let mut kotka: serde_json::Value = serde_json::from_str(KOTKA_GEOJSON)?;
+    let mut office = kotka["features"][OFFICE].take();
+    office["properties"]["wifi"] = serde_json::Value::Array(
+        OFFICE_WIFI
+            .iter()
+            .map(|b| serde_json::json!({"bssid": b, "ssid": OFFICE_SSID}))
+            .collect(),
+    );
+    Ok(serde_json::json!({"type": "FeatureCollection", "features": [office]}).to_string())
+}
+
+/// A punch from an up-to-date client: a good fix, the phone's facts, and a
+/// motion summary of a phone that was carried in.
 fn punch(
     id: &str,
     kind: pb::PunchKind,
+    device: &str,
     at: Point<f64>,
     accuracy_m: f64,
     now: Timestamp,
@@ -231,11 +266,54 @@ fn punch(
             fix_time: Some(timestamp_to_pb(now - SignedDuration::from_secs(4))),
             ..Default::default()
         }),
+        device: Some(pb::DeviceFacts {
+            device_id: device.into(),
+            platform: pb::Platform::Android.into(),
+            integrity: pb::IntegrityVerdict::Passed.into(),
+            ..Default::default()
+        }),
+        motion: Some(pb::MotionSummary {
+            sensors: vec![
+                sensor(pb::SensorType::Accelerometer, 9.81, 0.8),
+                sensor(pb::SensorType::Gyroscope, 0.3, 0.02),
+            ],
+            step_delta: Some(9),
+            window_ms: 5000,
+        }),
+        nonce: format!("nonce-{id}"),
         ..Default::default()
     }
 }
 
+fn sensor(kind: pb::SensorType, mean_magnitude: f64, variance: f64) -> pb::SensorStats {
+    pb::SensorStats {
+        r#type: kind.into(),
+        sample_count: 250,
+        mean_magnitude,
+        variance,
+    }
+}
+
+fn edit_gps(
+    mut request: pb::SubmitPunchRequest,
+    edit: impl FnOnce(&mut pb::GpsFix),
+) -> pb::SubmitPunchRequest {
+    if let Some(gps) = request.gps.as_mut() {
+        edit(gps);
+    }
+    request
+}
+
+fn wifi(bssid: &str, ssid: &str, rssi_dbm: i32) -> pb::WifiAccessPoint {
+    pb::WifiAccessPoint {
+        bssid: bssid.into(),
+        ssid: ssid.into(),
+        rssi_dbm,
+    }
+}
+
 /// The scripted morning: genuine punches and the cheats punchguard catches.
+/// Each person punches from their own phone unless the scene says otherwise.
 fn script(now: Timestamp) -> anyhow::Result<Vec<Scene>> {
     use pb::PunchKind::{In, Out};
     let sites = parse_sites_geojson(KOTKA_GEOJSON).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -266,90 +344,164 @@ fn script(now: Timestamp) -> anyhow::Result<Vec<Scene>> {
             (snapshot.index.covering(p).is_none() && (8.0..25.0).contains(&d)).then_some(p)
         })
         .context("no building with a clear edge")?;
-    let office = inside(10);
+    let office = inside(OFFICE);
     let warehouse = inside(200);
+    let depot = inside(1000);
+    // The building furthest from the office: a fix there seconds after one at
+    // the office is a teleport.
+    let far_side = (0..sites.len())
+        .map(inside)
+        .max_by(|a, b| {
+            Haversine
+                .distance(office, *a)
+                .total_cmp(&Haversine.distance(office, *b))
+        })
+        .context("no buildings")?;
     let home = Point::new(office.x() + 0.01, office.y() - 0.018); // ~2 km from the office
+    let ago = |minutes: i64| Some(timestamp_to_pb(now - SignedDuration::from_mins(minutes)));
 
-    let mut stale = punch("liisa-in-1", In, inside(1000), 10.0, now);
-    if let Some(gps) = stale.gps.as_mut() {
-        gps.fix_time = Some(timestamp_to_pb(now - SignedDuration::from_mins(10)));
-    }
-    let mut backdated = punch(
-        "aino-out-1",
-        Out,
-        office,
-        9.0,
-        now - SignedDuration::from_mins(40),
-    );
-    if let Some(gps) = backdated.gps.as_mut() {
-        gps.fix_time = backdated.client_time;
-    }
-    let mut mocked = punch("mikko-in-2", In, warehouse, 3.0, now);
-    if let Some(gps) = mocked.gps.as_mut() {
-        gps.mock_location = true;
-    }
-    let mut broken = punch("eero-in-9", In, office, 5.0, now);
-    if let Some(gps) = broken.gps.as_mut() {
-        gps.latitude = Some(123.0);
-    }
-
-    Ok(vec![
-        Scene {
-            employee: "aino",
-            story: "clocks in at her office",
-            request: punch("aino-in-1", In, office, 8.0, now),
-        },
-        Scene {
-            employee: "eero",
-            story: "clocks in at the warehouse",
-            request: punch("eero-in-1", In, warehouse, 12.0, now),
-        },
-        Scene {
-            employee: "aino",
-            story: "her app retries the same clock-in",
-            request: punch("aino-in-1", In, office, 8.0, now),
-        },
-        Scene {
-            employee: "mikko",
-            story: "clocks in from home across town",
-            request: punch("mikko-in-1", In, home, 15.0, now),
-        },
-        Scene {
-            employee: "eero",
-            story: "at a building's edge, GPS drifting",
-            request: punch("eero-in-2", In, near_edge, 30.0, now),
-        },
-        Scene {
-            employee: "liisa",
-            story: "indoors: only a cell-tower fix",
-            request: punch("liisa-in-0", In, inside(1000), 450.0, now),
-        },
-        Scene {
-            employee: "liisa",
-            story: "app replays a fix from 10 min ago",
-            request: stale,
-        },
-        Scene {
-            employee: "aino",
-            story: "set her phone clock back 40 min",
-            request: backdated,
-        },
-        Scene {
-            employee: "mikko",
-            story: "fake-GPS app, mock flag showing",
-            request: mocked,
-        },
-        Scene {
-            employee: "eero",
-            story: "buggy client sends latitude 123",
-            request: broken,
-        },
-        Scene {
-            employee: "eero",
-            story: "clocks out at the warehouse",
-            request: punch("eero-out-1", Out, warehouse, 6.0, now),
-        },
-    ])
+    let scene = |employee, story, request| Scene {
+        employee,
+        story,
+        request,
+    };
+    let scenes = vec![
+        scene(
+            "aino",
+            "clocks in at the office",
+            punch("aino-in", In, "aino-phone", office, 8.0, now),
+        ),
+        scene(
+            "aino",
+            "her app retries the same clock-in",
+            punch("aino-in", In, "aino-phone", office, 8.0, now),
+        ),
+        scene(
+            "eero",
+            "clocks in at the warehouse",
+            punch("eero-in", In, "eero-phone", warehouse, 12.0, now),
+        ),
+        scene(
+            "mikko",
+            "clocks in from home across town",
+            punch("mikko-in", In, "mikko-phone", home, 15.0, now),
+        ),
+        scene(
+            "liisa",
+            "at a building's edge, GPS drifting",
+            punch("liisa-in", In, "liisa-phone", near_edge, 30.0, now),
+        ),
+        scene(
+            "sanna",
+            "indoors: no fix, the office WiFi in range",
+            pb::SubmitPunchRequest {
+                gps: None,
+                wifi: vec![
+                    wifi(OFFICE_WIFI[1], OFFICE_SSID, -58),
+                    wifi("5c:49:79:00:00:07", "Cafe", -83),
+                ],
+                ..punch("sanna-in", In, "sanna-phone", office, 0.0, now)
+            },
+        ),
+        scene(
+            "pekka",
+            "indoors: only a cell-tower fix",
+            punch("pekka-in", In, "pekka-phone", depot, 450.0, now),
+        ),
+        scene(
+            "juha",
+            "app replays a fix from 10 min ago",
+            edit_gps(punch("juha-in", In, "juha-phone", depot, 10.0, now), |g| {
+                g.fix_time = ago(10)
+            }),
+        ),
+        scene("kaisa", "set her phone clock back 40 min", {
+            let r = punch(
+                "kaisa-in",
+                In,
+                "kaisa-phone",
+                office,
+                9.0,
+                now - SignedDuration::from_mins(40),
+            );
+            let punched_at = r.client_time;
+            edit_gps(r, |g| g.fix_time = punched_at)
+        }),
+        scene(
+            "timo",
+            "fake-GPS app, mock flag showing",
+            pb::SubmitPunchRequest {
+                installed_packages: vec!["com.android.chrome".into(), "com.lexa.fakegps".into()],
+                ..edit_gps(
+                    punch("timo-in", In, "timo-phone", warehouse, 3.0, now),
+                    |g| g.mock_location = true,
+                )
+            },
+        ),
+        scene(
+            "hanna",
+            "fake-GPS app found by her phone, flag hidden",
+            pb::SubmitPunchRequest {
+                matched_signature_ids: vec!["vl-rosteam-gpsemulator".into()],
+                ..punch("hanna-in", In, "hanna-phone", warehouse, 4.0, now)
+            },
+        ),
+        scene("ville", "punches from an emulator", {
+            let mut r = punch("ville-in", In, "ville-emu", office, 5.0, now);
+            if let Some(d) = r.device.as_mut() {
+                d.emulator = true;
+            }
+            if let Some(m) = r.motion.as_mut() {
+                m.sensors.iter_mut().for_each(|s| s.variance = 0.0);
+                m.step_delta = Some(0);
+            }
+            r
+        }),
+        scene(
+            "noora",
+            "at home, hotspot named like the office WiFi",
+            pb::SubmitPunchRequest {
+                wifi: vec![wifi("02:1a:11:f0:00:09", OFFICE_SSID, -35)],
+                ..punch("noora-in", In, "noora-phone", home, 10.0, now)
+            },
+        ),
+        scene("olli", "clocks in at the office (sent a bit late)", {
+            let mut r = punch(
+                "olli-in",
+                In,
+                "olli-phone",
+                office,
+                8.0,
+                now - SignedDuration::from_secs(15),
+            );
+            r.sent_time = Some(timestamp_to_pb(now));
+            r.queued_offline = true;
+            r
+        }),
+        scene(
+            "olli",
+            "15 s later, a spoofed fix across town",
+            punch("olli-in-2", In, "olli-phone", far_side, 5.0, now),
+        ),
+        scene(
+            "eero",
+            "buggy client sends latitude 123",
+            edit_gps(punch("eero-bug", In, "eero-phone", office, 5.0, now), |g| {
+                g.latitude = Some(123.0)
+            }),
+        ),
+        scene(
+            "eero",
+            "clocks out at the warehouse",
+            punch("eero-out", Out, "eero-phone", warehouse, 6.0, now),
+        ),
+        scene(
+            "mikko",
+            "borrows eero's phone to punch",
+            punch("mikko-in-2", In, "eero-phone", warehouse, 7.0, now),
+        ),
+    ];
+    Ok(scenes)
 }
 
 fn verdict_table() -> Table {

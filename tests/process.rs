@@ -304,9 +304,15 @@ fn demo_prints_its_verdict_table() {
         "STALE_FIX",
         "CLOCK_SKEW",
         "MOCK_LOCATION",
+        "CHEAT_APP_INSTALLED",
+        "EMULATOR",
+        "SENSOR_FLAT",
+        "WIFI_SSID_ONLY",
+        "IMPOSSIBLE_TRAVEL",
+        "DEVICE_SHARED",
         "resubmitted punch id",
         "gps.latitude",
-        "ListPunches returns 9 records",
+        "ListPunches returns 16 records",
     ] {
         assert!(
             text.contains(expected),

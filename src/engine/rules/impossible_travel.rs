@@ -27,13 +27,16 @@ pub fn check(fix: Option<&GpsFix>, last: Option<&LastFix>, policy: &Policy) -> O
         f64::INFINITY
     };
     (speed > policy.max_travel_speed_mps).then(|| {
+        let pace = if speed.is_finite() {
+            format!("in {seconds:.0} s ({:.0} km/h)", speed * 3.6)
+        } else {
+            "at the same moment".to_string()
+        };
         (
             FindingCode::ImpossibleTravel,
             format!(
-                "{:.1} km from the last accepted punch in {:.0} min: {:.0} km/h, the limit is {:.0} km/h",
+                "{:.1} km from the last accepted punch {pace}; the limit is {:.0} km/h",
                 apart / 1000.0,
-                seconds / 60.0,
-                speed * 3.6,
                 policy.max_travel_speed_mps * 3.6
             ),
         )
