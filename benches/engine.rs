@@ -3,7 +3,9 @@
 //! any building (miss), and just outside a wall within the fix's accuracy
 //! (near-boundary). Each case cycles through 512 different punches so the
 //! figure is not one lucky cached path. Also: building the snapshot
-//! (parsing aside, R-tree bulk load included).
+//! (parsing aside, R-tree bulk load included). Each case also runs with
+//! full evidence: GPS, 20 WiFi APs, device facts, sensors, 300 packages and
+//! the employee's history.
 //!
 //! Run: cargo bench --bench engine
 
@@ -14,9 +16,13 @@ use geo::{InteriorPoint, Point};
 use jiff::{SignedDuration, Timestamp};
 
 use punchguard::engine::fence::FenceGeometry;
+use punchguard::engine::history::LastFix;
 use punchguard::engine::sites::{SiteDefinition, parse_sites_geojson};
+use punchguard::engine::wifi::{AccessPoint, Bssid, WifiSighting};
 use punchguard::engine::{
-    EmployeeId, GpsFix, History, OrgId, OrgSnapshot, Policy, Punch, PunchId, PunchKind, evaluate,
+    AppEvidence, DeviceFacts, DeviceId, EmployeeId, GpsFix, History, InstalledPackages, Integrity,
+    MotionSummary, OrgId, OrgSnapshot, Platform, Policy, Punch, PunchId, PunchKind, SensorKind,
+    SensorStats, evaluate,
 };
 
 const KOTKA: &str = include_str!("../data/kotka-buildings.geojson");
@@ -104,10 +110,92 @@ fn cases(sites: &[SiteDefinition], snapshot: &OrgSnapshot) -> [(&'static str, Ve
     [("hit", hits), ("miss", misses), ("near_boundary", near)]
 }
 
+/// The same punch with everything a modern client sends: GPS, a 20-AP WiFi
+/// scan (two of them the site's), device facts, a motion summary, and an
+/// older client's 300-package list (one a known cheat app); plus the
+/// employee's history.
+fn full_evidence(mut punch: Punch) -> Punch {
+    punch.wifi = (0..20)
+        .map(|i| WifiSighting {
+            bssid: Bssid::parse(&format!("02:00:00:00:00:{i:02x}")).unwrap(),
+            ssid: if i < 2 {
+                "Kotka-Office".into()
+            } else {
+                format!("net-{i}")
+            },
+            rssi_dbm: -40 - i,
+        })
+        .collect();
+    punch.device = Some(DeviceFacts {
+        device_id: DeviceId::new("bench-phone").unwrap(),
+        platform: Platform::Android,
+        rooted: false,
+        emulator: false,
+        developer_mode: false,
+        integrity: Integrity::Passed,
+    });
+    punch.motion = Some(MotionSummary {
+        sensors: vec![
+            SensorStats {
+                kind: SensorKind::Accelerometer,
+                sample_count: 250,
+                mean_magnitude: 9.81,
+                variance: 0.8,
+            },
+            SensorStats {
+                kind: SensorKind::Gyroscope,
+                sample_count: 250,
+                mean_magnitude: 0.3,
+                variance: 0.02,
+            },
+            SensorStats {
+                kind: SensorKind::RotationVector,
+                sample_count: 250,
+                mean_magnitude: 1.0,
+                variance: 0.01,
+            },
+        ],
+        step_delta: Some(12),
+    });
+    let mut packages: Vec<String> = (0..299).map(|i| format!("com.example.app{i:03}")).collect();
+    packages.push("com.lexa.fakegps".into());
+    punch.apps = AppEvidence {
+        matched_signature_ids: Vec::new(),
+        installed_packages: InstalledPackages(packages),
+    };
+    punch.nonce = Some("bench-nonce".into());
+    punch
+}
+
+fn history() -> History {
+    History {
+        last_accepted: Some(LastFix {
+            at: "2026-11-30T08:00:00Z".parse().unwrap(),
+            latitude: 60.52,
+            longitude: 26.95,
+            accuracy_m: 10.0,
+        }),
+        bound_devices: vec![DeviceId::new("bench-phone").unwrap()],
+        device_other_employees: Vec::new(),
+        nonce_seen: false,
+    }
+}
+
 fn bench_verdict(c: &mut Criterion) {
-    let sites = parse_sites_geojson(KOTKA).unwrap();
+    let mut sites = parse_sites_geojson(KOTKA).unwrap();
+    // Two access points per building, like an office floor.
+    for (i, site) in sites.iter_mut().enumerate() {
+        site.access_points = (0..2)
+            .map(|k| AccessPoint {
+                bssid: Bssid::parse(&format!("0a:00:00:{:02x}:{:02x}:{k:02x}", i / 256, i % 256))
+                    .unwrap(),
+                ssid: "Kotka-Office".into(),
+            })
+            .collect();
+    }
     let org = OrgId::new("kotka").unwrap();
     let snapshot = OrgSnapshot::build(org.clone(), 1, sites.clone(), Policy::default());
+    let history = history();
     let mut group = c.benchmark_group("verdict_kotka_2171_fences");
     group.throughput(Throughput::Elements(1));
     for (name, punches) in cases(&sites, &snapshot) {
@@ -123,6 +211,17 @@ fn bench_verdict(c: &mut Criterion) {
                     black_box(&snapshot),
                     black_box(next.next().unwrap()),
                     &History::default(),
+                )
+            })
+        });
+        let full: Vec<_> = punches.into_iter().map(full_evidence).collect();
+        let mut next = full.iter().cycle();
+        group.bench_function(format!("{name}_full_evidence"), |b| {
+            b.iter(|| {
+                evaluate(
+                    black_box(&snapshot),
+                    black_box(next.next().unwrap()),
+                    &history,
                 )
             })
         });

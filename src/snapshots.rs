@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use crate::engine::{OrgId, OrgSnapshot, Policy};
+use crate::engine::{OrgId, OrgSnapshot};
 use crate::metrics as m;
 use crate::store::{self, Store};
 
@@ -33,20 +33,16 @@ impl Snapshots {
         Arc::new(OrgSnapshot::empty(org.clone()))
     }
 
-    /// Loads the organisation's sites from the store, indexes them and swaps
+    /// Loads the organisation's sites and policy from the store, indexes them and swaps
     /// the result in, unless a newer snapshot got there first.
     pub async fn reload(&self, store: &dyn Store, org: &OrgId) -> store::Result<Arc<OrgSnapshot>> {
         let started = Instant::now();
         let (version, sites) = store.load_sites(org).await?;
+        let policy = store.load_policy(org).await?;
         let org_id = org.clone();
         // Indexing 200k fences takes a while: keep it off the async workers.
         let snapshot = tokio::task::spawn_blocking(move || {
-            Arc::new(OrgSnapshot::build(
-                org_id,
-                version,
-                sites,
-                Policy::default(),
-            ))
+            Arc::new(OrgSnapshot::build(org_id, version, sites, policy))
         })
         .await
         .map_err(|e| store::StoreError::Corrupt(format!("snapshot build failed: {e}")))?;

@@ -11,8 +11,8 @@ use punchguard::engine::signatures::CheatCategory;
 use punchguard::engine::sites::SiteDefinition;
 use punchguard::engine::wifi::{AccessPoint, Bssid};
 use punchguard::engine::{
-    CheatMatch, Decision, EmployeeId, GpsFix, LocationMethod, OrgId, Punch, PunchId, PunchKind,
-    SiteId, Verdict,
+    Action, CheatMatch, Decision, EmployeeId, FindingCode, GpsFix, LocationMethod, OrgId, Policy,
+    Punch, PunchId, PunchKind, SiteId, Verdict,
 };
 use punchguard::store::sqlite::SqliteStore;
 use punchguard::store::{PunchCursor, PunchQuery, Store, StoreError, TokenGrant};
@@ -261,6 +261,31 @@ mod cases {
         assert_eq!(page, vec![circle_site("hq", 300.0)]);
     }
 
+    pub async fn policies_round_trip_and_bump_the_version(store: Arc<dyn Store>) {
+        let a = org("a");
+        assert_eq!(store.load_policy(&a).await.unwrap(), Policy::default());
+        let v1 = store
+            .put_sites(&a, vec![circle_site("hq", 100.0)])
+            .await
+            .unwrap();
+        let mut policy = Policy {
+            max_accuracy_m: 35.0,
+            ..Policy::default()
+        };
+        policy.actions.insert(FindingCode::Rooted, Action::Reject);
+        policy.field_staff.insert(EmployeeId::new("rep").unwrap());
+        let v2 = store.put_policy(&a, policy.clone()).await.unwrap();
+        assert!(
+            v2 > v1,
+            "a policy change must move the configuration version"
+        );
+        assert_eq!(store.load_policy(&a).await.unwrap(), policy);
+        assert_eq!(
+            store.load_policy(&org("b")).await.unwrap(),
+            Policy::default()
+        );
+    }
+
     pub async fn close_commits_what_was_queued(store: Arc<dyn Store>) {
         store.ensure_org(&org("a")).await.unwrap();
         let tasks: Vec<_> = (0..50)
@@ -312,6 +337,7 @@ macro_rules! suite {
             suite!(@case $open, lists_in_receive_order_with_keyset_pages);
             suite!(@case $open, organisations_are_isolated);
             suite!(@case $open, sites_replace_by_name_and_bump_the_version);
+            suite!(@case $open, policies_round_trip_and_bump_the_version);
             suite!(@case $open, close_commits_what_was_queued);
         }
     };

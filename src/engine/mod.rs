@@ -68,7 +68,7 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch, history: &History) -> Ver
         .into_iter()
         .map(|(code, message)| Finding {
             code,
-            action: policy.action(code),
+            action: policy.action_for(code, &punch.employee),
             message,
         })
         .collect();

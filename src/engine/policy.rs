@@ -1,11 +1,11 @@
 //! An organisation's policy: the limits the rules apply and what each
 //! finding does to the decision.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::SignedDuration;
 
-use super::types::{Action, Decision, Finding, FindingCode};
+use super::types::{Action, Decision, EmployeeId, Finding, FindingCode};
 
 /// Limits and finding actions for one organisation.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +48,9 @@ pub struct Policy {
     pub device_share_window: SignedDuration,
     /// Overrides of [`default_action`] per finding code.
     pub actions: BTreeMap<FindingCode, Action>,
+    /// Field staff (sales, delivery) may punch outside every fence: for them
+    /// OUTSIDE_FENCE and NEAR_FENCE are recorded but ignored.
+    pub field_staff: BTreeSet<EmployeeId>,
 }
 
 impl Default for Policy {
@@ -64,6 +67,7 @@ impl Default for Policy {
             max_devices_per_employee: 2,
             device_share_window: SignedDuration::from_hours(24),
             actions: BTreeMap::new(),
+            field_staff: BTreeSet::new(),
         }
     }
 }
@@ -109,6 +113,16 @@ impl Policy {
             .unwrap_or_else(|| default_action(code))
     }
 
+    /// The action for `code` on a punch by `employee`: field staff are not
+    /// held to the fences.
+    pub fn action_for(&self, code: FindingCode, employee: &EmployeeId) -> Action {
+        let location = matches!(code, FindingCode::OutsideFence | FindingCode::NearFence);
+        if location && self.field_staff.contains(employee) {
+            return Action::Ignore;
+        }
+        self.action(code)
+    }
+
     /// The decision is set by the strictest action among the findings.
     pub fn decide(&self, findings: &[Finding]) -> Decision {
         match findings.iter().map(|f| f.action).max() {
@@ -139,6 +153,26 @@ mod tests {
         let outside = finding(FindingCode::OutsideFence, &policy);
         assert_eq!(policy.decide(std::slice::from_ref(&near)), Decision::Review);
         assert_eq!(policy.decide(&[near, outside]), Decision::Rejected);
+    }
+
+    #[test]
+    fn field_staff_are_not_held_to_the_fences() {
+        let mut policy = Policy::default();
+        let rep = EmployeeId::new("sales-rep").unwrap();
+        policy.field_staff.insert(rep.clone());
+        assert_eq!(
+            policy.action_for(FindingCode::OutsideFence, &rep),
+            Action::Ignore
+        );
+        assert_eq!(
+            policy.action_for(FindingCode::MockLocation, &rep),
+            Action::Reject
+        );
+        let clerk = EmployeeId::new("clerk").unwrap();
+        assert_eq!(
+            policy.action_for(FindingCode::OutsideFence, &clerk),
+            Action::Reject
+        );
     }
 
     #[test]

@@ -78,8 +78,52 @@ impl AdminApi {
     }
 }
 
+impl AdminApi {
+    async fn get_policy_inner(
+        &self,
+        request: Request<pb::GetPolicyRequest>,
+    ) -> Result<pb::OrgPolicy, ApiError> {
+        let app = &self.0;
+        let caller =
+            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let org = caller.org_scope(&request.get_ref().org_id)?;
+        Ok(convert::policy_to_pb(&app.store.load_policy(&org).await?))
+    }
+
+    async fn put_policy_inner(
+        &self,
+        request: Request<pb::PutPolicyRequest>,
+    ) -> Result<pb::OrgPolicy, ApiError> {
+        let app = &self.0;
+        let caller =
+            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let request = request.into_inner();
+        let org = caller.org_scope(&request.org_id)?;
+        let policy = convert::policy_from_pb(request.policy)?;
+        let answer = convert::policy_to_pb(&policy);
+        let version = app.store.put_policy(&org, policy).await?;
+        app.snapshots.reload(app.store.as_ref(), &org).await?;
+        tracing::info!(org = %org, version, "policy changed");
+        Ok(answer)
+    }
+}
+
 #[tonic::async_trait]
 impl AdminService for AdminApi {
+    async fn get_policy(
+        &self,
+        request: Request<pb::GetPolicyRequest>,
+    ) -> Result<Response<pb::OrgPolicy>, Status> {
+        respond("GetPolicy", self.get_policy_inner(request).await)
+    }
+
+    async fn put_policy(
+        &self,
+        request: Request<pb::PutPolicyRequest>,
+    ) -> Result<Response<pb::OrgPolicy>, Status> {
+        respond("PutPolicy", self.put_policy_inner(request).await)
+    }
+
     async fn import_sites(
         &self,
         request: Request<pb::ImportSitesRequest>,

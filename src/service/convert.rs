@@ -11,9 +11,9 @@ use crate::engine::coords::CoordinateSystem;
 use crate::engine::sites::SiteDefinition;
 use crate::engine::wifi::{Bssid, MAX_SSID_LEN, WifiSighting};
 use crate::engine::{
-    Action, AppEvidence, Decision, DeviceFacts, DeviceId, GpsFix, InstalledPackages, Integrity,
-    LocationMethod, MotionSummary, Platform, Punch, PunchId, PunchKind, SensorKind, SensorStats,
-    SiteId, Verdict,
+    Action, AppEvidence, Decision, DeviceFacts, DeviceId, EmployeeId, GpsFix, InstalledPackages,
+    Integrity, LocationMethod, MotionSummary, Platform, Policy, Punch, PunchId, PunchKind,
+    SensorKind, SensorStats, SiteId, Verdict,
 };
 use crate::proto::v1 as pb;
 use crate::store::{PunchCursor, PunchRow, Recorded};
@@ -545,6 +545,114 @@ pub fn site_to_pb(site: &SiteDefinition) -> pb::Site {
     }
 }
 
+/// Most field-staff ids one policy may list.
+pub const MAX_FIELD_STAFF: usize = 10_000;
+
+pub fn policy_to_pb(p: &Policy) -> pb::OrgPolicy {
+    pb::OrgPolicy {
+        max_accuracy_m: p.max_accuracy_m,
+        max_fix_age_s: p.max_fix_age.as_secs() as u32,
+        max_clock_skew_s: p.max_clock_skew.as_secs() as u32,
+        flat_variance: p.flat_variance,
+        still_accel_variance: p.still_accel_variance,
+        moving_speed_mps: p.moving_speed_mps,
+        wifi_gps_max_gap_m: p.wifi_gps_max_gap_m,
+        max_travel_speed_kmh: p.max_travel_speed_mps * 3.6,
+        max_devices_per_employee: p.max_devices_per_employee as u32,
+        device_share_window_h: (p.device_share_window.as_secs() / 3600) as u32,
+        actions: p
+            .actions
+            .iter()
+            .map(|(code, action)| pb::FindingAction {
+                code: *code as i32,
+                action: action_to_pb(*action).into(),
+            })
+            .collect(),
+        field_staff: p
+            .field_staff
+            .iter()
+            .map(|e| e.as_str().to_owned())
+            .collect(),
+    }
+}
+
+/// A policy from an admin, every value within its documented bounds.
+pub fn policy_from_pb(p: Option<pb::OrgPolicy>) -> Result<Policy, ApiError> {
+    let p = p.ok_or_else(|| ApiError::invalid("policy", "required"))?;
+    let bounded = |field: &str, v: f64, lo: f64, hi: f64| {
+        let v = required_f64(&format!("policy.{field}"), Some(v))?;
+        in_range(&format!("policy.{field}"), v, lo, hi)
+    };
+    let secs = |field: &str, v: u32, lo: u32, hi: u32| {
+        bounded(field, f64::from(v), f64::from(lo), f64::from(hi))
+            .map(|v| SignedDuration::from_secs(v as i64))
+    };
+    let mut actions = std::collections::BTreeMap::new();
+    for (i, a) in p.actions.iter().enumerate() {
+        let field = |name: &str| format!("policy.actions[{i}].{name}");
+        let code = crate::engine::FindingCode::ALL
+            .into_iter()
+            .find(|c| *c as i32 == a.code)
+            .ok_or_else(|| {
+                ApiError::invalid(field("code"), "not a finding code punchguard raises")
+            })?;
+        let action = match pb::Action::try_from(a.action) {
+            Ok(pb::Action::Ignore) => Action::Ignore,
+            Ok(pb::Action::Review) => Action::Review,
+            Ok(pb::Action::Reject) => Action::Reject,
+            Ok(pb::Action::Unspecified) | Err(_) => {
+                return Err(ApiError::invalid(
+                    field("action"),
+                    "required: ACTION_IGNORE, ACTION_REVIEW or ACTION_REJECT",
+                ));
+            }
+        };
+        if actions.insert(code, action).is_some() {
+            return Err(ApiError::invalid(field("code"), "each code at most once"));
+        }
+    }
+    if p.field_staff.len() > MAX_FIELD_STAFF {
+        return Err(ApiError::invalid(
+            "policy.field_staff",
+            format!("at most {MAX_FIELD_STAFF} employees"),
+        ));
+    }
+    let field_staff = p
+        .field_staff
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            EmployeeId::new(e).map_err(|d| ApiError::invalid(format!("policy.field_staff[{i}]"), d))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Policy {
+        max_accuracy_m: bounded("max_accuracy_m", p.max_accuracy_m, 5.0, 5000.0)?,
+        max_fix_age: secs("max_fix_age_s", p.max_fix_age_s, 10, 3600)?,
+        max_clock_skew: secs("max_clock_skew_s", p.max_clock_skew_s, 30, 86_400)?,
+        flat_variance: bounded("flat_variance", p.flat_variance, 0.0, 1.0)?,
+        still_accel_variance: bounded("still_accel_variance", p.still_accel_variance, 0.0, 10.0)?,
+        moving_speed_mps: bounded("moving_speed_mps", p.moving_speed_mps, 0.1, 50.0)?,
+        wifi_gps_max_gap_m: bounded("wifi_gps_max_gap_m", p.wifi_gps_max_gap_m, 50.0, 50_000.0)?,
+        max_travel_speed_mps: bounded(
+            "max_travel_speed_kmh",
+            p.max_travel_speed_kmh,
+            10.0,
+            1200.0,
+        )? / 3.6,
+        max_devices_per_employee: bounded(
+            "max_devices_per_employee",
+            f64::from(p.max_devices_per_employee),
+            1.0,
+            10.0,
+        )? as usize,
+        device_share_window: secs("device_share_window_h", p.device_share_window_h, 1, 720)?
+            .checked_mul(3600)
+            .unwrap_or(SignedDuration::MAX),
+        actions,
+        field_staff,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,6 +684,21 @@ mod tests {
         ] {
             assert!(decode_punch_cursor(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_default_policy_round_trips_through_the_contract() {
+        let mut policy = Policy::default();
+        policy
+            .actions
+            .insert(crate::engine::FindingCode::Rooted, Action::Reject);
+        policy.field_staff.insert(EmployeeId::new("rep").unwrap());
+        let back = policy_from_pb(Some(policy_to_pb(&policy))).unwrap();
+        assert_eq!(back.max_fix_age, policy.max_fix_age);
+        assert_eq!(back.device_share_window, policy.device_share_window);
+        assert!((back.max_travel_speed_mps - policy.max_travel_speed_mps).abs() < 1e-9);
+        assert_eq!(back.actions, policy.actions);
+        assert_eq!(back.field_staff, policy.field_staff);
     }
 
     #[test]

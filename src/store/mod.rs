@@ -8,6 +8,7 @@
 //! - every write is all or nothing;
 //! - every read and write is scoped to one organisation.
 
+pub mod policy_json;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -16,7 +17,7 @@ use jiff::Timestamp;
 use crate::auth::{Role, TokenHash};
 use crate::engine::sites::SiteDefinition;
 use crate::engine::{
-    DeviceId, EmployeeId, History, OrgId, Punch, PunchId, PunchKind, SiteId, Verdict,
+    DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, PunchKind, SiteId, Verdict,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +145,13 @@ pub trait Store: Send + Sync + 'static {
         after: Option<SiteId>,
         limit: usize,
     ) -> Result<Vec<SiteDefinition>>;
+
+    /// Replaces the organisation's policy and bumps its configuration
+    /// version (the same version as its sites, so snapshots rebuild).
+    async fn put_policy(&self, org: &OrgId, policy: Policy) -> Result<u64>;
+
+    /// The organisation's policy; the defaults when none was stored.
+    async fn load_policy(&self, org: &OrgId) -> Result<Policy>;
 
     /// Every organisation with its fence-set version, to notice changes made
     /// by another process (the CLI, another replica).

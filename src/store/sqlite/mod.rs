@@ -27,7 +27,8 @@ use super::{
 use crate::auth::{Role, TokenHash};
 use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
 use crate::engine::wifi::{AccessPoint, Bssid};
-use crate::engine::{EmployeeId, History, OrgId, Punch, SiteId, Verdict};
+use crate::engine::{EmployeeId, History, OrgId, Policy, Punch, SiteId, Verdict};
+use crate::store::policy_json;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run. Append only: never edit one that has shipped.
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_init.sql"),
     include_str!("0002_device_evidence.sql"),
     include_str!("0003_history.sql"),
+    include_str!("0004_policy.sql"),
 ];
 
 /// Idle read connections kept open.
@@ -146,6 +148,17 @@ fn ensure_org(conn: &Connection, org: &OrgId) -> Result<()> {
         params![org.as_str(), to_us(Timestamp::now())],
     )?;
     Ok(())
+}
+
+/// Moves the organisation's configuration version on: snapshots everywhere
+/// (this process, the CLI's effect on a server, other replicas) rebuild.
+fn bump_version(tx: &Connection, org: &OrgId) -> Result<u64> {
+    let version: i64 = tx.query_row(
+        "UPDATE orgs SET sites_version = sites_version + 1 WHERE org_id = ?1 RETURNING sites_version",
+        [org.as_str()],
+        |r| r.get(0),
+    )?;
+    Ok(version as u64)
 }
 
 fn load_site(conn: &Connection, org: &OrgId, site: &str) -> Result<SiteDefinition> {
@@ -298,15 +311,44 @@ impl Store for SqliteStore {
                         ])?;
                     }
                 }
-                let version: i64 = tx.query_row(
-                    "UPDATE orgs SET sites_version = sites_version + 1 WHERE org_id = ?1
-                     RETURNING sites_version",
-                    [org.as_str()],
-                    |r| r.get(0),
-                )?;
-                Ok(version as u64)
+                bump_version(tx, &org)
             })
             .await
+    }
+
+    async fn put_policy(&self, org: &OrgId, policy: Policy) -> Result<u64> {
+        let org = org.clone();
+        self.writer
+            .write(move |tx| {
+                ensure_org(tx, &org)?;
+                tx.execute(
+                    "INSERT INTO org_policies (org_id, policy, updated_us) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (org_id) DO UPDATE SET policy = excluded.policy,
+                         updated_us = excluded.updated_us",
+                    params![
+                        org.as_str(),
+                        policy_json::to_json(&policy),
+                        to_us(Timestamp::now())
+                    ],
+                )?;
+                bump_version(tx, &org)
+            })
+            .await
+    }
+
+    async fn load_policy(&self, org: &OrgId) -> Result<Policy> {
+        let org = org.clone();
+        self.read(move |conn| {
+            let stored: Option<String> = conn
+                .prepare_cached("SELECT policy FROM org_policies WHERE org_id = ?1")?
+                .query_row([org.as_str()], |r| r.get(0))
+                .optional()?;
+            stored.map_or_else(
+                || Ok(Policy::default()),
+                |text| policy_json::from_json(&text),
+            )
+        })
+        .await
     }
 
     async fn load_sites(&self, org: &OrgId) -> Result<(u64, Vec<SiteDefinition>)> {

@@ -1,0 +1,224 @@
+//! An organisation's policy over gRPC: defaults, changes that take effect on
+//! the next punch, field staff, and bounds.
+
+mod common;
+
+use jiff::{SignedDuration, Timestamp};
+use tonic::Code;
+
+use common::*;
+use punchguard::auth::Role;
+use punchguard::proto::v1 as pb;
+
+#[tokio::test]
+async fn policy_changes_take_effect_on_the_next_punch() {
+    let server = TestServer::start().await;
+    let admin = server.kotka_org("acme").await;
+    let mut admin_client = server.admin_client().await;
+    let defaults = admin_client
+        .get_policy(authed(pb::GetPolicyRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(defaults.max_accuracy_m, 100.0);
+    assert_eq!(defaults.max_fix_age_s, 120);
+    assert_eq!(defaults.max_clock_skew_s, 300);
+    assert!((defaults.max_travel_speed_kmh - 250.0).abs() < 1e-9);
+    assert!(defaults.actions.is_empty() && defaults.field_staff.is_empty());
+
+    let mut changed = defaults.clone();
+    changed.max_accuracy_m = 50.0;
+    changed.field_staff = vec!["sales-rep".into()];
+    changed.actions = vec![pb::FindingAction {
+        code: pb::FindingCode::ClockSkew.into(),
+        action: pb::Action::Ignore.into(),
+    }];
+    let stored = admin_client
+        .put_policy(authed(
+            pb::PutPolicyRequest {
+                org_id: String::new(),
+                policy: Some(changed.clone()),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored, changed);
+    let read_back = admin_client
+        .get_policy(authed(pb::GetPolicyRequest::default(), &admin))
+        .await
+        .unwrap();
+    assert_eq!(read_back.into_inner(), changed);
+
+    let punches = server.punch_client().await;
+    let submit = |employee: &'static str, request: pb::SubmitPunchRequest| {
+        let server = &server;
+        let mut punches = punches.clone();
+        async move {
+            let token = server.token("acme", Role::Device, Some(employee)).await;
+            punches
+                .submit_punch(authed(request, &token))
+                .await
+                .unwrap()
+                .into_inner()
+                .verdict
+                .unwrap()
+        }
+    };
+    // A 70 m fix is now too vague.
+    let vague = submit("clerk", punch_at("vague", inside_building(3), 70.0)).await;
+    assert_eq!(vague.decision(), pb::Decision::Review);
+    assert_eq!(vague.findings[0].code(), pb::FindingCode::LowAccuracy);
+    // A skewed clock is now ignored: reported, not decisive.
+    let mut skewed = punch_at("skewed", inside_building(4), 8.0);
+    skewed.client_time = Some(ts(Timestamp::now() - SignedDuration::from_mins(30)));
+    skewed.gps.as_mut().unwrap().fix_time = skewed.client_time;
+    let skewed = submit("clerk-2", skewed).await;
+    assert_eq!(skewed.decision(), pb::Decision::Accepted);
+    assert_eq!(skewed.findings[0].action(), pb::Action::Ignore);
+    // Field staff at a customer's, 2 km from any fence: accepted, with the
+    // nearest site and the distance recorded.
+    let away = inside_building(10);
+    let customer = geo::Point::new(away.x(), away.y() - 0.02);
+    let rep = submit("sales-rep", punch_at("visit", customer, 10.0)).await;
+    assert_eq!(rep.decision(), pb::Decision::Accepted, "{rep:?}");
+    assert_eq!(rep.findings[0].code(), pb::FindingCode::OutsideFence);
+    assert_eq!(rep.findings[0].action(), pb::Action::Ignore);
+    assert!(rep.distance_m.unwrap() > 100.0 && !rep.nearest_site_id.is_empty());
+    // Anyone else there is still outside.
+    let clerk = submit("clerk-3", punch_at("visit", customer, 10.0)).await;
+    assert_eq!(clerk.decision(), pb::Decision::Rejected);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_policies_name_the_field_and_change_nothing() {
+    let server = TestServer::start().await;
+    let admin = server.token("acme", Role::Admin, None).await;
+    let mut client = server.admin_client().await;
+    let defaults = client
+        .get_policy(authed(pb::GetPolicyRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    type Tamper = fn(&mut pb::OrgPolicy);
+    let cases: &[(&str, Tamper, &str)] = &[
+        (
+            "accuracy below bound",
+            |p| p.max_accuracy_m = 1.0,
+            "policy.max_accuracy_m",
+        ),
+        (
+            "accuracy NaN",
+            |p| p.max_accuracy_m = f64::NAN,
+            "policy.max_accuracy_m",
+        ),
+        (
+            "fix age zero",
+            |p| p.max_fix_age_s = 0,
+            "policy.max_fix_age_s",
+        ),
+        (
+            "skew a week",
+            |p| p.max_clock_skew_s = 7 * 86_400,
+            "policy.max_clock_skew_s",
+        ),
+        (
+            "no devices",
+            |p| p.max_devices_per_employee = 0,
+            "policy.max_devices_per_employee",
+        ),
+        (
+            "warp speed",
+            |p| p.max_travel_speed_kmh = 1e6,
+            "policy.max_travel_speed_kmh",
+        ),
+        (
+            "action missing",
+            |p| {
+                p.actions = vec![pb::FindingAction {
+                    code: pb::FindingCode::Rooted.into(),
+                    action: 0,
+                }]
+            },
+            "policy.actions[0].action",
+        ),
+        (
+            "unknown code",
+            |p| {
+                p.actions = vec![pb::FindingAction {
+                    code: 999,
+                    action: pb::Action::Ignore.into(),
+                }]
+            },
+            "policy.actions[0].code",
+        ),
+        (
+            "code twice",
+            |p| {
+                let a = pb::FindingAction {
+                    code: pb::FindingCode::Rooted.into(),
+                    action: pb::Action::Ignore.into(),
+                };
+                p.actions = vec![a, a];
+            },
+            "policy.actions[1].code",
+        ),
+        (
+            "empty field-staff id",
+            |p| p.field_staff = vec![String::new()],
+            "policy.field_staff[0]",
+        ),
+    ];
+    for (name, tamper, field) in cases {
+        let mut policy = defaults.clone();
+        tamper(&mut policy);
+        let status = client
+            .put_policy(authed(
+                pb::PutPolicyRequest {
+                    org_id: String::new(),
+                    policy: Some(policy),
+                },
+                &admin,
+            ))
+            .await
+            .expect_err(name);
+        assert_eq!(status.code(), Code::InvalidArgument, "{name}");
+        assert_eq!(
+            violated_field(&status).as_deref(),
+            Some(*field),
+            "{name}: {status:?}"
+        );
+    }
+    let missing = client
+        .put_policy(authed(pb::PutPolicyRequest::default(), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&missing).as_deref(), Some("policy"));
+    let still = client
+        .get_policy(authed(pb::GetPolicyRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(still, defaults, "no failed put may change the policy");
+
+    let hr = server.token("acme", Role::Hr, None).await;
+    let status = client
+        .get_policy(authed(pb::GetPolicyRequest::default(), &hr))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let other = server.token("other", Role::Admin, None).await;
+    let status = client
+        .get_policy(authed(
+            pb::GetPolicyRequest {
+                org_id: "acme".into(),
+            },
+            &other,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    server.stop().await;
+}
