@@ -4,8 +4,12 @@
 //! list never leaves the phone), or an older client sends its package list,
 //! which is matched here in memory and dropped.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
+
+// A package list of hundreds of names is looked up on the hot path; a fast
+// non-cryptographic hash suits keys the server chose (the list is ours).
+use foldhash::HashMap;
+use foldhash::HashMapExt;
 
 use serde::Deserialize;
 

@@ -2,7 +2,9 @@
 //! matches the two. The BSSID (the access point's MAC address) is the
 //! identity; an SSID is a name any hotspot can take.
 
-use std::collections::{HashMap, HashSet};
+// Fast hashing for the per-punch lookups; the keys come from the admin's
+// configuration, so flooding the table is not the client's to do.
+use foldhash::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
