@@ -273,3 +273,89 @@ async fn odd_but_honest_devices_get_a_verdict_not_an_error() {
     assert_eq!(verdict.decision(), pb::Decision::Accepted);
     server.stop().await;
 }
+
+/// The fence bundle a phone downloads: every site with simplified fences
+/// and access points, the signature list, a version, and not-modified when
+/// the phone already has it.
+#[tokio::test]
+async fn fence_bundle_follows_the_configuration_version() {
+    let server = TestServer::start().await;
+    let admin = server.kotka_org("kotka").await;
+    let device = server.token("kotka", Role::Device, Some("emp-1")).await;
+    let mut punches = server.punch_client().await;
+    let bundle = punches
+        .get_fence_bundle(authed(
+            pb::GetFenceBundleRequest { known_version: 0 },
+            &device,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!bundle.not_modified && bundle.version > 0);
+    assert_eq!(bundle.sites.len(), 2171);
+    assert!(
+        bundle
+            .signatures
+            .iter()
+            .any(|s| s.package == "com.lexa.fakegps")
+    );
+    let first = &bundle.sites[0];
+    let Some(pb::bundle_fence::Shape::Polygon(polygon)) = &first.fences[0].shape else {
+        panic!("a Kotka building is a polygon");
+    };
+    let ring = &polygon.rings[0].coordinates;
+    assert!(
+        ring.len() >= 8 && ring.len() % 2 == 0,
+        "at least 4 lon/lat pairs"
+    );
+    assert_eq!(ring[..2], ring[ring.len() - 2..], "rings are closed");
+
+    let again = punches
+        .get_fence_bundle(authed(
+            pb::GetFenceBundleRequest {
+                known_version: bundle.version,
+            },
+            &device,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.not_modified && again.sites.is_empty());
+
+    let wifi = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+        "properties":{"site":"annex","radius_m":40,"wifi":[{"bssid":"F0-9F-C2-00-00-01","ssid":"Annex"}]},
+        "geometry":{"type":"Point","coordinates":[26.95,60.52]}}]}"#;
+    server
+        .admin_client()
+        .await
+        .import_sites(authed(
+            pb::ImportSitesRequest {
+                org_id: String::new(),
+                geojson: wifi.into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let changed = punches
+        .get_fence_bundle(authed(
+            pb::GetFenceBundleRequest {
+                known_version: bundle.version,
+            },
+            &device,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!changed.not_modified && changed.version > bundle.version);
+    let annex = changed.sites.iter().find(|s| s.site_id == "annex").unwrap();
+    assert_eq!(annex.wifi_bssids, ["f0:9f:c2:00:00:01"]);
+
+    let hr = server.token("kotka", Role::Hr, None).await;
+    let status = punches
+        .get_fence_bundle(authed(pb::GetFenceBundleRequest::default(), &hr))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    server.stop().await;
+}

@@ -70,7 +70,8 @@ pub struct WifiSighting {
 pub struct WifiIndex {
     site_of_bssid: HashMap<Bssid, usize>,
     ssids: HashSet<String>,
-    sites_with_wifi: HashSet<usize>,
+    /// Each site's access points (sites without any are absent).
+    by_site: HashMap<usize, Vec<Bssid>>,
 }
 
 impl WifiIndex {
@@ -84,7 +85,7 @@ impl WifiIndex {
                 if !ap.ssid.is_empty() {
                     index.ssids.insert(ap.ssid.clone());
                 }
-                index.sites_with_wifi.insert(site);
+                index.by_site.entry(site).or_default().push(ap.bssid);
             }
         }
         index
@@ -99,7 +100,12 @@ impl WifiIndex {
     }
 
     pub fn site_has_wifi(&self, site: usize) -> bool {
-        self.sites_with_wifi.contains(&site)
+        self.by_site.contains_key(&site)
+    }
+
+    /// The access points of one site.
+    pub fn bssids_of(&self, site: usize) -> &[Bssid] {
+        self.by_site.get(&site).map_or(&[], Vec::as_slice)
     }
 }
 

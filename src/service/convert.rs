@@ -545,6 +545,78 @@ pub fn site_to_pb(site: &SiteDefinition) -> pb::Site {
     }
 }
 
+/// How far a bundle's simplified polygon may stray from the real fence, m.
+/// Below typical GPS error, so a phone's pre-check agrees with the server's
+/// decision everywhere but the last couple of metres at a wall.
+pub const BUNDLE_SIMPLIFY_M: f64 = 2.0;
+
+/// The fence bundle a phone downloads for on-device checks.
+pub fn fence_bundle(snapshot: &crate::engine::OrgSnapshot) -> pb::GetFenceBundleResponse {
+    use crate::engine::fence::FenceGeometry;
+    use geo::Simplify;
+    // Metres to degrees for the tolerance: a degree of latitude is the
+    // longest degree anywhere, so this never simplifies more than promised.
+    let epsilon = BUNDLE_SIMPLIFY_M / 111_320.0;
+    let ring = |ls: &geo::LineString<f64>| pb::BundleRing {
+        coordinates: ls.coords().flat_map(|c| [c.x, c.y]).collect(),
+    };
+    let sites = snapshot
+        .sites
+        .iter()
+        .enumerate()
+        .map(|(site, id)| pb::BundleSite {
+            site_id: id.as_str().to_owned(),
+            fences: snapshot.site_fences[site]
+                .iter()
+                .flat_map(|&f| match &snapshot.index.fence(f).geometry {
+                    FenceGeometry::Polygon(mp) => mp
+                        .simplify(epsilon)
+                        .0
+                        .iter()
+                        .map(|p| pb::BundleFence {
+                            shape: Some(pb::bundle_fence::Shape::Polygon(pb::BundlePolygon {
+                                rings: std::iter::once(p.exterior())
+                                    .chain(p.interiors())
+                                    .map(ring)
+                                    .collect(),
+                            })),
+                        })
+                        .collect::<Vec<_>>(),
+                    FenceGeometry::Circle { center, radius_m } => vec![pb::BundleFence {
+                        shape: Some(pb::bundle_fence::Shape::Circle(pb::BundleCircle {
+                            longitude: center.x(),
+                            latitude: center.y(),
+                            radius_m: *radius_m,
+                        })),
+                    }],
+                })
+                .collect(),
+            wifi_bssids: snapshot
+                .wifi
+                .bssids_of(site)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        })
+        .collect();
+    pb::GetFenceBundleResponse {
+        version: snapshot.version,
+        not_modified: false,
+        sites,
+        signatures: snapshot
+            .signatures
+            .iter()
+            .map(|s| pb::CheatSignature {
+                id: s.id.clone(),
+                package: s.package.clone(),
+                cert_sha256: s.cert_sha256.clone().unwrap_or_default(),
+                category: s.category.as_str().to_owned(),
+            })
+            .collect(),
+        simplify_tolerance_m: BUNDLE_SIMPLIFY_M,
+    }
+}
+
 /// Most field-staff ids one policy may list.
 pub const MAX_FIELD_STAFF: usize = 10_000;
 

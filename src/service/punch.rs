@@ -86,8 +86,38 @@ impl PunchApi {
     }
 }
 
+impl PunchApi {
+    async fn bundle(
+        &self,
+        request: Request<pb::GetFenceBundleRequest>,
+    ) -> Result<pb::GetFenceBundleResponse, ApiError> {
+        let app = &self.0;
+        let caller =
+            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Device).await?;
+        let snapshot = app.snapshots.get(&caller.org);
+        if request.get_ref().known_version == snapshot.version && snapshot.version > 0 {
+            return Ok(pb::GetFenceBundleResponse {
+                version: snapshot.version,
+                not_modified: true,
+                ..Default::default()
+            });
+        }
+        // Simplifying thousands of polygons is CPU work: off the async workers.
+        tokio::task::spawn_blocking(move || convert::fence_bundle(&snapshot))
+            .await
+            .map_err(|e| ApiError::Store(crate::store::StoreError::Corrupt(e.to_string())))
+    }
+}
+
 #[tonic::async_trait]
 impl PunchService for PunchApi {
+    async fn get_fence_bundle(
+        &self,
+        request: Request<pb::GetFenceBundleRequest>,
+    ) -> Result<Response<pb::GetFenceBundleResponse>, Status> {
+        respond("GetFenceBundle", self.bundle(request).await)
+    }
+
     async fn submit_punch(
         &self,
         request: Request<pb::SubmitPunchRequest>,
