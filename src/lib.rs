@@ -12,6 +12,7 @@
 //! - [`config`]: configuration from flags and an optional TOML file.
 //! - [`auth`]: bearer tokens and roles.
 //! - [`demo`]: the end-to-end demo behind `punchguard demo`.
+//! - [`verify`]: `punchguard verify`, re-judging punches from a file.
 //! - [`proto`]: code generated from `proto/`.
 //! - [`metrics`]: every metric, declared in one place.
 
@@ -25,3 +26,4 @@ pub mod server;
 pub mod service;
 pub mod snapshots;
 pub mod store;
+pub mod verify;

@@ -15,7 +15,7 @@ use punchguard::engine::{EmployeeId, OrgId};
 use punchguard::service::admin::parse_geojson;
 use punchguard::store::sqlite::SqliteStore;
 use punchguard::store::{Store, TokenGrant};
-use punchguard::{demo, server};
+use punchguard::{demo, server, verify};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +41,17 @@ enum Command {
     /// Manage sites and their fences.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Re-judge punches from a JSON-lines file against an organisation's
+    /// current fences and policy, recording nothing; verdicts as JSON lines.
+    Verify {
+        #[arg(long)]
+        org: String,
+        /// JSON-lines file of punches (see the README); `-` for standard input.
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +136,28 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
             store.close().await?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Verify {
+            org,
+            input,
+            database,
+        } => {
+            init_logging("warn");
+            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let store = SqliteStore::open(&database)?;
+            let snapshots = punchguard::snapshots::Snapshots::default();
+            let snapshot = snapshots.reload(&store, &org).await?;
+            store.close().await?;
+            let stdout = std::io::stdout().lock();
+            let (lines, errors) = if input.as_os_str() == "-" {
+                verify::run(&snapshot, std::io::stdin().lock(), stdout)?
+            } else {
+                let file = std::fs::File::open(&input)
+                    .with_context(|| format!("reading {}", input.display()))?;
+                verify::run(&snapshot, std::io::BufReader::new(file), stdout)?
+            };
+            eprintln!("verified {lines} punches ({errors} refused as bad input); nothing recorded");
             Ok(())
         }
         Command::Site(SiteCommand::Import {

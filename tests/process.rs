@@ -418,3 +418,99 @@ async fn installed_package_lists_leave_no_trace() {
         "the package list reached the metrics"
     );
 }
+
+/// `punchguard verify` re-judges punches from a file with the org's current
+/// fences and policy, history included, and records nothing.
+#[test]
+fn verify_rejudges_a_file_and_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("punchguard.db");
+    cli(
+        &[
+            "site",
+            "import",
+            "--org",
+            "kotka",
+            "data/kotka-buildings.geojson",
+        ],
+        &db,
+    );
+    let office = inside_building(10);
+    let line = |employee: &str, id: &str, lon: f64, lat: f64, at: &str| {
+        format!(
+            r#"{{"employee_id":"{employee}","punch_id":"{id}","kind":"in","client_time":"{at}",
+               "gps":{{"latitude":{lat},"longitude":{lon},"accuracy_m":8,"fix_time":"{at}"}},
+               "device":{{"device_id":"{employee}-phone"}}}}"#
+        )
+        .replace('\n', "")
+    };
+    let input = [
+        line("aino", "p1", office.x(), office.y(), "2026-11-30T08:00:00Z"),
+        line(
+            "eero",
+            "p2",
+            office.x(),
+            office.y() - 0.02,
+            "2026-11-30T08:00:00Z",
+        ),
+        r#"{"employee_id":"aino","punch_id":"p3","kind":"sideways"}"#.to_string(),
+        line(
+            "aino",
+            "p4",
+            office.x(),
+            office.y() - 0.02,
+            "2026-11-30T08:00:30Z",
+        ),
+    ]
+    .join("\n");
+    let path = dir.path().join("punches.jsonl");
+    std::fs::write(&path, input).unwrap();
+    let out = Command::new(BIN)
+        .args(["verify", "--org", "kotka", "--input"])
+        .arg(&path)
+        .arg("--database")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdicts: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(verdicts.len(), 4);
+    assert_eq!(verdicts[0]["decision"], "accepted");
+    assert_eq!(verdicts[0]["site_id"], "kotka-bldg-0010");
+    assert_eq!(verdicts[1]["decision"], "rejected");
+    assert_eq!(verdicts[1]["findings"][0]["code"], "OUTSIDE_FENCE");
+    assert!(
+        verdicts[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a punch"),
+        "{}",
+        verdicts[2]
+    );
+    // Aino 2.2 km away 30 s after her accepted punch: a teleport.
+    let codes: Vec<_> = verdicts[3]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].clone())
+        .collect();
+    assert!(
+        codes.contains(&serde_json::json!("IMPOSSIBLE_TRAVEL")),
+        "{}",
+        verdicts[3]
+    );
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let recorded: i64 = conn
+        .query_row("SELECT count(*) FROM punches", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(recorded, 0, "verify must record nothing");
+}
