@@ -222,3 +222,108 @@ async fn bad_policies_name_the_field_and_change_nothing() {
     assert_eq!(status.code(), Code::PermissionDenied);
     server.stop().await;
 }
+
+/// Devices bind on first use up to the limit; an admin binds more, revokes,
+/// and lists them, and the next punch sees each change.
+#[tokio::test]
+async fn admins_bind_and_revoke_devices() {
+    let server = TestServer::start().await;
+    let admin = server.kotka_org("acme").await;
+    let device_token = server.token("acme", Role::Device, Some("collector")).await;
+    let mut punches = server.punch_client().await;
+    let mut admin_client = server.admin_client().await;
+    let mut n = 0;
+    let mut punch_from = async |device: &str| {
+        n += 1;
+        let mut request = punch_at(&format!("p{n}"), inside_building(3), 8.0);
+        request.device = Some(pb::DeviceFacts {
+            device_id: device.into(),
+            ..Default::default()
+        });
+        let verdict = punches
+            .submit_punch(authed(request, &device_token))
+            .await
+            .unwrap()
+            .into_inner()
+            .verdict
+            .unwrap();
+        verdict
+            .findings
+            .iter()
+            .map(|f| f.code())
+            .collect::<Vec<_>>()
+    };
+    assert!(punch_from("phone-a").await.is_empty());
+    assert!(punch_from("phone-b").await.is_empty());
+    assert_eq!(
+        punch_from("phone-c").await,
+        [pb::FindingCode::UnboundDevice]
+    );
+
+    let request = |device: &str| pb::DeviceRequest {
+        org_id: String::new(),
+        employee_id: "collector".into(),
+        device_id: device.into(),
+    };
+    let bound = admin_client
+        .bind_device(authed(request("phone-c"), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(bound.revoked_time.is_none());
+    assert!(
+        punch_from("phone-c").await.is_empty(),
+        "bound by the admin beyond the limit"
+    );
+
+    let revoked = admin_client
+        .revoke_device(authed(request("phone-a"), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(revoked.revoked_time.is_some());
+    assert_eq!(
+        punch_from("phone-a").await,
+        [pb::FindingCode::UnboundDevice]
+    );
+
+    let listed = admin_client
+        .list_devices(authed(
+            pb::ListDevicesRequest {
+                org_id: String::new(),
+                employee_id: "collector".into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .devices;
+    let mut ids: Vec<_> = listed
+        .iter()
+        .map(|d| (d.device_id.as_str(), d.revoked_time.is_some()))
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [("phone-a", true), ("phone-b", false), ("phone-c", false)]
+    );
+
+    let status = admin_client
+        .revoke_device(authed(request("phone-z"), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let status = admin_client
+        .bind_device(authed(
+            pb::DeviceRequest {
+                device_id: String::new(),
+                ..request("x")
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&status).as_deref(), Some("device_id"));
+    server.stop().await;
+}

@@ -425,6 +425,23 @@ impl Verdict {
     pub fn has(&self, code: FindingCode) -> bool {
         self.findings.iter().any(|f| f.code == code)
     }
+
+    /// 0 (nothing suspicious) to 100, for sorting a review queue: each
+    /// finding adds by what the policy does with it (reject 60, review 25,
+    /// ignore 5), so two review findings outrank one, and any reject
+    /// outranks a single review. Derived from the findings, never stored.
+    pub fn risk_score(&self) -> u32 {
+        let sum: u32 = self
+            .findings
+            .iter()
+            .map(|f| match f.action {
+                Action::Reject => 60,
+                Action::Review => 25,
+                Action::Ignore => 5,
+            })
+            .sum();
+        sum.min(100)
+    }
 }
 
 #[cfg(test)]
@@ -449,6 +466,32 @@ mod tests {
         let shown = format!("{apps:?}");
         assert!(!shown.contains("secret"), "{shown}");
         assert!(shown.contains("1 redacted"));
+    }
+
+    #[test]
+    fn risk_grows_with_findings_and_is_capped() {
+        let finding = |action| Finding {
+            code: FindingCode::Rooted,
+            action,
+            message: String::new(),
+        };
+        let verdict = |findings| Verdict {
+            decision: Decision::Review,
+            findings,
+            site: None,
+            method: LocationMethod::None,
+            distance_m: None,
+            nearest_site: None,
+            cheat_matches: Vec::new(),
+            wifi_bssids: Vec::new(),
+        };
+        assert_eq!(verdict(vec![]).risk_score(), 0);
+        assert_eq!(verdict(vec![finding(Action::Review)]).risk_score(), 25);
+        assert_eq!(
+            verdict(vec![finding(Action::Review), finding(Action::Review)]).risk_score(),
+            50
+        );
+        assert_eq!(verdict(vec![finding(Action::Reject); 3]).risk_score(), 100);
     }
 
     #[test]

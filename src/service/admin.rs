@@ -108,8 +108,73 @@ impl AdminApi {
     }
 }
 
+impl AdminApi {
+    async fn list_devices_inner(
+        &self,
+        request: Request<pb::ListDevicesRequest>,
+    ) -> Result<pb::ListDevicesResponse, ApiError> {
+        let app = &self.0;
+        let caller =
+            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let request = request.into_inner();
+        let org = caller.org_scope(&request.org_id)?;
+        let employee = convert::employee_id(request.employee_id)?;
+        let devices = app.store.list_devices(&org, &employee).await?;
+        Ok(pb::ListDevicesResponse {
+            devices: devices.iter().map(convert::device_to_pb).collect(),
+        })
+    }
+
+    async fn change_device(
+        &self,
+        request: Request<pb::DeviceRequest>,
+        bind: bool,
+    ) -> Result<pb::Device, ApiError> {
+        let app = &self.0;
+        let caller =
+            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let request = request.into_inner();
+        let org = caller.org_scope(&request.org_id)?;
+        let employee = convert::employee_id(request.employee_id)?;
+        let device = convert::device_id(request.device_id)?;
+        let binding = if bind {
+            app.store.bind_device(&org, &employee, &device).await?
+        } else {
+            app.store
+                .revoke_device(&org, &employee, &device)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::NotFound("the device was never bound to the employee".into())
+                })?
+        };
+        tracing::info!(org = %org, bind, "device binding changed");
+        Ok(convert::device_to_pb(&binding))
+    }
+}
+
 #[tonic::async_trait]
 impl AdminService for AdminApi {
+    async fn list_devices(
+        &self,
+        request: Request<pb::ListDevicesRequest>,
+    ) -> Result<Response<pb::ListDevicesResponse>, Status> {
+        respond("ListDevices", self.list_devices_inner(request).await)
+    }
+
+    async fn bind_device(
+        &self,
+        request: Request<pb::DeviceRequest>,
+    ) -> Result<Response<pb::Device>, Status> {
+        respond("BindDevice", self.change_device(request, true).await)
+    }
+
+    async fn revoke_device(
+        &self,
+        request: Request<pb::DeviceRequest>,
+    ) -> Result<Response<pb::Device>, Status> {
+        respond("RevokeDevice", self.change_device(request, false).await)
+    }
+
     async fn get_policy(
         &self,
         request: Request<pb::GetPolicyRequest>,

@@ -509,6 +509,7 @@ pub fn verdict_to_pb(v: &Verdict) -> pb::Verdict {
             })
             .collect(),
         wifi_bssids: v.wifi_bssids.iter().map(ToString::to_string).collect(),
+        risk_score: v.risk_score(),
     }
 }
 
@@ -543,6 +544,23 @@ pub fn site_to_pb(site: &SiteDefinition) -> pb::Site {
             max_latitude: hi[1],
         }),
     }
+}
+
+pub fn device_to_pb(d: &crate::store::DeviceBinding) -> pb::Device {
+    pb::Device {
+        employee_id: d.employee.as_str().to_owned(),
+        device_id: d.device.as_str().to_owned(),
+        bound_time: Some(timestamp_to_pb(d.bound_at)),
+        revoked_time: d.revoked_at.map(timestamp_to_pb),
+    }
+}
+
+pub fn employee_id(value: String) -> Result<EmployeeId, ApiError> {
+    EmployeeId::new(value).map_err(|e| ApiError::invalid("employee_id", e))
+}
+
+pub fn device_id(value: String) -> Result<DeviceId, ApiError> {
+    DeviceId::new(value).map_err(|e| ApiError::invalid("device_id", e))
 }
 
 /// How far a bundle's simplified polygon may stray from the real fence, m.

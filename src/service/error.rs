@@ -15,6 +15,8 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     #[error("{0}")]
     PermissionDenied(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -38,6 +40,7 @@ impl From<ApiError> for Status {
             ),
             ApiError::Unauthenticated(why) => Status::unauthenticated(why),
             ApiError::PermissionDenied(why) => Status::permission_denied(why),
+            ApiError::NotFound(what) => Status::not_found(what),
             ApiError::Store(StoreError::Closed) => Status::unavailable("server is shutting down"),
             ApiError::Store(e) => {
                 // Store errors carry no request data, so they are safe to log;

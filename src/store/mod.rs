@@ -90,6 +90,15 @@ pub struct PunchQuery {
     pub limit: usize,
 }
 
+/// A device bound to an employee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceBinding {
+    pub employee: EmployeeId,
+    pub device: DeviceId,
+    pub bound_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// What to look up for the history rules before deciding a punch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryQuery {
@@ -156,6 +165,25 @@ pub trait Store: Send + Sync + 'static {
     /// Every organisation with its fence-set version, to notice changes made
     /// by another process (the CLI, another replica).
     async fn org_versions(&self) -> Result<Vec<(OrgId, u64)>>;
+
+    /// An employee's device bindings, revoked ones included, oldest first.
+    async fn list_devices(&self, org: &OrgId, employee: &EmployeeId) -> Result<Vec<DeviceBinding>>;
+
+    /// Binds (or re-binds) a device to an employee.
+    async fn bind_device(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        device: &DeviceId,
+    ) -> Result<DeviceBinding>;
+
+    /// Revokes a binding; `None` when there was none.
+    async fn revoke_device(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        device: &DeviceId,
+    ) -> Result<Option<DeviceBinding>>;
 
     /// The employee's and device's history the rules read (see [`History`]).
     async fn history(&self, query: HistoryQuery) -> Result<History>;

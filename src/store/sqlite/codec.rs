@@ -12,7 +12,7 @@ use crate::engine::{
     PunchId, PunchKind, SiteId, Verdict,
 };
 use crate::engine::{DeviceId, binds_device};
-use crate::store::{HistoryQuery, PunchRow, Recorded, Result, StoreError};
+use crate::store::{DeviceBinding, HistoryQuery, PunchRow, Recorded, Result, StoreError};
 
 pub fn to_us(t: Timestamp) -> i64 {
     t.as_microsecond()
@@ -331,4 +331,42 @@ pub fn history(tx: &Connection, q: &HistoryQuery) -> Result<History> {
         device_other_employees,
         nonce_seen,
     })
+}
+
+/// An employee's device bindings (or the one for `device`), oldest first.
+pub fn devices(
+    conn: &Connection,
+    org: &OrgId,
+    employee: &EmployeeId,
+    device: Option<&DeviceId>,
+) -> Result<Vec<DeviceBinding>> {
+    conn.prepare_cached(
+        "SELECT device_id, bound_us, revoked_us FROM devices
+         WHERE org_id = ?1 AND employee_id = ?2 AND (?3 IS NULL OR device_id = ?3)
+         ORDER BY bound_us, device_id",
+    )?
+    .query_map(
+        params![
+            org.as_str(),
+            employee.as_str(),
+            device.map(DeviceId::as_str)
+        ],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        },
+    )?
+    .map(|row| {
+        let (device, bound, revoked) = row?;
+        Ok(DeviceBinding {
+            employee: employee.clone(),
+            device: DeviceId::new(device).map_err(StoreError::Corrupt)?,
+            bound_at: from_us(bound)?,
+            revoked_at: revoked.map(from_us).transpose()?,
+        })
+    })
+    .collect()
 }

@@ -21,13 +21,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use self::codec::to_us;
 use self::writer::Writer;
 use super::{
-    HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Store, StoreError,
-    TokenGrant,
+    DeviceBinding, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Store,
+    StoreError, TokenGrant,
 };
 use crate::auth::{Role, TokenHash};
 use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
 use crate::engine::wifi::{AccessPoint, Bssid};
-use crate::engine::{EmployeeId, History, OrgId, Policy, Punch, SiteId, Verdict};
+use crate::engine::{DeviceId, EmployeeId, History, OrgId, Policy, Punch, SiteId, Verdict};
 use crate::store::policy_json;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -405,6 +405,58 @@ impl Store for SqliteStore {
         let (punch, verdict) = (punch.clone(), verdict.clone());
         self.writer
             .write(move |tx| codec::insert_punch(tx, &punch, &verdict))
+            .await
+    }
+
+    async fn list_devices(&self, org: &OrgId, employee: &EmployeeId) -> Result<Vec<DeviceBinding>> {
+        let (org, employee) = (org.clone(), employee.clone());
+        self.read(move |conn| codec::devices(conn, &org, &employee, None))
+            .await
+    }
+
+    async fn bind_device(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        device: &DeviceId,
+    ) -> Result<DeviceBinding> {
+        let (org, employee, device) = (org.clone(), employee.clone(), device.clone());
+        self.writer
+            .write(move |tx| {
+                ensure_org(tx, &org)?;
+                tx.execute(
+                    "INSERT INTO devices (org_id, employee_id, device_id, bound_us) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO UPDATE SET revoked_us = NULL",
+                    params![org.as_str(), employee.as_str(), device.as_str(), to_us(Timestamp::now())],
+                )?;
+                codec::devices(tx, &org, &employee, Some(&device))?
+                    .pop()
+                    .ok_or_else(|| StoreError::Corrupt("binding vanished".into()))
+            })
+            .await
+    }
+
+    async fn revoke_device(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        device: &DeviceId,
+    ) -> Result<Option<DeviceBinding>> {
+        let (org, employee, device) = (org.clone(), employee.clone(), device.clone());
+        self.writer
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE devices SET revoked_us = coalesce(revoked_us, ?4)
+                     WHERE org_id = ?1 AND employee_id = ?2 AND device_id = ?3",
+                    params![
+                        org.as_str(),
+                        employee.as_str(),
+                        device.as_str(),
+                        to_us(Timestamp::now())
+                    ],
+                )?;
+                Ok(codec::devices(tx, &org, &employee, Some(&device))?.pop())
+            })
             .await
     }
 
