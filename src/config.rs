@@ -57,6 +57,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `None` when metrics are off.
     pub metrics_listen: Option<SocketAddr>,
+    /// The metrics address was asked for (flag or file), not the default:
+    /// failing to bind it is then an error rather than a warning.
+    pub metrics_listen_explicit: bool,
     pub database: PathBuf,
     pub snapshot_refresh: Duration,
 }
@@ -96,6 +99,7 @@ impl Config {
         Ok(Self {
             listen,
             metrics_listen,
+            metrics_listen_explicit: args.metrics_listen.or(file.metrics_listen).is_some(),
             database: args
                 .database
                 .clone()

@@ -88,6 +88,7 @@ fn init_logging(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
@@ -189,16 +190,27 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     if let Some(addr) = config.metrics_listen {
         let handle = server::install_metrics_recorder()?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding metrics address {addr}"))?;
-        println!("metrics on http://{}/metrics", listener.local_addr()?);
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            if let Err(e) = server::serve_metrics(listener, handle, stop.cancelled_owned()).await {
-                tracing::error!(error = %e, "metrics endpoint failed");
+        match TcpListener::bind(addr).await {
+            Ok(listener) => {
+                println!("metrics on http://{}/metrics", listener.local_addr()?);
+                let stop = shutdown.clone();
+                tokio::spawn(async move {
+                    if let Err(e) =
+                        server::serve_metrics(listener, handle, stop.cancelled_owned()).await
+                    {
+                        tracing::error!(error = %e, "metrics endpoint failed");
+                    }
+                });
             }
-        });
+            Err(e) if config.metrics_listen_explicit => {
+                return Err(e).with_context(|| format!("binding metrics address {addr}"));
+            }
+            // The default port taken (a second server on one machine) must
+            // not stop punches from being served.
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "default metrics address unavailable; serving without /metrics")
+            }
+        }
     }
 
     let app = server::open_sqlite(&config.database).await?;
