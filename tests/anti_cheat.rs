@@ -131,30 +131,8 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
     use pb::FindingCode::*;
     let server = TestServer::start().await;
     let admin = server.kotka_org("acme").await;
-    server
-        .admin_client()
-        .await
-        .import_sites(authed(
-            pb::ImportSitesRequest {
-                org_id: String::new(),
-                geojson: beijing_office_gcj02(),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
-    server
-        .admin_client()
-        .await
-        .import_sites(authed(
-            pb::ImportSitesRequest {
-                org_id: String::new(),
-                geojson: building_10_with_wifi(),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
+    server.import(&admin, beijing_office_gcj02()).await;
+    server.import(&admin, building_10_with_wifi()).await;
     let mut client = server.punch_client().await;
 
     let rows = [
@@ -405,18 +383,7 @@ async fn history_catches_teleports_shared_phones_replays_and_extra_devices() {
     use pb::FindingCode::*;
     let server = TestServer::start().await;
     let admin = server.kotka_org("acme").await;
-    server
-        .admin_client()
-        .await
-        .import_sites(authed(
-            pb::ImportSitesRequest {
-                org_id: String::new(),
-                geojson: beijing_office_gcj02(),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
+    server.import(&admin, beijing_office_gcj02()).await;
     let mut client = server.punch_client().await;
     let mut tokens = std::collections::HashMap::new();
 

@@ -36,7 +36,7 @@ pub async fn parse_geojson(text: String) -> Result<Vec<SiteDefinition>, ApiError
 }
 
 impl AdminApi {
-    async fn import(
+    async fn import_sites_inner(
         &self,
         request: Request<pb::ImportSitesRequest>,
     ) -> Result<pb::ImportSitesResponse, ApiError> {
@@ -57,7 +57,7 @@ impl AdminApi {
         })
     }
 
-    async fn list(
+    async fn list_sites_inner(
         &self,
         request: Request<pb::ListSitesRequest>,
     ) -> Result<pb::ListSitesResponse, ApiError> {
@@ -76,9 +76,7 @@ impl AdminApi {
             next_page_token,
         })
     }
-}
 
-impl AdminApi {
     async fn get_policy_inner(
         &self,
         request: Request<pb::GetPolicyRequest>,
@@ -106,9 +104,7 @@ impl AdminApi {
         tracing::info!(org = %org, version, "policy changed");
         Ok(answer)
     }
-}
 
-impl AdminApi {
     async fn list_devices_inner(
         &self,
         request: Request<pb::ListDevicesRequest>,
@@ -193,13 +189,13 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ImportSitesRequest>,
     ) -> Result<Response<pb::ImportSitesResponse>, Status> {
-        respond("ImportSites", self.import(request).await)
+        respond("ImportSites", self.import_sites_inner(request).await)
     }
 
     async fn list_sites(
         &self,
         request: Request<pb::ListSitesRequest>,
     ) -> Result<Response<pb::ListSitesResponse>, Status> {
-        respond("ListSites", self.list(request).await)
+        respond("ListSites", self.list_sites_inner(request).await)
     }
 }

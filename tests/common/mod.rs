@@ -103,20 +103,24 @@ impl TestServer {
         AttendanceServiceClient::new(self.channel().await)
     }
 
+    /// Imports `geojson` into the admin token's organisation.
+    pub async fn import(&self, admin: &str, geojson: impl Into<String>) -> pb::ImportSitesResponse {
+        let request = pb::ImportSitesRequest {
+            org_id: String::new(),
+            geojson: geojson.into(),
+        };
+        self.admin_client()
+            .await
+            .import_sites(authed(request, admin))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
     /// An org with an admin token and the Kotka buildings imported.
     pub async fn kotka_org(&self, org: &str) -> String {
         let admin = self.token(org, Role::Admin, None).await;
-        let mut client = self.admin_client().await;
-        client
-            .import_sites(authed(
-                pb::ImportSitesRequest {
-                    org_id: String::new(),
-                    geojson: KOTKA.into(),
-                },
-                &admin,
-            ))
-            .await
-            .unwrap();
+        self.import(&admin, KOTKA).await;
         admin
     }
 
