@@ -1,0 +1,189 @@
+//! Admin-facing conversions: the organisation's policy (with its bounds)
+//! and the fence bundle phones download.
+
+use jiff::SignedDuration;
+
+use super::{action_to_pb, in_range, required_f64};
+use crate::engine::{Action, EmployeeId, Policy};
+use crate::proto::v1 as pb;
+use crate::service::error::ApiError;
+
+/// How far a bundle's simplified polygon may stray from the real fence, m.
+/// Below typical GPS error, so a phone's pre-check agrees with the server's
+/// decision everywhere but the last couple of metres at a wall.
+pub const BUNDLE_SIMPLIFY_M: f64 = 2.0;
+
+/// The fence bundle a phone downloads for on-device checks.
+pub fn fence_bundle(snapshot: &crate::engine::OrgSnapshot) -> pb::GetFenceBundleResponse {
+    use crate::engine::fence::FenceGeometry;
+    use geo::Simplify;
+    // Metres to degrees for the tolerance: a degree of latitude is the
+    // longest degree anywhere, so this never simplifies more than promised.
+    let epsilon = BUNDLE_SIMPLIFY_M / 111_320.0;
+    let ring = |ls: &geo::LineString<f64>| pb::BundleRing {
+        coordinates: ls.coords().flat_map(|c| [c.x, c.y]).collect(),
+    };
+    let sites = snapshot
+        .sites
+        .iter()
+        .enumerate()
+        .map(|(site, id)| pb::BundleSite {
+            site_id: id.as_str().to_owned(),
+            fences: snapshot.site_fences[site]
+                .iter()
+                .flat_map(|&f| match &snapshot.index.fence(f).geometry {
+                    FenceGeometry::Polygon(mp) => mp
+                        .simplify(epsilon)
+                        .0
+                        .iter()
+                        .map(|p| pb::BundleFence {
+                            shape: Some(pb::bundle_fence::Shape::Polygon(pb::BundlePolygon {
+                                rings: std::iter::once(p.exterior())
+                                    .chain(p.interiors())
+                                    .map(ring)
+                                    .collect(),
+                            })),
+                        })
+                        .collect::<Vec<_>>(),
+                    FenceGeometry::Circle { center, radius_m } => vec![pb::BundleFence {
+                        shape: Some(pb::bundle_fence::Shape::Circle(pb::BundleCircle {
+                            longitude: center.x(),
+                            latitude: center.y(),
+                            radius_m: *radius_m,
+                        })),
+                    }],
+                })
+                .collect(),
+            wifi_bssids: snapshot
+                .wifi
+                .bssids_of(site)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        })
+        .collect();
+    pb::GetFenceBundleResponse {
+        version: snapshot.version,
+        not_modified: false,
+        sites,
+        signatures: snapshot
+            .signatures
+            .iter()
+            .map(|s| pb::CheatSignature {
+                id: s.id.clone(),
+                package: s.package.clone(),
+                cert_sha256: s.cert_sha256.clone().unwrap_or_default(),
+                category: s.category.as_str().to_owned(),
+            })
+            .collect(),
+        simplify_tolerance_m: BUNDLE_SIMPLIFY_M,
+    }
+}
+
+/// Most field-staff ids one policy may list.
+pub const MAX_FIELD_STAFF: usize = 10_000;
+
+pub fn policy_to_pb(p: &Policy) -> pb::OrgPolicy {
+    pb::OrgPolicy {
+        max_accuracy_m: p.max_accuracy_m,
+        max_fix_age_s: p.max_fix_age.as_secs() as u32,
+        max_clock_skew_s: p.max_clock_skew.as_secs() as u32,
+        flat_variance: p.flat_variance,
+        still_accel_variance: p.still_accel_variance,
+        moving_speed_mps: p.moving_speed_mps,
+        wifi_gps_max_gap_m: p.wifi_gps_max_gap_m,
+        max_travel_speed_kmh: p.max_travel_speed_mps * 3.6,
+        max_devices_per_employee: p.max_devices_per_employee as u32,
+        device_share_window_h: (p.device_share_window.as_secs() / 3600) as u32,
+        actions: p
+            .actions
+            .iter()
+            .map(|(code, action)| pb::FindingAction {
+                code: *code as i32,
+                action: action_to_pb(*action).into(),
+            })
+            .collect(),
+        field_staff: p
+            .field_staff
+            .iter()
+            .map(|e| e.as_str().to_owned())
+            .collect(),
+    }
+}
+
+/// A policy from an admin, every value within its documented bounds.
+pub fn policy_from_pb(p: Option<pb::OrgPolicy>) -> Result<Policy, ApiError> {
+    let p = p.ok_or_else(|| ApiError::invalid("policy", "required"))?;
+    let bounded = |field: &str, v: f64, lo: f64, hi: f64| {
+        let v = required_f64(&format!("policy.{field}"), Some(v))?;
+        in_range(&format!("policy.{field}"), v, lo, hi)
+    };
+    let secs = |field: &str, v: u32, lo: u32, hi: u32| {
+        bounded(field, f64::from(v), f64::from(lo), f64::from(hi))
+            .map(|v| SignedDuration::from_secs(v as i64))
+    };
+    let mut actions = std::collections::BTreeMap::new();
+    for (i, a) in p.actions.iter().enumerate() {
+        let field = |name: &str| format!("policy.actions[{i}].{name}");
+        let code = crate::engine::FindingCode::ALL
+            .into_iter()
+            .find(|c| *c as i32 == a.code)
+            .ok_or_else(|| {
+                ApiError::invalid(field("code"), "not a finding code punchguard raises")
+            })?;
+        let action = match pb::Action::try_from(a.action) {
+            Ok(pb::Action::Ignore) => Action::Ignore,
+            Ok(pb::Action::Review) => Action::Review,
+            Ok(pb::Action::Reject) => Action::Reject,
+            Ok(pb::Action::Unspecified) | Err(_) => {
+                return Err(ApiError::invalid(
+                    field("action"),
+                    "required: ACTION_IGNORE, ACTION_REVIEW or ACTION_REJECT",
+                ));
+            }
+        };
+        if actions.insert(code, action).is_some() {
+            return Err(ApiError::invalid(field("code"), "each code at most once"));
+        }
+    }
+    if p.field_staff.len() > MAX_FIELD_STAFF {
+        return Err(ApiError::invalid(
+            "policy.field_staff",
+            format!("at most {MAX_FIELD_STAFF} employees"),
+        ));
+    }
+    let field_staff = p
+        .field_staff
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            EmployeeId::new(e).map_err(|d| ApiError::invalid(format!("policy.field_staff[{i}]"), d))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Policy {
+        max_accuracy_m: bounded("max_accuracy_m", p.max_accuracy_m, 5.0, 5000.0)?,
+        max_fix_age: secs("max_fix_age_s", p.max_fix_age_s, 10, 3600)?,
+        max_clock_skew: secs("max_clock_skew_s", p.max_clock_skew_s, 30, 86_400)?,
+        flat_variance: bounded("flat_variance", p.flat_variance, 0.0, 1.0)?,
+        still_accel_variance: bounded("still_accel_variance", p.still_accel_variance, 0.0, 10.0)?,
+        moving_speed_mps: bounded("moving_speed_mps", p.moving_speed_mps, 0.1, 50.0)?,
+        wifi_gps_max_gap_m: bounded("wifi_gps_max_gap_m", p.wifi_gps_max_gap_m, 50.0, 50_000.0)?,
+        max_travel_speed_mps: bounded(
+            "max_travel_speed_kmh",
+            p.max_travel_speed_kmh,
+            10.0,
+            1200.0,
+        )? / 3.6,
+        max_devices_per_employee: bounded(
+            "max_devices_per_employee",
+            f64::from(p.max_devices_per_employee),
+            1.0,
+            10.0,
+        )? as usize,
+        device_share_window: secs("device_share_window_h", p.device_share_window_h, 1, 720)?
+            .checked_mul(3600)
+            .unwrap_or(SignedDuration::MAX),
+        actions,
+        field_staff,
+    })
+}
