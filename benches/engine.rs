@@ -178,6 +178,7 @@ fn history() -> History {
         bound_devices: vec![DeviceId::new("bench-phone").unwrap()],
         device_other_employees: Vec::new(),
         nonce_seen: false,
+        auto_punch_consent: true,
     }
 }
 

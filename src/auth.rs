@@ -21,6 +21,8 @@ pub enum Role {
     Admin,
     /// Reads attendance results.
     Hr,
+    /// Answers data-subject requests and records consent.
+    Privacy,
 }
 
 impl Role {
@@ -29,6 +31,7 @@ impl Role {
             Role::Device => "device",
             Role::Admin => "admin",
             Role::Hr => "hr",
+            Role::Privacy => "privacy",
         }
     }
 
@@ -37,6 +40,7 @@ impl Role {
             "device" => Role::Device,
             "admin" => Role::Admin,
             "hr" => Role::Hr,
+            "privacy" => Role::Privacy,
             _ => return None,
         })
     }

@@ -60,7 +60,7 @@ enum TokenCommand {
     Create {
         #[arg(long)]
         org: String,
-        #[arg(long, value_parser = ["admin", "hr", "device"])]
+        #[arg(long, value_parser = ["admin", "hr", "device", "privacy"])]
         role: String,
         /// The employee a device token punches for (required for device tokens).
         #[arg(long)]

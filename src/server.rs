@@ -18,9 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::proto::v1::{
     FILE_DESCRIPTOR_SET, admin_service_server::AdminServiceServer,
-    attendance_service_server::AttendanceServiceServer, punch_service_server::PunchServiceServer,
+    attendance_service_server::AttendanceServiceServer,
+    privacy_service_server::PrivacyServiceServer, punch_service_server::PunchServiceServer,
 };
-use crate::service::{App, admin::AdminApi, attendance::AttendanceApi, punch::PunchApi};
+use crate::service::{
+    App, admin::AdminApi, attendance::AttendanceApi, privacy::PrivacyApi, punch::PunchApi,
+};
 use crate::store::sqlite::SqliteStore;
 
 /// Largest SubmitPunch message. A punch with all its evidence is a few KiB.
@@ -58,6 +61,9 @@ pub async fn run(
     health_reporter
         .set_serving::<AttendanceServiceServer<AttendanceApi>>()
         .await;
+    health_reporter
+        .set_serving::<PrivacyServiceServer<PrivacyApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -86,6 +92,7 @@ pub async fn run(
                 .max_decoding_message_size(MAX_ADMIN_MESSAGE),
         )
         .add_service(AttendanceServiceServer::new(AttendanceApi(app.clone())))
+        .add_service(PrivacyServiceServer::new(PrivacyApi(app.clone())))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
 

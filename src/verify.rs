@@ -20,6 +20,7 @@
 //! Output, one line per input line: the verdict, or the error that the
 //! server would have answered. History rules see the file itself: each
 //! line is judged after the lines before it, as if they had been recorded.
+//! Consent is not judged (automatic punches are taken as consented).
 
 use std::io::{BufRead, Write};
 
@@ -239,6 +240,9 @@ impl RollingHistory {
                 .unwrap_or_default(),
             device_other_employees: others,
             nonce_seen: Self::nonce_key(punch).is_some_and(|k| self.nonces.contains(&k)),
+            // Consent is a person's record, not configuration: verify judges
+            // automatic punches as if consent were on record.
+            auto_punch_consent: true,
         }
     }
 

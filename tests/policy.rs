@@ -327,3 +327,97 @@ async fn admins_bind_and_revoke_devices() {
     assert_eq!(violated_field(&status).as_deref(), Some("device_id"));
     server.stop().await;
 }
+
+/// Automatic punches need the employee's consent on record; a privacy
+/// officer records or withdraws it, and the next punch sees the change.
+#[tokio::test]
+async fn auto_punches_need_consent() {
+    let server = TestServer::start().await;
+    server.kotka_org("acme").await;
+    let privacy = server.token("acme", Role::Privacy, None).await;
+    let device = server.token("acme", Role::Device, Some("aino")).await;
+    let mut punches = server.punch_client().await;
+    let mut consents = punchguard::proto::v1::privacy_service_client::PrivacyServiceClient::new(
+        server.channel().await,
+    );
+    let mut n = 0;
+    let mut auto_punch = async |kind: pb::PunchKind| {
+        n += 1;
+        let mut request = punch_at(&format!("auto-{n}"), inside_building(3), 8.0);
+        request.kind = kind.into();
+        punches
+            .submit_punch(authed(request, &device))
+            .await
+            .unwrap()
+            .into_inner()
+            .verdict
+            .unwrap()
+    };
+    let without = auto_punch(pb::PunchKind::Auto).await;
+    assert_eq!(without.decision(), pb::Decision::Rejected);
+    assert_eq!(without.findings[0].code(), pb::FindingCode::ConsentMissing);
+    assert_eq!(
+        auto_punch(pb::PunchKind::In).await.decision(),
+        pb::Decision::Accepted,
+        "manual punches need no consent"
+    );
+
+    let set = |granted| pb::SetConsentRequest {
+        org_id: String::new(),
+        employee_id: "aino".into(),
+        purpose: pb::ConsentPurpose::AutoPunch.into(),
+        granted,
+    };
+    let given = consents
+        .set_consent(authed(set(true), &privacy))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(given.granted && given.changed_time.is_some());
+    assert_eq!(
+        auto_punch(pb::PunchKind::Auto).await.decision(),
+        pb::Decision::Accepted
+    );
+
+    consents
+        .set_consent(authed(set(false), &privacy))
+        .await
+        .unwrap();
+    assert_eq!(
+        auto_punch(pb::PunchKind::Auto).await.findings[0].code(),
+        pb::FindingCode::ConsentMissing
+    );
+    let listed = consents
+        .list_consents(authed(
+            pb::ListConsentsRequest {
+                org_id: String::new(),
+                employee_id: "aino".into(),
+            },
+            &privacy,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .consents;
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].granted);
+
+    let status = consents
+        .set_consent(authed(
+            pb::SetConsentRequest {
+                purpose: 0,
+                ..set(true)
+            },
+            &privacy,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&status).as_deref(), Some("purpose"));
+    let admin = server.token("acme", Role::Admin, None).await;
+    let status = consents
+        .set_consent(authed(set(true), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    server.stop().await;
+}

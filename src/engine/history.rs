@@ -1,7 +1,7 @@
 //! What the store remembers about an employee and their device, as the
 //! history rules need it: the last accepted fix, the devices bound to the
-//! employee, who else the device punched for lately, and whether the
-//! punch's nonce was seen before. The service gathers it; the engine only
+//! employee, who else the device punched for lately, whether the punch's
+//! nonce was seen before, and the consents on record. The service gathers it; the engine only
 //! reads it.
 
 use jiff::Timestamp;
@@ -27,4 +27,6 @@ pub struct History {
     pub device_other_employees: Vec<EmployeeId>,
     /// The punch's nonce was already used by its device.
     pub nonce_seen: bool,
+    /// The employee's consent to automatic punches is on record.
+    pub auto_punch_consent: bool,
 }

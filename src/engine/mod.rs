@@ -60,6 +60,7 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch, history: &History) -> Ver
             unbound,
             rules::device_shared::check(history, policy),
             rules::replay::check(history),
+            rules::consent::check(punch.kind, history),
         ]
         .into_iter()
         .flatten(),

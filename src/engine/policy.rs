@@ -76,7 +76,8 @@ impl Default for Policy {
 ///
 /// Only evidence that the employee was not there, or that the location was
 /// faked, rejects: a fix outside every fence, the OS's own mock-location
-/// flag, a punch from an emulator (no phone at any site), a replayed nonce. Everything that is
+/// flag, a punch from an emulator (no phone at any site), a replayed nonce,
+/// an automatic punch the employee never agreed to. Everything that is
 /// suspicious but has honest explanations goes to a person: GPS drift at a
 /// fence's edge, a vague or old fix, a wrong clock, a rooted phone, a cheat
 /// app that is installed (installed is not used), odd sensors, WiFi that
@@ -86,7 +87,8 @@ pub fn default_action(code: FindingCode) -> Action {
         FindingCode::OutsideFence
         | FindingCode::MockLocation
         | FindingCode::Emulator
-        | FindingCode::Duplicate => Action::Reject,
+        | FindingCode::Duplicate
+        | FindingCode::ConsentMissing => Action::Reject,
         FindingCode::NearFence
         | FindingCode::LowAccuracy
         | FindingCode::StaleFix

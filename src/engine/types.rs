@@ -248,10 +248,11 @@ pub enum FindingCode {
     DeviceShared = 19,
     ClockSkew = 20,
     Duplicate = 21,
+    ConsentMissing = 22,
 }
 
 impl FindingCode {
-    pub const ALL: [FindingCode; 19] = [
+    pub const ALL: [FindingCode; 20] = [
         FindingCode::OutsideFence,
         FindingCode::NearFence,
         FindingCode::LowAccuracy,
@@ -271,6 +272,7 @@ impl FindingCode {
         FindingCode::DeviceShared,
         FindingCode::ClockSkew,
         FindingCode::Duplicate,
+        FindingCode::ConsentMissing,
     ];
 
     /// The code's stable name, as in the design document and stored records.
@@ -294,6 +296,7 @@ impl FindingCode {
             FindingCode::UnboundDevice => "UNBOUND_DEVICE",
             FindingCode::DeviceShared => "DEVICE_SHARED",
             FindingCode::Duplicate => "DUPLICATE",
+            FindingCode::ConsentMissing => "CONSENT_MISSING",
             FindingCode::ClockSkew => "CLOCK_SKEW",
         }
     }
@@ -394,6 +397,25 @@ pub struct Finding {
     pub code: FindingCode,
     pub action: Action,
     pub message: String,
+}
+
+/// Optional purposes that need the employee's consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConsentPurpose {
+    /// Punching automatically when the app opens in range.
+    AutoPunch,
+}
+
+impl ConsentPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentPurpose::AutoPunch => "auto_punch",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        (s == "auto_punch").then_some(ConsentPurpose::AutoPunch)
+    }
 }
 
 /// A known cheat app found on the device (by the device or by the server).

@@ -8,6 +8,7 @@ pub mod attendance;
 pub mod auth;
 pub mod convert;
 pub mod error;
+pub mod privacy;
 pub mod punch;
 
 use std::sync::Arc;

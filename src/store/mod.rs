@@ -17,7 +17,8 @@ use jiff::Timestamp;
 use crate::auth::{Role, TokenHash};
 use crate::engine::sites::SiteDefinition;
 use crate::engine::{
-    DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, PunchKind, SiteId, Verdict,
+    ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, PunchKind,
+    SiteId, Verdict,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +98,15 @@ pub struct DeviceBinding {
     pub device: DeviceId,
     pub bound_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+}
+
+/// An employee's consent for one purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    pub employee: EmployeeId,
+    pub purpose: ConsentPurpose,
+    pub granted: bool,
+    pub changed_at: Timestamp,
 }
 
 /// What to look up for the history rules before deciding a punch.
@@ -184,6 +194,18 @@ pub trait Store: Send + Sync + 'static {
         employee: &EmployeeId,
         device: &DeviceId,
     ) -> Result<Option<DeviceBinding>>;
+
+    /// Records consent given (`granted`) or withdrawn.
+    async fn set_consent(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        purpose: ConsentPurpose,
+        granted: bool,
+    ) -> Result<ConsentRecord>;
+
+    async fn list_consents(&self, org: &OrgId, employee: &EmployeeId)
+    -> Result<Vec<ConsentRecord>>;
 
     /// The employee's and device's history the rules read (see [`History`]).
     async fn history(&self, query: HistoryQuery) -> Result<History>;

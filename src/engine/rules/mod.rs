@@ -4,6 +4,7 @@
 
 pub mod cheat_apps;
 pub mod clock_skew;
+pub mod consent;
 pub mod device_binding;
 pub mod device_shared;
 pub mod emulator;

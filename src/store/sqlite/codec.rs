@@ -11,8 +11,10 @@ use crate::engine::{
     Action, CheatMatch, Decision, EmployeeId, Finding, FindingCode, LocationMethod, OrgId, Punch,
     PunchId, PunchKind, SiteId, Verdict,
 };
-use crate::engine::{DeviceId, binds_device};
-use crate::store::{DeviceBinding, HistoryQuery, PunchRow, Recorded, Result, StoreError};
+use crate::engine::{ConsentPurpose, DeviceId, binds_device};
+use crate::store::{
+    ConsentRecord, DeviceBinding, HistoryQuery, PunchRow, Recorded, Result, StoreError,
+};
 
 pub fn to_us(t: Timestamp) -> i64 {
     t.as_microsecond()
@@ -325,11 +327,18 @@ pub fn history(tx: &Connection, q: &HistoryQuery) -> Result<History> {
             .exists(params![org, scope, nonce])?
         }
     };
+    let auto_punch_consent = tx
+        .prepare_cached(
+            "SELECT 1 FROM consents
+             WHERE org_id = ?1 AND employee_id = ?2 AND purpose = ?3 AND granted",
+        )?
+        .exists(params![org, employee, ConsentPurpose::AutoPunch.as_str()])?;
     Ok(History {
         last_accepted,
         bound_devices,
         device_other_employees,
         nonce_seen,
+        auto_punch_consent,
     })
 }
 
@@ -366,6 +375,36 @@ pub fn devices(
             device: DeviceId::new(device).map_err(StoreError::Corrupt)?,
             bound_at: from_us(bound)?,
             revoked_at: revoked.map(from_us).transpose()?,
+        })
+    })
+    .collect()
+}
+
+/// An employee's consent records, by purpose.
+pub fn consents(
+    conn: &Connection,
+    org: &OrgId,
+    employee: &EmployeeId,
+) -> Result<Vec<ConsentRecord>> {
+    conn.prepare_cached(
+        "SELECT purpose, granted, changed_us FROM consents
+         WHERE org_id = ?1 AND employee_id = ?2 ORDER BY purpose",
+    )?
+    .query_map(params![org.as_str(), employee.as_str()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, bool>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?
+    .map(|row| {
+        let (purpose, granted, changed) = row?;
+        Ok(ConsentRecord {
+            employee: employee.clone(),
+            purpose: ConsentPurpose::parse(&purpose)
+                .ok_or_else(|| corrupt("consent purpose", &purpose))?,
+            granted,
+            changed_at: from_us(changed)?,
         })
     })
     .collect()

@@ -21,13 +21,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 use self::codec::to_us;
 use self::writer::Writer;
 use super::{
-    DeviceBinding, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Store,
-    StoreError, TokenGrant,
+    ConsentRecord, DeviceBinding, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded,
+    Result, Store, StoreError, TokenGrant,
 };
 use crate::auth::{Role, TokenHash};
 use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
 use crate::engine::wifi::{AccessPoint, Bssid};
-use crate::engine::{DeviceId, EmployeeId, History, OrgId, Policy, Punch, SiteId, Verdict};
+use crate::engine::{
+    ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, SiteId, Verdict,
+};
 use crate::store::policy_json;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -37,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0002_device_evidence.sql"),
     include_str!("0003_history.sql"),
     include_str!("0004_policy.sql"),
+    include_str!("0005_consents.sql"),
 ];
 
 /// Idle read connections kept open.
@@ -457,6 +460,41 @@ impl Store for SqliteStore {
                 )?;
                 Ok(codec::devices(tx, &org, &employee, Some(&device))?.pop())
             })
+            .await
+    }
+
+    async fn set_consent(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        purpose: ConsentPurpose,
+        granted: bool,
+    ) -> Result<ConsentRecord> {
+        let (org, employee) = (org.clone(), employee.clone());
+        self.writer
+            .write(move |tx| {
+                ensure_org(tx, &org)?;
+                tx.execute(
+                    "INSERT INTO consents (org_id, employee_id, purpose, granted, changed_us)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT DO UPDATE SET granted = excluded.granted, changed_us = excluded.changed_us",
+                    params![org.as_str(), employee.as_str(), purpose.as_str(), granted, to_us(Timestamp::now())],
+                )?;
+                codec::consents(tx, &org, &employee)?
+                    .into_iter()
+                    .find(|c| c.purpose == purpose)
+                    .ok_or_else(|| StoreError::Corrupt("consent vanished".into()))
+            })
+            .await
+    }
+
+    async fn list_consents(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+    ) -> Result<Vec<ConsentRecord>> {
+        let (org, employee) = (org.clone(), employee.clone());
+        self.read(move |conn| codec::consents(conn, &org, &employee))
             .await
     }
 
