@@ -33,16 +33,21 @@ impl Snapshots {
         Arc::new(OrgSnapshot::empty(org.clone()))
     }
 
-    /// Loads the organisation's sites and policy from the store, indexes them and swaps
+    /// Loads the organisation's sites, policy and signatures from the store, indexes them and swaps
     /// the result in, unless a newer snapshot got there first.
     pub async fn reload(&self, store: &dyn Store, org: &OrgId) -> store::Result<Arc<OrgSnapshot>> {
         let started = Instant::now();
         let (version, sites) = store.load_sites(org).await?;
         let policy = store.load_policy(org).await?;
+        let signatures = store.load_signatures(org).await?.map(Arc::new);
         let org_id = org.clone();
         // Indexing 200k fences takes a while: keep it off the async workers.
         let snapshot = tokio::task::spawn_blocking(move || {
-            Arc::new(OrgSnapshot::build(org_id, version, sites, policy))
+            let snapshot = OrgSnapshot::build(org_id, version, sites, policy);
+            Arc::new(match signatures {
+                Some(list) => snapshot.with_signatures(list),
+                None => snapshot,
+            })
         })
         .await
         .map_err(|e| store::StoreError::Corrupt(format!("snapshot build failed: {e}")))?;

@@ -421,3 +421,140 @@ async fn auto_punches_need_consent() {
     assert_eq!(status.code(), Code::PermissionDenied);
     server.stop().await;
 }
+
+/// An organisation's own cheat-software list replaces the shipped one for
+/// punches and bundles; bad entries name their field; it can go back.
+#[tokio::test]
+async fn organisations_can_bring_their_own_signature_list() {
+    let server = TestServer::start().await;
+    let admin = server.kotka_org("acme").await;
+    let device = server.token("acme", Role::Device, Some("aino")).await;
+    let mut admin_client = server.admin_client().await;
+    let mut punches = server.punch_client().await;
+    let shipped = admin_client
+        .get_signatures(authed(pb::GetSignaturesRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        shipped.builtin
+            && shipped
+                .signatures
+                .iter()
+                .any(|s| s.package == "com.lexa.fakegps")
+    );
+
+    let own = pb::CheatSignature {
+        id: "corp-tracker-spoof".into(),
+        package: "com.example.spoofer".into(),
+        cert_sha256: "AB".repeat(32),
+        category: "virtual_location".into(),
+        name: "Example spoofer".into(),
+    };
+    let put = |signatures: Vec<pb::CheatSignature>, use_builtin| pb::PutSignaturesRequest {
+        org_id: String::new(),
+        signatures,
+        use_builtin,
+    };
+    let stored = admin_client
+        .put_signatures(authed(put(vec![own.clone()], false), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!stored.builtin);
+    assert_eq!(
+        stored.signatures[0].cert_sha256,
+        "ab".repeat(32),
+        "hashes are normalised"
+    );
+
+    let mut n = 0;
+    let mut punch_with = async |packages: Vec<&str>| {
+        n += 1;
+        let mut request = punch_at(&format!("s{n}"), inside_building(3), 8.0);
+        request.installed_packages = packages.into_iter().map(String::from).collect();
+        punches
+            .submit_punch(authed(request, &device))
+            .await
+            .unwrap()
+            .into_inner()
+            .verdict
+            .unwrap()
+    };
+    let caught = punch_with(vec!["com.example.spoofer"]).await;
+    assert_eq!(caught.cheat_matches[0].signature_id, "corp-tracker-spoof");
+    let not_listed = punch_with(vec!["com.lexa.fakegps"]).await;
+    assert!(
+        not_listed.cheat_matches.is_empty(),
+        "the shipped list no longer applies"
+    );
+    let bundle = server
+        .punch_client()
+        .await
+        .get_fence_bundle(authed(pb::GetFenceBundleRequest::default(), &device))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(bundle.signatures.len(), 1);
+
+    for (bad, field) in [
+        (
+            pb::CheatSignature {
+                cert_sha256: "xyz".into(),
+                ..own.clone()
+            },
+            "signatures[0].cert_sha256",
+        ),
+        (
+            pb::CheatSignature {
+                category: "spyware".into(),
+                ..own.clone()
+            },
+            "signatures[0].category",
+        ),
+        (
+            pb::CheatSignature {
+                package: String::new(),
+                ..own.clone()
+            },
+            "signatures[0].package",
+        ),
+        (
+            pb::CheatSignature {
+                id: String::new(),
+                ..own.clone()
+            },
+            "signatures[0].id",
+        ),
+    ] {
+        let status = admin_client
+            .put_signatures(authed(put(vec![bad], false), &admin))
+            .await
+            .unwrap_err();
+        assert_eq!(violated_field(&status).as_deref(), Some(field));
+    }
+    let status = admin_client
+        .put_signatures(authed(put(vec![own.clone(), own.clone()], false), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_field(&status).as_deref(),
+        Some("signatures"),
+        "duplicate ids"
+    );
+
+    let back = admin_client
+        .put_signatures(authed(put(Vec::new(), true), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(back.builtin);
+    assert_eq!(
+        punch_with(vec!["com.lexa.fakegps"])
+            .await
+            .cheat_matches
+            .len(),
+        1
+    );
+    server.stop().await;
+}

@@ -11,12 +11,12 @@ use std::sync::{Arc, OnceLock};
 use foldhash::HashMap;
 use foldhash::HashMapExt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The default signature list every organisation starts with.
 const BUILTIN: &str = include_str!("../../data/cheat-signatures.json");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheatCategory {
     /// Fakes the GPS position.
@@ -52,7 +52,7 @@ impl CheatCategory {
 }
 
 /// One known app.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Signature {
     /// Stable id the client reports and the store keeps.
@@ -77,7 +77,7 @@ pub struct SignatureList {
     by_package: HashMap<String, usize>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct SignatureFile {
     signatures: Vec<Signature>,
 }
@@ -102,6 +102,14 @@ impl SignatureList {
     pub fn from_json(text: &str) -> Result<Self, String> {
         let file: SignatureFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
         Self::new(file.signatures)
+    }
+
+    /// The list in the same JSON form [`SignatureList::from_json`] reads.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&SignatureFile {
+            signatures: self.signatures.clone(),
+        })
+        .expect("signatures always serialise")
     }
 
     /// The list shipped in `data/cheat-signatures.json`, parsed once.

@@ -60,6 +60,12 @@ impl OrgSnapshot {
         }
     }
 
+    /// Uses the organisation's own signature list instead of the shipped one.
+    pub fn with_signatures(mut self, signatures: Arc<SignatureList>) -> Self {
+        self.signatures = signatures;
+        self
+    }
+
     /// An organisation with no sites yet: every punch is outside.
     pub fn empty(org: OrgId) -> Self {
         Self::build(org, 0, Vec::new(), Policy::default())

@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 use super::error::{ApiError, respond};
 use super::{App, auth, convert};
 use crate::auth::Role;
+use crate::engine::signatures::SignatureList;
 use crate::engine::sites::{SiteDefinition, parse_sites_geojson};
 use crate::proto::v1::{self as pb, admin_service_server::AdminService};
 
@@ -146,10 +147,67 @@ impl AdminApi {
         tracing::info!(org = %org, bind, "device binding changed");
         Ok(convert::device_to_pb(&binding))
     }
+
+    async fn get_signatures_inner(
+        &self,
+        request: Request<pb::GetSignaturesRequest>,
+    ) -> Result<pb::SignatureList, ApiError> {
+        let app = &self.0;
+        let caller =
+            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let org = caller.org_scope(&request.get_ref().org_id)?;
+        Ok(signature_list_to_pb(
+            app.store.load_signatures(&org).await?.as_ref(),
+        ))
+    }
+
+    async fn put_signatures_inner(
+        &self,
+        request: Request<pb::PutSignaturesRequest>,
+    ) -> Result<pb::SignatureList, ApiError> {
+        let app = &self.0;
+        let caller =
+            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let request = request.into_inner();
+        let org = caller.org_scope(&request.org_id)?;
+        let own = match request.use_builtin {
+            true => None,
+            false => Some(convert::signatures_from_pb(request.signatures)?),
+        };
+        let answer = signature_list_to_pb(own.as_ref());
+        let version = app.store.put_signatures(&org, own).await?;
+        app.snapshots.reload(app.store.as_ref(), &org).await?;
+        tracing::info!(org = %org, version, "signature list changed");
+        Ok(answer)
+    }
+}
+
+/// The organisation's own list, or the shipped one when it has none.
+fn signature_list_to_pb(own: Option<&SignatureList>) -> pb::SignatureList {
+    let builtin = SignatureList::builtin();
+    let list = own.unwrap_or(&builtin);
+    pb::SignatureList {
+        signatures: list.iter().map(convert::signature_to_pb).collect(),
+        builtin: own.is_none(),
+    }
 }
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
+    async fn get_signatures(
+        &self,
+        request: Request<pb::GetSignaturesRequest>,
+    ) -> Result<Response<pb::SignatureList>, Status> {
+        respond("GetSignatures", self.get_signatures_inner(request).await)
+    }
+
+    async fn put_signatures(
+        &self,
+        request: Request<pb::PutSignaturesRequest>,
+    ) -> Result<Response<pb::SignatureList>, Status> {
+        respond("PutSignatures", self.put_signatures_inner(request).await)
+    }
+
     async fn list_devices(
         &self,
         request: Request<pb::ListDevicesRequest>,

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::auth::{Role, TokenHash};
+use crate::engine::signatures::SignatureList;
 use crate::engine::sites::SiteDefinition;
 use crate::engine::{
     ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, PunchKind,
@@ -171,6 +172,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The organisation's policy; the defaults when none was stored.
     async fn load_policy(&self, org: &OrgId) -> Result<Policy>;
+
+    /// Replaces the organisation's signature list (`None`: back to the
+    /// shipped list) and bumps its configuration version.
+    async fn put_signatures(&self, org: &OrgId, list: Option<SignatureList>) -> Result<u64>;
+
+    /// The organisation's own signature list, if it has one.
+    async fn load_signatures(&self, org: &OrgId) -> Result<Option<SignatureList>>;
 
     /// Every organisation with its fence-set version, to notice changes made
     /// by another process (the CLI, another replica).

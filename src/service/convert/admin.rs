@@ -4,6 +4,7 @@
 use jiff::SignedDuration;
 
 use super::{action_to_pb, in_range, required_f64};
+use crate::engine::signatures::{CheatCategory, Signature, SignatureList};
 use crate::engine::{Action, EmployeeId, Policy};
 use crate::proto::v1 as pb;
 use crate::service::error::ApiError;
@@ -66,16 +67,7 @@ pub fn fence_bundle(snapshot: &crate::engine::OrgSnapshot) -> pb::GetFenceBundle
         version: snapshot.version,
         not_modified: false,
         sites,
-        signatures: snapshot
-            .signatures
-            .iter()
-            .map(|s| pb::CheatSignature {
-                id: s.id.clone(),
-                package: s.package.clone(),
-                cert_sha256: s.cert_sha256.clone().unwrap_or_default(),
-                category: s.category.as_str().to_owned(),
-            })
-            .collect(),
+        signatures: snapshot.signatures.iter().map(signature_to_pb).collect(),
         simplify_tolerance_m: BUNDLE_SIMPLIFY_M,
     }
 }
@@ -186,4 +178,71 @@ pub fn policy_from_pb(p: Option<pb::OrgPolicy>) -> Result<Policy, ApiError> {
         actions,
         field_staff,
     })
+}
+
+/// Most signatures one organisation's list may hold.
+pub const MAX_SIGNATURES: usize = 5_000;
+
+pub fn signature_to_pb(s: &Signature) -> pb::CheatSignature {
+    pb::CheatSignature {
+        id: s.id.clone(),
+        package: s.package.clone(),
+        cert_sha256: s.cert_sha256.clone().unwrap_or_default(),
+        category: s.category.as_str().to_owned(),
+        name: s.name.clone(),
+    }
+}
+
+/// An admin's signature list: bounded, ids unique, hashes well-formed.
+pub fn signatures_from_pb(list: Vec<pb::CheatSignature>) -> Result<SignatureList, ApiError> {
+    if list.len() > MAX_SIGNATURES {
+        return Err(ApiError::invalid(
+            "signatures",
+            format!("at most {MAX_SIGNATURES} signatures"),
+        ));
+    }
+    let signatures = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let field = |name: &str| format!("signatures[{i}].{name}");
+            crate::engine::check_id(&s.id).map_err(|e| ApiError::invalid(field("id"), e))?;
+            if s.package.is_empty()
+                || s.package.len() > super::MAX_PACKAGE_LEN
+                || s.package.chars().any(char::is_control)
+            {
+                return Err(ApiError::invalid(
+                    field("package"),
+                    "must be 1..256 bytes without control characters",
+                ));
+            }
+            let cert_sha256 = match s.cert_sha256.as_str() {
+                "" => None,
+                hash if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    Some(hash.to_ascii_lowercase())
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        field("cert_sha256"),
+                        "must be 64 hex digits (SHA-256) or empty",
+                    ));
+                }
+            };
+            let category = CheatCategory::parse(&s.category).ok_or_else(|| {
+                ApiError::invalid(
+                    field("category"),
+                    "virtual_location, app_cloner, hook_framework or auto_clicker",
+                )
+            })?;
+            super::bounded_str(&field("name"), &s.name, 128)?;
+            Ok(Signature {
+                id: s.id,
+                package: s.package,
+                cert_sha256,
+                category,
+                name: s.name,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    SignatureList::new(signatures).map_err(|e| ApiError::invalid("signatures", e))
 }

@@ -8,7 +8,10 @@ mod evidence;
 // bundle); this module keeps what every call shares: times, pages, cursors,
 // and the verdict and record conversions.
 
-pub use admin::{BUNDLE_SIMPLIFY_M, MAX_FIELD_STAFF, fence_bundle, policy_from_pb, policy_to_pb};
+pub use admin::{
+    BUNDLE_SIMPLIFY_M, MAX_FIELD_STAFF, MAX_SIGNATURES, fence_bundle, policy_from_pb, policy_to_pb,
+    signature_to_pb, signatures_from_pb,
+};
 pub use evidence::{
     MAX_ACCURACY_M, MAX_PACKAGE_LEN, MAX_PACKAGES, MAX_SIGNATURE_IDS, MAX_SPEED_MPS,
     MAX_VERSION_LEN, MAX_WIFI_APS, punch,

@@ -25,6 +25,7 @@ use super::{
     Result, Store, StoreError, TokenGrant,
 };
 use crate::auth::{Role, TokenHash};
+use crate::engine::signatures::SignatureList;
 use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
 use crate::engine::wifi::{AccessPoint, Bssid};
 use crate::engine::{
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0003_history.sql"),
     include_str!("0004_policy.sql"),
     include_str!("0005_consents.sql"),
+    include_str!("0006_signatures.sql"),
 ];
 
 /// Idle read connections kept open.
@@ -337,6 +339,39 @@ impl Store for SqliteStore {
                 bump_version(tx, &org)
             })
             .await
+    }
+
+    async fn put_signatures(&self, org: &OrgId, list: Option<SignatureList>) -> Result<u64> {
+        let org = org.clone();
+        self.writer
+            .write(move |tx| {
+                ensure_org(tx, &org)?;
+                match list {
+                    Some(list) => tx.execute(
+                        "INSERT INTO org_signatures (org_id, signatures, updated_us) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (org_id) DO UPDATE SET signatures = excluded.signatures,
+                             updated_us = excluded.updated_us",
+                        params![org.as_str(), list.to_json(), to_us(Timestamp::now())],
+                    )?,
+                    None => tx.execute("DELETE FROM org_signatures WHERE org_id = ?1", [org.as_str()])?,
+                };
+                bump_version(tx, &org)
+            })
+            .await
+    }
+
+    async fn load_signatures(&self, org: &OrgId) -> Result<Option<SignatureList>> {
+        let org = org.clone();
+        self.read(move |conn| {
+            let stored: Option<String> = conn
+                .prepare_cached("SELECT signatures FROM org_signatures WHERE org_id = ?1")?
+                .query_row([org.as_str()], |r| r.get(0))
+                .optional()?;
+            stored
+                .map(|text| SignatureList::from_json(&text).map_err(StoreError::Corrupt))
+                .transpose()
+        })
+        .await
     }
 
     async fn load_policy(&self, org: &OrgId) -> Result<Policy> {
