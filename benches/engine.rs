@@ -49,6 +49,7 @@ fn punch_at(p: Point<f64>, accuracy_m: f64) -> Punch {
             speed_mps: None,
         }),
         wifi: Vec::new(),
+        beacons: Vec::new(),
         device: None,
         motion: None,
         apps: Default::default(),

@@ -43,6 +43,7 @@ fn punch(n: u64) -> Punch {
             speed_mps: None,
         }),
         wifi: Vec::new(),
+        beacons: Vec::new(),
         device: None,
         motion: None,
         apps: Default::default(),

@@ -45,6 +45,7 @@ fn punch(org_id: &str, employee: &str, id: &str, received_at: Timestamp) -> Punc
             speed_mps: None,
         }),
         wifi: Vec::new(),
+        beacons: Vec::new(),
         device: None,
         motion: None,
         apps: Default::default(),
@@ -75,6 +76,7 @@ fn circle_site(id: &str, radius_m: f64) -> SiteDefinition {
             bssid: Bssid::parse(&format!("02:00:00:00:{:02x}:01", id.len())).unwrap(),
             ssid: format!("{id}-wifi"),
         }],
+        beacons: Vec::new(),
     }
 }
 

@@ -10,11 +10,13 @@
 //! - [`coords`]: WGS-84 / GCJ-02 / BD-09 conversion.
 //! - [`signatures`]: known cheat software.
 //! - [`wifi`]: BSSIDs, access points, the WiFi index.
+//! - [`beacons`]: iBeacon and Eddystone-EID beacons.
 //! - [`history`]: what the history rules read about the employee and device.
 //! - [`policy`]: per-organisation limits and finding → action mapping.
 //! - [`snapshot`]: the per-organisation view the engine reads.
 //! - [`rules`]: one file per anti-cheat rule.
 
+pub mod beacons;
 pub mod coords;
 pub mod fence;
 pub mod history;
@@ -38,15 +40,17 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch, history: &History) -> Ver
     let mut observed = Vec::new();
     let gps = punch.gps.as_ref();
     let wifi = rules::wifi::read(snapshot, &punch.wifi);
-    let placement = rules::location::place(snapshot, gps, &wifi, &mut observed);
+    let beacons = rules::beacons::read(snapshot, &punch.beacons, punch.received_at);
+    let placement = rules::location::place(snapshot, gps, &beacons, &wifi, &mut observed);
     observed.extend(rules::wifi::check(&wifi, &placement, gps, snapshot, policy));
+    observed.extend(rules::beacons::check(&beacons));
     let device = punch.device.as_ref();
     let motion = punch.motion.as_ref();
     let (cheat_matches, cheat_apps) = rules::cheat_apps::check(&punch.apps, &snapshot.signatures);
     let unbound = rules::device_binding::check(device, history, policy);
     observed.extend(
         [
-            rules::low_accuracy::check(gps, wifi.site.is_some(), policy),
+            rules::low_accuracy::check(gps, wifi.site.is_some() || beacons.site.is_some(), policy),
             rules::stale_fix::check(punch, policy),
             rules::clock_skew::check(punch, policy),
             rules::mock_location::check(gps),
@@ -127,11 +131,13 @@ mod tests {
                 id: SiteId::new("office").unwrap(),
                 fences: vec![office],
                 access_points: Vec::new(),
+                beacons: Vec::new(),
             },
             SiteDefinition {
                 id: SiteId::new("yard").unwrap(),
                 fences: vec![yard],
                 access_points: Vec::new(),
+                beacons: Vec::new(),
             },
         ];
         OrgSnapshot::build(OrgId::new("acme").unwrap(), 1, sites, Policy::default())
@@ -162,6 +168,7 @@ mod tests {
                 speed_mps: Some(0.0),
             }),
             wifi: Vec::new(),
+            beacons: Vec::new(),
             device: Some(DeviceFacts {
                 device_id: DeviceId::new("d1").unwrap(),
                 platform: Platform::Android,

@@ -76,7 +76,8 @@ impl Default for Policy {
 ///
 /// Only evidence that the employee was not there, or that the location was
 /// faked, rejects: a fix outside every fence, the OS's own mock-location
-/// flag, a punch from an emulator (no phone at any site), a replayed nonce,
+/// flag, a punch from an emulator (no phone at any site), a replayed nonce
+/// or a replayed beacon recording,
 /// an automatic punch the employee never agreed to. Everything that is
 /// suspicious but has honest explanations goes to a person: GPS drift at a
 /// fence's edge, a vague or old fix, a wrong clock, a rooted phone, a cheat
@@ -88,6 +89,7 @@ pub fn default_action(code: FindingCode) -> Action {
         | FindingCode::MockLocation
         | FindingCode::Emulator
         | FindingCode::Duplicate
+        | FindingCode::BeaconReplayed
         | FindingCode::ConsentMissing => Action::Reject,
         FindingCode::NearFence
         | FindingCode::LowAccuracy
@@ -101,6 +103,7 @@ pub fn default_action(code: FindingCode) -> Action {
         | FindingCode::WifiSsidOnly
         | FindingCode::WifiUnknown
         | FindingCode::GpsWifiDisagree
+        | FindingCode::BeaconUnknown
         | FindingCode::ImpossibleTravel
         | FindingCode::UnboundDevice
         | FindingCode::DeviceShared => Action::Review,

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use geo::{Coord, CoordsIter, MapCoords, MultiPolygon, Point, Validation};
 use geojson::{Feature, GeoJson, GeometryValue, JsonValue};
 
+use super::beacons::{DEFAULT_MIN_RSSI_DBM, IBeaconId, MAX_ROTATION_EXPONENT, SiteBeacon};
 use super::coords::CoordinateSystem;
 use super::fence::FenceGeometry;
 use super::types::SiteId;
@@ -30,6 +31,7 @@ pub struct SiteDefinition {
     pub id: SiteId,
     pub fences: Vec<FenceGeometry>,
     pub access_points: Vec<AccessPoint>,
+    pub beacons: Vec<SiteBeacon>,
 }
 
 impl SiteDefinition {
@@ -113,7 +115,11 @@ pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportErro
             None => default_system,
         };
         let access_points = access_points_of(feature, &path)?;
-        let fence = match (&feature.geometry, access_points.is_empty()) {
+        let beacons = beacons_of(feature, &path)?;
+        let fence = match (
+            &feature.geometry,
+            access_points.is_empty() && beacons.is_empty(),
+        ) {
             // A feature without geometry may name access points only: a site
             // found by WiFi indoors, where GPS does not reach.
             (None, false) => None,
@@ -123,7 +129,9 @@ pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportErro
             id: site,
             fences: Vec::new(),
             access_points: Vec::new(),
+            beacons: Vec::new(),
         });
+        entry.beacons.extend(beacons);
         entry.fences.extend(fence);
         for ap in access_points {
             if !entry
@@ -136,6 +144,83 @@ pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportErro
         }
     }
     Ok(sites.into_values().collect())
+}
+
+/// The `beacons` property: iBeacons `{"uuid": "…", "major": 1, "minor": 2}` or
+/// rotating Eddystone-EID beacons `{"eid_identity_key": "<32 hex>",
+/// "rotation_exponent": 10, "clock_offset_s": 0}`; each may carry
+/// `min_rssi_dbm` (default -90), the signal a sighting needs to count.
+fn beacons_of(feature: &Feature, path: &str) -> Result<Vec<SiteBeacon>, ImportError> {
+    let field = format!("{path}.properties.beacons");
+    let Some(value) = feature.property("beacons") else {
+        return Ok(Vec::new());
+    };
+    let list = value
+        .as_array()
+        .ok_or_else(|| err(&field, "must be a list of beacons"))?;
+    if list.len() > MAX_ACCESS_POINTS {
+        return Err(err(&field, format!("at most {MAX_ACCESS_POINTS} beacons")));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(j, b)| {
+            let at = |name: &str| format!("{field}[{j}].{name}");
+            let int = |name: &str, lo: i64, hi: i64| -> Result<Option<i64>, ImportError> {
+                match b.get(name) {
+                    None => Ok(None),
+                    Some(v) => v
+                        .as_i64()
+                        .filter(|n| (lo..=hi).contains(n))
+                        .map(Some)
+                        .ok_or_else(|| err(at(name), format!("must be an integer {lo}..{hi}"))),
+                }
+            };
+            let min_rssi_dbm =
+                int("min_rssi_dbm", -127, 0)?.unwrap_or(i64::from(DEFAULT_MIN_RSSI_DBM)) as i32;
+            if let Some(uuid) = b.get("uuid") {
+                let uuid = uuid
+                    .as_str()
+                    .and_then(|u| uuid::Uuid::parse_str(u).ok())
+                    .ok_or_else(|| err(at("uuid"), "must be a UUID"))?;
+                let major =
+                    int("major", 0, 65535)?.ok_or_else(|| err(at("major"), "required"))? as u16;
+                let minor =
+                    int("minor", 0, 65535)?.ok_or_else(|| err(at("minor"), "required"))? as u16;
+                return Ok(SiteBeacon::IBeacon {
+                    id: IBeaconId { uuid, major, minor },
+                    min_rssi_dbm,
+                });
+            }
+            let key = b
+                .get("eid_identity_key")
+                .and_then(JsonValue::as_str)
+                .ok_or_else(|| {
+                    err(
+                        format!("{field}[{j}]"),
+                        "needs uuid/major/minor or eid_identity_key",
+                    )
+                })?;
+            let identity_key: [u8; 16] = hex::decode(key)
+                .ok()
+                .and_then(|k| k.try_into().ok())
+                .ok_or_else(|| {
+                    err(
+                        at("eid_identity_key"),
+                        "must be 32 hex digits (a 128-bit key)",
+                    )
+                })?;
+            let rotation_exponent = int("rotation_exponent", 0, i64::from(MAX_ROTATION_EXPONENT))?
+                .ok_or_else(|| err(at("rotation_exponent"), "required"))?
+                as u8;
+            let clock_offset_s = int("clock_offset_s", -(1 << 40), 1 << 40)?.unwrap_or(0);
+            Ok(SiteBeacon::Eid {
+                identity_key,
+                rotation_exponent,
+                clock_offset_s,
+                min_rssi_dbm,
+            })
+        })
+        .collect()
 }
 
 /// The `wifi` property: `[{"bssid": "aa:bb:cc:dd:ee:ff", "ssid": "Office"}, …]`.

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::beacons::BeaconIndex;
 use super::fence::{FenceIndex, IndexedFence};
 use super::policy::Policy;
 use super::signatures::SignatureList;
@@ -22,6 +23,7 @@ pub struct OrgSnapshot {
     /// Fence numbers of each site, for distances to one site.
     pub site_fences: Vec<Vec<usize>>,
     pub wifi: WifiIndex,
+    pub beacons: BeaconIndex,
     pub policy: Policy,
     /// Known cheat software (the shipped list until organisations get their own).
     pub signatures: Arc<SignatureList>,
@@ -34,6 +36,12 @@ impl OrgSnapshot {
                 .iter()
                 .enumerate()
                 .map(|(i, s)| (i, s.access_points.as_slice())),
+        );
+        let beacons = BeaconIndex::build(
+            sites
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.beacons.as_slice())),
         );
         let mut ids = Vec::with_capacity(sites.len());
         let mut site_fences = Vec::with_capacity(sites.len());
@@ -55,6 +63,7 @@ impl OrgSnapshot {
             index: FenceIndex::build(fences),
             site_fences,
             wifi,
+            beacons,
             policy,
             signatures: SignatureList::builtin(),
         }

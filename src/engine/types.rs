@@ -220,6 +220,8 @@ pub struct Punch {
     pub gps: Option<GpsFix>,
     /// The WiFi scan, possibly empty.
     pub wifi: Vec<crate::engine::wifi::WifiSighting>,
+    /// Bluetooth beacons heard, possibly none.
+    pub beacons: Vec<crate::engine::beacons::BeaconSighting>,
     pub device: Option<DeviceFacts>,
     pub motion: Option<MotionSummary>,
     pub apps: AppEvidence,
@@ -244,6 +246,8 @@ pub enum FindingCode {
     WifiSsidOnly = 13,
     WifiUnknown = 14,
     GpsWifiDisagree = 15,
+    BeaconUnknown = 16,
+    BeaconReplayed = 17,
     UnboundDevice = 18,
     DeviceShared = 19,
     ClockSkew = 20,
@@ -252,7 +256,7 @@ pub enum FindingCode {
 }
 
 impl FindingCode {
-    pub const ALL: [FindingCode; 20] = [
+    pub const ALL: [FindingCode; 22] = [
         FindingCode::OutsideFence,
         FindingCode::NearFence,
         FindingCode::LowAccuracy,
@@ -268,6 +272,8 @@ impl FindingCode {
         FindingCode::WifiSsidOnly,
         FindingCode::WifiUnknown,
         FindingCode::GpsWifiDisagree,
+        FindingCode::BeaconUnknown,
+        FindingCode::BeaconReplayed,
         FindingCode::UnboundDevice,
         FindingCode::DeviceShared,
         FindingCode::ClockSkew,
@@ -293,6 +299,8 @@ impl FindingCode {
             FindingCode::WifiSsidOnly => "WIFI_SSID_ONLY",
             FindingCode::WifiUnknown => "WIFI_UNKNOWN",
             FindingCode::GpsWifiDisagree => "GPS_WIFI_DISAGREE",
+            FindingCode::BeaconUnknown => "BEACON_UNKNOWN",
+            FindingCode::BeaconReplayed => "BEACON_REPLAYED",
             FindingCode::UnboundDevice => "UNBOUND_DEVICE",
             FindingCode::DeviceShared => "DEVICE_SHARED",
             FindingCode::Duplicate => "DUPLICATE",
@@ -368,6 +376,8 @@ pub enum LocationMethod {
     GpsNear,
     /// A WiFi access point of the site was in the scan.
     Wifi,
+    /// A beacon of the site was heard.
+    Beacon,
 }
 
 impl LocationMethod {
@@ -377,6 +387,7 @@ impl LocationMethod {
             LocationMethod::Gps => "gps",
             LocationMethod::GpsNear => "gps_near",
             LocationMethod::Wifi => "wifi",
+            LocationMethod::Beacon => "beacon",
         }
     }
 
@@ -386,6 +397,7 @@ impl LocationMethod {
             "gps" => LocationMethod::Gps,
             "gps_near" => LocationMethod::GpsNear,
             "wifi" => LocationMethod::Wifi,
+            "beacon" => LocationMethod::Beacon,
             _ => return None,
         })
     }

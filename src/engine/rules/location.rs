@@ -1,11 +1,13 @@
 //! Where was the punch? In order of strength: the fix inside a fence; a
-//! known WiFi access point of a site; the fix outside but within its own
-//! accuracy of a fence (NEAR_FENCE); otherwise nowhere (OUTSIDE_FENCE), with
-//! the distance to the nearest fence when there is a fix.
+//! site's beacon heard close by; a known WiFi access point of a site; the fix
+//! outside but within its own accuracy of a fence (NEAR_FENCE); otherwise
+//! nowhere (OUTSIDE_FENCE), with the distance to the nearest fence when
+//! there is a fix.
 
 use geo::Point;
 
 use super::Observation;
+use super::beacons::BeaconReading;
 use super::wifi::WifiReading;
 use crate::engine::snapshot::OrgSnapshot;
 use crate::engine::types::{FindingCode, GpsFix, LocationMethod, SiteId};
@@ -26,6 +28,7 @@ pub struct Placement {
 pub fn place(
     snapshot: &OrgSnapshot,
     gps: Option<&GpsFix>,
+    beacons: &BeaconReading,
     wifi: &WifiReading,
     found: &mut Vec<Observation>,
 ) -> Placement {
@@ -44,6 +47,9 @@ pub fn place(
     let nearest = p.and_then(|p| snapshot.index.nearest(p));
     let nearest_site = nearest.map(|(fence, _)| snapshot.index.fence(fence).site);
     let distance_m = nearest.map(|(_, d)| d);
+    if let Some(site) = beacons.site {
+        return at(site, LocationMethod::Beacon, distance_m, nearest_site);
+    }
     if let Some(site) = wifi.site {
         return at(site, LocationMethod::Wifi, distance_m, nearest_site);
     }
@@ -76,7 +82,7 @@ pub fn place(
         (None, _) => {
             found.push((
                 FindingCode::OutsideFence,
-                "no fix, and no known WiFi access point in the scan".to_string(),
+                "no fix, and no site's beacon or WiFi access point in range".to_string(),
             ));
             nowhere(snapshot, None, None)
         }

@@ -1,13 +1,13 @@
-//! A fix too vague to place anyone at a building. Not when a known WiFi
-//! access point was seen: indoors a vague fix is normal and the WiFi places
-//! the punch on its own.
+//! A fix too vague to place anyone at a building. Not when a site's beacon
+//! or WiFi access point was in range: indoors a vague fix is normal and
+//! those place the punch on their own.
 
 use super::Observation;
 use crate::engine::policy::Policy;
 use crate::engine::types::{FindingCode, GpsFix};
 
-pub fn check(fix: Option<&GpsFix>, wifi_located: bool, policy: &Policy) -> Option<Observation> {
-    let fix = fix.filter(|_| !wifi_located)?;
+pub fn check(fix: Option<&GpsFix>, radio_located: bool, policy: &Policy) -> Option<Observation> {
+    let fix = fix.filter(|_| !radio_located)?;
     (fix.accuracy_m > policy.max_accuracy_m).then(|| {
         (
             FindingCode::LowAccuracy,

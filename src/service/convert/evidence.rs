@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 
 use super::{bounded_str, device_time, in_range, required_f64};
+use crate::engine::beacons::{BeaconSighting, IBeaconId};
 use crate::engine::coords::CoordinateSystem;
 use crate::engine::wifi::{Bssid, MAX_SSID_LEN, WifiSighting};
 use crate::engine::{
@@ -25,6 +26,7 @@ pub const MAX_PACKAGES: usize = 2_000;
 pub const MAX_PACKAGE_LEN: usize = 256;
 pub const MAX_VERSION_LEN: usize = 64;
 pub const MAX_WIFI_APS: usize = 64;
+pub const MAX_BEACONS: usize = 32;
 
 fn gps_fix(gps: pb::GpsFix, now: Timestamp) -> Result<GpsFix, ApiError> {
     let system = match pb::CoordinateSystem::try_from(gps.coordinate_system) {
@@ -102,6 +104,57 @@ fn wifi_scan(scan: Vec<pb::WifiAccessPoint>) -> Result<Vec<WifiSighting>, ApiErr
                 ssid: ap.ssid,
                 rssi_dbm: ap.rssi_dbm,
             })
+        })
+        .collect()
+}
+
+fn beacon_sightings(heard: Vec<pb::BeaconSighting>) -> Result<Vec<BeaconSighting>, ApiError> {
+    if heard.len() > MAX_BEACONS {
+        return Err(ApiError::invalid(
+            "beacons",
+            format!("at most {MAX_BEACONS} beacons, got {}", heard.len()),
+        ));
+    }
+    heard
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let field = |name: &str| format!("beacons[{i}].{name}");
+            if !(-127..=0).contains(&b.rssi_dbm) {
+                return Err(ApiError::invalid(
+                    field("rssi_dbm"),
+                    "must be between -127 and 0",
+                ));
+            }
+            match b.id {
+                Some(pb::beacon_sighting::Id::Ibeacon(id)) => {
+                    let uuid = uuid::Uuid::parse_str(&id.uuid)
+                        .map_err(|_| ApiError::invalid(field("ibeacon.uuid"), "must be a UUID"))?;
+                    let part = |name: &str, v: u32| {
+                        u16::try_from(v)
+                            .map_err(|_| ApiError::invalid(field(name), "must be 0..65535"))
+                    };
+                    Ok(BeaconSighting::IBeacon {
+                        id: IBeaconId {
+                            uuid,
+                            major: part("ibeacon.major", id.major)?,
+                            minor: part("ibeacon.minor", id.minor)?,
+                        },
+                        rssi_dbm: b.rssi_dbm,
+                    })
+                }
+                Some(pb::beacon_sighting::Id::Eid(eid)) => {
+                    let eid: [u8; 8] = hex::decode(&eid)
+                        .ok()
+                        .and_then(|e| e.try_into().ok())
+                        .ok_or_else(|| ApiError::invalid(field("eid"), "must be 16 hex digits"))?;
+                    Ok(BeaconSighting::Eid {
+                        eid,
+                        rssi_dbm: b.rssi_dbm,
+                    })
+                }
+                None => Err(ApiError::invalid(field("id"), "required: ibeacon or eid")),
+            }
         })
         .collect()
 }
@@ -248,13 +301,14 @@ pub fn punch(
     };
     let client_time = device_time("client_time", request.client_time, now)?;
     let wifi = wifi_scan(request.wifi)?;
+    let beacons = beacon_sightings(request.beacons)?;
     let gps = match request.gps {
         Some(gps) => Some(gps_fix(gps, now)?),
-        None if !wifi.is_empty() => None,
+        None if !wifi.is_empty() || !beacons.is_empty() => None,
         None => {
             return Err(ApiError::invalid(
                 "gps",
-                "required unless a wifi scan is sent",
+                "required unless a wifi scan or beacons are sent",
             ));
         }
     };
@@ -279,6 +333,7 @@ pub fn punch(
         },
         gps,
         wifi,
+        beacons,
         device: device_facts(request.device)?,
         motion: motion_summary(request.motion)?,
         apps: app_evidence(request.matched_signature_ids, request.installed_packages)?,

@@ -207,6 +207,7 @@ fn method_to_pb(m: LocationMethod) -> pb::LocationMethod {
         LocationMethod::Gps => pb::LocationMethod::Gps,
         LocationMethod::GpsNear => pb::LocationMethod::GpsNear,
         LocationMethod::Wifi => pb::LocationMethod::Wifi,
+        LocationMethod::Beacon => pb::LocationMethod::Beacon,
     }
 }
 

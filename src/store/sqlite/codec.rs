@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::beacons::{IBeaconId, SiteBeacon};
 use crate::engine::history::{History, LastFix};
 use crate::engine::signatures::CheatCategory;
 use crate::engine::wifi::Bssid;
@@ -408,4 +409,75 @@ pub fn consents(
         })
     })
     .collect()
+}
+
+/// A site beacon as stored in `site_beacons.beacon`.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum StoredBeacon {
+    Ibeacon {
+        uuid: uuid::Uuid,
+        major: u16,
+        minor: u16,
+        min_rssi_dbm: i32,
+    },
+    Eid {
+        identity_key: String,
+        rotation_exponent: u8,
+        clock_offset_s: i64,
+        min_rssi_dbm: i32,
+    },
+}
+
+pub fn beacon_to_json(beacon: &SiteBeacon) -> String {
+    let stored = match *beacon {
+        SiteBeacon::IBeacon { id, min_rssi_dbm } => StoredBeacon::Ibeacon {
+            uuid: id.uuid,
+            major: id.major,
+            minor: id.minor,
+            min_rssi_dbm,
+        },
+        SiteBeacon::Eid {
+            identity_key,
+            rotation_exponent,
+            clock_offset_s,
+            min_rssi_dbm,
+        } => StoredBeacon::Eid {
+            identity_key: hex::encode(identity_key),
+            rotation_exponent,
+            clock_offset_s,
+            min_rssi_dbm,
+        },
+    };
+    serde_json::to_string(&stored).expect("a beacon always serialises")
+}
+
+pub fn beacon_from_json(text: &str) -> Result<SiteBeacon> {
+    let stored: StoredBeacon =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(match stored {
+        StoredBeacon::Ibeacon {
+            uuid,
+            major,
+            minor,
+            min_rssi_dbm,
+        } => SiteBeacon::IBeacon {
+            id: IBeaconId { uuid, major, minor },
+            min_rssi_dbm,
+        },
+        StoredBeacon::Eid {
+            identity_key,
+            rotation_exponent,
+            clock_offset_s,
+            min_rssi_dbm,
+        } => SiteBeacon::Eid {
+            identity_key: hex::decode(&identity_key)
+                .ok()
+                .and_then(|k| k.try_into().ok())
+                .ok_or_else(|| corrupt("beacon identity key", &identity_key))?,
+            rotation_exponent,
+            clock_offset_s,
+            min_rssi_dbm,
+        },
+    })
 }

@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0004_policy.sql"),
     include_str!("0005_consents.sql"),
     include_str!("0006_signatures.sql"),
+    include_str!("0007_beacons.sql"),
 ];
 
 /// Idle read connections kept open.
@@ -191,10 +192,18 @@ fn load_site(conn: &Connection, org: &OrgId, site: &str) -> Result<SiteDefinitio
             Ok(AccessPoint { bssid: Bssid::parse(&bssid).map_err(StoreError::Corrupt)?, ssid })
         })
         .collect::<Result<Vec<_>>>()?;
+    let beacons = conn
+        .prepare_cached(
+            "SELECT beacon FROM site_beacons WHERE org_id = ?1 AND site_id = ?2 ORDER BY beacon_no",
+        )?
+        .query_map(params![org.as_str(), site], |r| r.get::<_, String>(0))?
+        .map(|row| codec::beacon_from_json(&row?))
+        .collect::<Result<Vec<_>>>()?;
     Ok(SiteDefinition {
         id: SiteId::new(site).map_err(StoreError::Corrupt)?,
         fences,
         access_points,
+        beacons,
     })
 }
 
@@ -313,6 +322,18 @@ impl Store for SqliteStore {
                             site.id.as_str(),
                             ap.bssid.to_string(),
                             ap.ssid
+                        ])?;
+                    }
+                    let mut insert_beacon = tx.prepare_cached(
+                        "INSERT INTO site_beacons (org_id, site_id, beacon_no, beacon)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?;
+                    for (no, beacon) in site.beacons.iter().enumerate() {
+                        insert_beacon.execute(params![
+                            org.as_str(),
+                            site.id.as_str(),
+                            no as i64,
+                            codec::beacon_to_json(beacon)
                         ])?;
                     }
                 }
