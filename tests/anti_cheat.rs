@@ -119,6 +119,56 @@ fn at_home(r: &mut pb::SubmitPunchRequest) {
     (g.longitude, g.latitude) = (Some(home.x()), Some(home.y() - 0.018));
 }
 
+/// Building 20 with an iBeacon and a rotating Eddystone-EID beacon.
+const BEACON_UUID: &str = "f7826da6-4fa2-4e98-8024-bc5b71e0893e";
+const EID_KEY: [u8; 16] = *b"kotka-eid-key-01";
+const EID_EXPONENT: u8 = 9; // a new id every 512 s
+const EID_OFFSET_S: i64 = -1_600_000_000;
+
+fn building_20_with_beacons() -> String {
+    let mut kotka: serde_json::Value = serde_json::from_str(KOTKA).unwrap();
+    let mut feature = kotka["features"][20].take();
+    feature["properties"]["beacons"] = serde_json::json!([
+        {"uuid": BEACON_UUID, "major": 20, "minor": 1, "min_rssi_dbm": -85},
+        {"eid_identity_key": hex::encode(EID_KEY), "rotation_exponent": EID_EXPONENT, "clock_offset_s": EID_OFFSET_S}
+    ]);
+    serde_json::json!({"type": "FeatureCollection", "features": [feature]}).to_string()
+}
+
+/// The ephemeral id building 20's rotating beacon shows at `t`.
+fn eid_at(t: Timestamp) -> String {
+    let counter = (t.as_second() + EID_OFFSET_S) as u32;
+    hex::encode(punchguard::engine::beacons::eid(
+        &EID_KEY,
+        EID_EXPONENT,
+        counter,
+    ))
+}
+
+fn ibeacon(minor: u32, rssi_dbm: i32) -> pb::BeaconSighting {
+    pb::BeaconSighting {
+        id: Some(pb::beacon_sighting::Id::Ibeacon(pb::IBeaconId {
+            uuid: BEACON_UUID.into(),
+            major: 20,
+            minor,
+        })),
+        rssi_dbm,
+    }
+}
+
+fn eid_sighting(eid: String, rssi_dbm: i32) -> pb::BeaconSighting {
+    pb::BeaconSighting {
+        id: Some(pb::beacon_sighting::Id::Eid(eid)),
+        rssi_dbm,
+    }
+}
+
+fn at_building_20(r: &mut pb::SubmitPunchRequest) {
+    let p = inside_building(20);
+    let g = gps(r);
+    (g.longitude, g.latitude) = (Some(p.x()), Some(p.y()));
+}
+
 struct Row {
     name: &'static str,
     tamper: fn(&mut pb::SubmitPunchRequest),
@@ -133,6 +183,7 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
     let admin = server.kotka_org("acme").await;
     server.import(&admin, beijing_office_gcj02()).await;
     server.import(&admin, building_10_with_wifi()).await;
+    server.import(&admin, building_20_with_beacons()).await;
     let mut client = server.punch_client().await;
 
     let rows = [
@@ -327,6 +378,46 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
             codes: &[],
         },
         Row {
+            name: "honest: in the basement, no fix, the site's rotating beacon close by",
+            tamper: |r| {
+                r.gps = None;
+                r.beacons = vec![eid_sighting(eid_at(Timestamp::now()), -62)];
+            },
+            decision: pb::Decision::Accepted,
+            codes: &[],
+        },
+        Row {
+            name: "honest: a vague fix and the site's iBeacon",
+            tamper: |r| {
+                at_building_20(r);
+                gps(r).accuracy_m = Some(250.0);
+                r.beacons = vec![ibeacon(1, -70)];
+            },
+            decision: pb::Decision::Accepted,
+            codes: &[],
+        },
+        Row {
+            name: "a recording of the rotating beacon played back at home",
+            tamper: |r| {
+                at_home(r);
+                r.beacons = vec![eid_sighting(
+                    eid_at(Timestamp::now() - SignedDuration::from_hours(5)),
+                    -55,
+                )];
+            },
+            decision: pb::Decision::Rejected,
+            codes: &[OutsideFence, BeaconReplayed],
+        },
+        Row {
+            name: "a cloned beacon with the right UUID but an unknown minor",
+            tamper: |r| {
+                at_home(r);
+                r.beacons = vec![ibeacon(99, -50)];
+            },
+            decision: pb::Decision::Rejected,
+            codes: &[OutsideFence, BeaconUnknown],
+        },
+        Row {
             name: "honest: an old client that sends no device facts or sensors",
             tamper: |r| {
                 r.device = None;
@@ -364,6 +455,10 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
         );
         if codes.contains(&CheatAppInstalled) {
             assert_eq!(verdict.cheat_matches.len(), 1, "{}", row.name);
+        }
+        if row.name.contains("rotating beacon close by") {
+            assert_eq!(verdict.method(), pb::LocationMethod::Beacon, "{}", row.name);
+            assert_eq!(verdict.site_id, "kotka-bldg-0020", "{}", row.name);
         }
         if row.name.starts_with("honest: indoors on WiFi only") {
             assert_eq!(verdict.method(), pb::LocationMethod::Wifi, "{}", row.name);
@@ -605,6 +700,81 @@ async fn bad_evidence_names_the_field_without_echoing_packages() {
             "sent time far ahead",
             |r| r.sent_time = Some(ts(Timestamp::now() + SignedDuration::from_hours(30))),
             "sent_time",
+        ),
+        (
+            "malformed BSSID",
+            |r| r.wifi = vec![ap("aa:bb:cc:dd:ee", "x", -50)],
+            "wifi[0].bssid",
+        ),
+        (
+            "broadcast BSSID",
+            |r| r.wifi = vec![ap("ff:ff:ff:ff:ff:ff", "x", -50)],
+            "wifi[0].bssid",
+        ),
+        (
+            "positive RSSI",
+            |r| r.wifi = vec![ap("02:00:00:00:00:01", "x", 12)],
+            "wifi[0].rssi_dbm",
+        ),
+        (
+            "long SSID",
+            |r| r.wifi = vec![ap("02:00:00:00:00:01", &"s".repeat(33), -50)],
+            "wifi[0].ssid",
+        ),
+        (
+            "too many APs",
+            |r| r.wifi = vec![ap("02:00:00:00:00:01", "x", -50); 65],
+            "wifi",
+        ),
+        ("no fix, no WiFi, no beacon", |r| r.gps = None, "gps"),
+        ("nonce with a newline", |r| r.nonce = "a\nb".into(), "nonce"),
+        (
+            "bad beacon UUID",
+            |r| {
+                r.beacons = vec![pb::BeaconSighting {
+                    id: Some(pb::beacon_sighting::Id::Ibeacon(pb::IBeaconId {
+                        uuid: "nope".into(),
+                        major: 1,
+                        minor: 1,
+                    })),
+                    rssi_dbm: -60,
+                }]
+            },
+            "beacons[0].ibeacon.uuid",
+        ),
+        (
+            "major out of range",
+            |r| {
+                r.beacons = vec![pb::BeaconSighting {
+                    id: Some(pb::beacon_sighting::Id::Ibeacon(pb::IBeaconId {
+                        uuid: BEACON_UUID.into(),
+                        major: 70_000,
+                        minor: 1,
+                    })),
+                    rssi_dbm: -60,
+                }]
+            },
+            "beacons[0].ibeacon.major",
+        ),
+        (
+            "short EID",
+            |r| r.beacons = vec![eid_sighting("abcd".into(), -60)],
+            "beacons[0].eid",
+        ),
+        (
+            "beacon without id",
+            |r| {
+                r.beacons = vec![pb::BeaconSighting {
+                    id: None,
+                    rssi_dbm: -60,
+                }]
+            },
+            "beacons[0].id",
+        ),
+        (
+            "too many beacons",
+            |r| r.beacons = vec![ibeacon(1, -60); 33],
+            "beacons",
         ),
     ];
     for (name, tamper, field) in cases {
