@@ -323,7 +323,9 @@ async fn fence_bundle_follows_the_configuration_version() {
     assert!(again.not_modified && again.sites.is_empty());
 
     let wifi = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
-        "properties":{"site":"annex","radius_m":40,"wifi":[{"bssid":"F0-9F-C2-00-00-01","ssid":"Annex"}]},
+        "properties":{"site":"annex","radius_m":40,"wifi":[{"bssid":"F0-9F-C2-00-00-01","ssid":"Annex"}],
+            "beacons":[{"uuid":"F7826DA6-4FA2-4E98-8024-BC5B71E0893E","major":3,"minor":4},
+                       {"eid_identity_key":"00112233445566778899aabbccddeeff","rotation_exponent":10}]},
         "geometry":{"type":"Point","coordinates":[26.95,60.52]}}]}"#;
     server
         .admin_client()
@@ -350,6 +352,15 @@ async fn fence_bundle_follows_the_configuration_version() {
     assert!(!changed.not_modified && changed.version > bundle.version);
     let annex = changed.sites.iter().find(|s| s.site_id == "annex").unwrap();
     assert_eq!(annex.wifi_bssids, ["f0:9f:c2:00:00:01"]);
+    assert_eq!(
+        annex.ibeacons.len(),
+        1,
+        "iBeacons only: EID keys never leave the server"
+    );
+    assert_eq!(
+        annex.ibeacons[0].uuid,
+        "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
+    );
 
     let hr = server.token("kotka", Role::Hr, None).await;
     let status = punches

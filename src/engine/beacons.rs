@@ -98,6 +98,7 @@ pub enum BeaconMatch {
 #[derive(Debug, Default)]
 pub struct BeaconIndex {
     ibeacons: HashMap<IBeaconId, (usize, i32)>,
+    ibeacons_by_site: HashMap<usize, Vec<IBeaconId>>,
     uuids: Vec<Uuid>,
     /// (site, identity key, exponent, clock offset, min rssi)
     rotating: Vec<(usize, [u8; 16], u8, i64, i32)>,
@@ -107,6 +108,7 @@ impl BeaconIndex {
     pub fn build<'a>(sites: impl IntoIterator<Item = (usize, &'a [SiteBeacon])>) -> Self {
         let mut index = BeaconIndex {
             ibeacons: HashMap::new(),
+            ibeacons_by_site: HashMap::new(),
             ..Default::default()
         };
         for (site, beacons) in sites {
@@ -114,6 +116,7 @@ impl BeaconIndex {
                 match *beacon {
                     SiteBeacon::IBeacon { id, min_rssi_dbm } => {
                         index.ibeacons.entry(id).or_insert((site, min_rssi_dbm));
+                        index.ibeacons_by_site.entry(site).or_default().push(id);
                         if !index.uuids.contains(&id.uuid) {
                             index.uuids.push(id.uuid);
                         }
@@ -136,16 +139,9 @@ impl BeaconIndex {
         index
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.ibeacons.is_empty() && self.rotating.is_empty()
-    }
-
     /// The iBeacon ids of a site (EID keys are secret and never leave).
-    pub fn ibeacons_of(&self, site: usize) -> impl Iterator<Item = &IBeaconId> {
-        self.ibeacons
-            .iter()
-            .filter(move |(_, (s, _))| *s == site)
-            .map(|(id, _)| id)
+    pub fn ibeacons_of(&self, site: usize) -> &[IBeaconId] {
+        self.ibeacons_by_site.get(&site).map_or(&[], Vec::as_slice)
     }
 
     /// Judges one sighting heard at `now` (server clock).

@@ -61,6 +61,16 @@ pub fn fence_bundle(snapshot: &crate::engine::OrgSnapshot) -> pb::GetFenceBundle
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            ibeacons: snapshot
+                .beacons
+                .ibeacons_of(site)
+                .iter()
+                .map(|id| pb::IBeaconId {
+                    uuid: id.uuid.to_string(),
+                    major: u32::from(id.major),
+                    minor: u32::from(id.minor),
+                })
+                .collect(),
         })
         .collect();
     pb::GetFenceBundleResponse {
