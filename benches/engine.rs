@@ -4,8 +4,8 @@
 //! (near-boundary). Each case cycles through 512 different punches so the
 //! figure is not one lucky cached path. Also: building the snapshot
 //! (parsing aside, R-tree bulk load included). Each case also runs with
-//! full evidence: GPS, 20 WiFi APs, device facts, sensors, 300 packages and
-//! the employee's history.
+//! full evidence: GPS, 20 WiFi APs, 5 beacons, device facts, sensors, 300
+//! packages and the employee's history.
 //!
 //! Run: cargo bench --bench engine
 
@@ -15,6 +15,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use geo::{InteriorPoint, Point};
 use jiff::{SignedDuration, Timestamp};
 
+use punchguard::engine::beacons::{BeaconSighting, IBeaconId, SiteBeacon, eid};
 use punchguard::engine::fence::FenceGeometry;
 use punchguard::engine::history::LastFix;
 use punchguard::engine::sites::{SiteDefinition, parse_sites_geojson};
@@ -111,11 +112,35 @@ fn cases(sites: &[SiteDefinition], snapshot: &OrgSnapshot) -> [(&'static str, Ve
     [("hit", hits), ("miss", misses), ("near_boundary", near)]
 }
 
+const BEACON_UUID: &str = "f7826da6-4fa2-4e98-8024-bc5b71e0893e";
+const EID_KEY: [u8; 16] = *b"bench-eid-key-01";
+
 /// The same punch with everything a modern client sends: GPS, a 20-AP WiFi
-/// scan (two of them the site's), device facts, a motion summary, and an
-/// older client's 300-package list (one a known cheat app); plus the
-/// employee's history.
+/// scan, 5 beacons (4 iBeacons, one of them the org's, and a live
+/// Eddystone-EID id, all faint), device facts, a motion summary, and an older client's
+/// 300-package list (one a known cheat app); plus the employee's history.
 fn full_evidence(mut punch: Punch) -> Punch {
+    let uuid = uuid::Uuid::parse_str(BEACON_UUID).unwrap();
+    // Heard but too faint to place the punch (so each case keeps its
+    // location path): the org's iBeacon and its rotating beacon's live id,
+    // plus three strangers' iBeacons.
+    punch.beacons = (0..4)
+        .map(|minor| {
+            let uuid = if minor == 0 { uuid } else { uuid::Uuid::nil() };
+            BeaconSighting::IBeacon {
+                id: IBeaconId {
+                    uuid,
+                    major: 7,
+                    minor,
+                },
+                rssi_dbm: -95,
+            }
+        })
+        .chain(std::iter::once(BeaconSighting::Eid {
+            eid: eid(&EID_KEY, 10, punch.received_at.as_second() as u32),
+            rssi_dbm: -95,
+        }))
+        .collect();
     punch.wifi = (0..20)
         .map(|i| WifiSighting {
             bssid: Bssid::parse(&format!("02:00:00:00:00:{i:02x}")).unwrap(),
@@ -185,6 +210,23 @@ fn history() -> History {
 
 fn bench_verdict(c: &mut Criterion) {
     let mut sites = parse_sites_geojson(KOTKA).unwrap();
+    // One site has an iBeacon and a rotating beacon.
+    sites[1].beacons = vec![
+        SiteBeacon::IBeacon {
+            id: IBeaconId {
+                uuid: uuid::Uuid::parse_str(BEACON_UUID).unwrap(),
+                major: 7,
+                minor: 0,
+            },
+            min_rssi_dbm: -90,
+        },
+        SiteBeacon::Eid {
+            identity_key: EID_KEY,
+            rotation_exponent: 10,
+            clock_offset_s: 0,
+            min_rssi_dbm: -90,
+        },
+    ];
     // Two access points per building, like an office floor.
     for (i, site) in sites.iter_mut().enumerate() {
         site.access_points = (0..2)
