@@ -163,6 +163,22 @@ fn eid_sighting(eid: String, rssi_dbm: i32) -> pb::BeaconSighting {
     }
 }
 
+/// Building 30 demands both a fix inside it and its own WiFi.
+fn building_30_demanding_gps_and_wifi() -> String {
+    let mut kotka: serde_json::Value = serde_json::from_str(KOTKA).unwrap();
+    let mut feature = kotka["features"][30].take();
+    feature["properties"]["wifi"] =
+        serde_json::json!([{"bssid": "f0:9f:c2:30:00:01", "ssid": "Vault"}]);
+    feature["properties"]["requires"] = serde_json::json!({"all_of": ["gps", "wifi"]});
+    serde_json::json!({"type": "FeatureCollection", "features": [feature]}).to_string()
+}
+
+fn at_building_30(r: &mut pb::SubmitPunchRequest) {
+    let p = inside_building(30);
+    let g = gps(r);
+    (g.longitude, g.latitude) = (Some(p.x()), Some(p.y()));
+}
+
 fn at_building_20(r: &mut pb::SubmitPunchRequest) {
     let p = inside_building(20);
     let g = gps(r);
@@ -184,6 +200,9 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
     server.import(&admin, beijing_office_gcj02()).await;
     server.import(&admin, building_10_with_wifi()).await;
     server.import(&admin, building_20_with_beacons()).await;
+    server
+        .import(&admin, building_30_demanding_gps_and_wifi())
+        .await;
     let mut client = server.punch_client().await;
 
     let rows = [
@@ -416,6 +435,21 @@ async fn cheats_are_caught_and_honest_people_are_not_punished() {
             },
             decision: pb::Decision::Rejected,
             codes: &[OutsideFence, BeaconUnknown],
+        },
+        Row {
+            name: "a spoofed fix inside a site that also demands its WiFi",
+            tamper: at_building_30,
+            decision: pb::Decision::Rejected,
+            codes: &[EvidenceMissing],
+        },
+        Row {
+            name: "honest: the fix and the WiFi a demanding site asks for",
+            tamper: |r| {
+                at_building_30(r);
+                r.wifi = vec![ap("F0:9F:C2:30:00:01", "Vault", -60)];
+            },
+            decision: pb::Decision::Accepted,
+            codes: &[],
         },
         Row {
             name: "honest: an old client that sends no device facts or sensors",

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 
 use punchguard::auth::{Role, TokenHash};
+use punchguard::engine::beacons::{IBeaconId, SiteBeacon};
 use punchguard::engine::fence::FenceGeometry;
 use punchguard::engine::signatures::CheatCategory;
-use punchguard::engine::sites::SiteDefinition;
+use punchguard::engine::sites::{EvidenceKind, Requirement, SiteDefinition};
 use punchguard::engine::wifi::{AccessPoint, Bssid};
 use punchguard::engine::{
     Action, CheatMatch, Decision, EmployeeId, FindingCode, GpsFix, LocationMethod, OrgId, Policy,
@@ -76,7 +77,18 @@ fn circle_site(id: &str, radius_m: f64) -> SiteDefinition {
             bssid: Bssid::parse(&format!("02:00:00:00:{:02x}:01", id.len())).unwrap(),
             ssid: format!("{id}-wifi"),
         }],
-        beacons: Vec::new(),
+        beacons: vec![SiteBeacon::IBeacon {
+            id: IBeaconId {
+                uuid: uuid::Uuid::from_u128(id.len() as u128),
+                major: 1,
+                minor: 2,
+            },
+            min_rssi_dbm: -80,
+        }],
+        requires: Some(Requirement::AllOf(vec![
+            EvidenceKind::Gps,
+            EvidenceKind::Wifi,
+        ])),
     }
 }
 

@@ -44,6 +44,9 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch, history: &History) -> Ver
     let placement = rules::location::place(snapshot, gps, &beacons, &wifi, &mut observed);
     observed.extend(rules::wifi::check(&wifi, &placement, gps, snapshot, policy));
     observed.extend(rules::beacons::check(&beacons));
+    observed.extend(rules::evidence_required::check(
+        snapshot, &placement, gps, &wifi, &beacons,
+    ));
     let device = punch.device.as_ref();
     let motion = punch.motion.as_ref();
     let (cheat_matches, cheat_apps) = rules::cheat_apps::check(&punch.apps, &snapshot.signatures);
@@ -132,12 +135,14 @@ mod tests {
                 fences: vec![office],
                 access_points: Vec::new(),
                 beacons: Vec::new(),
+                requires: None,
             },
             SiteDefinition {
                 id: SiteId::new("yard").unwrap(),
                 fences: vec![yard],
                 access_points: Vec::new(),
                 beacons: Vec::new(),
+                requires: None,
             },
         ];
         OrgSnapshot::build(OrgId::new("acme").unwrap(), 1, sites, Policy::default())

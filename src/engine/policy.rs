@@ -90,7 +90,8 @@ pub fn default_action(code: FindingCode) -> Action {
         | FindingCode::Emulator
         | FindingCode::Duplicate
         | FindingCode::BeaconReplayed
-        | FindingCode::ConsentMissing => Action::Reject,
+        | FindingCode::ConsentMissing
+        | FindingCode::EvidenceMissing => Action::Reject,
         FindingCode::NearFence
         | FindingCode::LowAccuracy
         | FindingCode::StaleFix

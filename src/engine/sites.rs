@@ -25,13 +25,74 @@ pub const MAX_ACCESS_POINTS: usize = 256;
 /// campus; a 50 km "fence" would accept a whole city.
 pub const MAX_RADIUS_M: f64 = 50_000.0;
 
-/// One site: a named workplace, its fences and its WiFi access points.
+/// One site: a named workplace, its fences, WiFi access points and beacons,
+/// and which evidence a punch there must carry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteDefinition {
     pub id: SiteId,
     pub fences: Vec<FenceGeometry>,
     pub access_points: Vec<AccessPoint>,
     pub beacons: Vec<SiteBeacon>,
+    /// `None`: any evidence that places the punch will do.
+    pub requires: Option<Requirement>,
+}
+
+/// A kind of location evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EvidenceKind {
+    Gps,
+    Wifi,
+    Beacon,
+}
+
+impl EvidenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::Gps => "gps",
+            EvidenceKind::Wifi => "wifi",
+            EvidenceKind::Beacon => "beacon",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [EvidenceKind::Gps, EvidenceKind::Wifi, EvidenceKind::Beacon]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// Which evidence a site demands (EVIDENCE_MISSING otherwise): a building
+/// that wants WiFi *and* GPS is much harder to fake than one that takes GPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    AnyOf(Vec<EvidenceKind>),
+    AllOf(Vec<EvidenceKind>),
+}
+
+impl Requirement {
+    pub fn is_met(&self, present: &[EvidenceKind]) -> bool {
+        match self {
+            Requirement::AnyOf(kinds) => kinds.iter().any(|k| present.contains(k)),
+            Requirement::AllOf(kinds) => kinds.iter().all(|k| present.contains(k)),
+        }
+    }
+
+    /// `("any_of" | "all_of", kinds)`, the form it is written in.
+    pub fn parts(&self) -> (&'static str, &[EvidenceKind]) {
+        match self {
+            Requirement::AnyOf(k) => ("any_of", k),
+            Requirement::AllOf(k) => ("all_of", k),
+        }
+    }
+
+    pub fn from_parts(mode: &str, kinds: Vec<EvidenceKind>) -> Option<Self> {
+        match (mode, kinds.is_empty()) {
+            (_, true) => None,
+            ("any_of", false) => Some(Requirement::AnyOf(kinds)),
+            ("all_of", false) => Some(Requirement::AllOf(kinds)),
+            _ => None,
+        }
+    }
 }
 
 impl SiteDefinition {
@@ -130,8 +191,18 @@ pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportErro
             fences: Vec::new(),
             access_points: Vec::new(),
             beacons: Vec::new(),
+            requires: None,
         });
         entry.beacons.extend(beacons);
+        if let Some(requires) = requires_of(feature, &path)? {
+            if entry.requires.as_ref().is_some_and(|r| *r != requires) {
+                return Err(err(
+                    format!("{path}.properties.requires"),
+                    "differs from an earlier feature of the same site",
+                ));
+            }
+            entry.requires = Some(requires);
+        }
         entry.fences.extend(fence);
         for ap in access_points {
             if !entry
@@ -144,6 +215,32 @@ pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportErro
         }
     }
     Ok(sites.into_values().collect())
+}
+
+/// The `requires` property: `{"any_of": ["gps", "wifi"]}` or
+/// `{"all_of": ["gps", "beacon"]}`.
+fn requires_of(feature: &Feature, path: &str) -> Result<Option<Requirement>, ImportError> {
+    let field = format!("{path}.properties.requires");
+    let Some(value) = feature.property("requires") else {
+        return Ok(None);
+    };
+    let bad = || {
+        err(
+            &field,
+            r#"must be {"any_of": [...]} or {"all_of": [...]} of "gps", "wifi", "beacon""#,
+        )
+    };
+    let object = value.as_object().filter(|o| o.len() == 1).ok_or_else(bad)?;
+    let (mode, list) = object.iter().next().ok_or_else(bad)?;
+    let kinds = list
+        .as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|k| k.as_str().and_then(EvidenceKind::parse).ok_or_else(bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    Requirement::from_parts(mode, kinds)
+        .map(Some)
+        .ok_or_else(bad)
 }
 
 /// The `beacons` property: iBeacons `{"uuid": "…", "major": 1, "minor": 2}` or
@@ -505,6 +602,29 @@ mod tests {
             parse_sites_geojson(&bad).unwrap_err().field,
             "features[1].properties.wifi[1].bssid"
         );
+    }
+
+    #[test]
+    fn sites_say_which_evidence_they_require() {
+        let with =
+            |requires: &str| one(SQUARE, &format!(r#"{{"site":"a","requires":{requires}}}"#));
+        let sites = parse_sites_geojson(&with(r#"{"all_of":["gps","wifi"]}"#)).unwrap();
+        assert_eq!(
+            sites[0].requires,
+            Some(Requirement::AllOf(vec![
+                EvidenceKind::Gps,
+                EvidenceKind::Wifi
+            ]))
+        );
+        for bad in [
+            r#"{"all_of":["gps","radar"]}"#,
+            r#"{"some_of":["gps"]}"#,
+            r#"{"any_of":[]}"#,
+            r#""gps""#,
+        ] {
+            let e = parse_sites_geojson(&with(bad)).unwrap_err();
+            assert_eq!(e.field, "features[0].properties.requires", "{bad}");
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct OrgSnapshot {
     pub index: FenceIndex,
     /// Fence numbers of each site, for distances to one site.
     pub site_fences: Vec<Vec<usize>>,
+    /// What evidence each site requires, if it says.
+    pub site_requirements: Vec<Option<super::sites::Requirement>>,
     pub wifi: WifiIndex,
     pub beacons: BeaconIndex,
     pub policy: Policy,
@@ -43,6 +45,7 @@ impl OrgSnapshot {
                 .enumerate()
                 .map(|(i, s)| (i, s.beacons.as_slice())),
         );
+        let site_requirements = sites.iter().map(|s| s.requires.clone()).collect();
         let mut ids = Vec::with_capacity(sites.len());
         let mut site_fences = Vec::with_capacity(sites.len());
         let mut fences = Vec::new();
@@ -62,6 +65,7 @@ impl OrgSnapshot {
             sites: ids,
             index: FenceIndex::build(fences),
             site_fences,
+            site_requirements,
             wifi,
             beacons,
             policy,

@@ -253,10 +253,11 @@ pub enum FindingCode {
     ClockSkew = 20,
     Duplicate = 21,
     ConsentMissing = 22,
+    EvidenceMissing = 23,
 }
 
 impl FindingCode {
-    pub const ALL: [FindingCode; 22] = [
+    pub const ALL: [FindingCode; 23] = [
         FindingCode::OutsideFence,
         FindingCode::NearFence,
         FindingCode::LowAccuracy,
@@ -279,6 +280,7 @@ impl FindingCode {
         FindingCode::ClockSkew,
         FindingCode::Duplicate,
         FindingCode::ConsentMissing,
+        FindingCode::EvidenceMissing,
     ];
 
     /// The code's stable name, as in the design document and stored records.
@@ -305,6 +307,7 @@ impl FindingCode {
             FindingCode::DeviceShared => "DEVICE_SHARED",
             FindingCode::Duplicate => "DUPLICATE",
             FindingCode::ConsentMissing => "CONSENT_MISSING",
+            FindingCode::EvidenceMissing => "EVIDENCE_MISSING",
             FindingCode::ClockSkew => "CLOCK_SKEW",
         }
     }

@@ -9,6 +9,7 @@ pub mod consent;
 pub mod device_binding;
 pub mod device_shared;
 pub mod emulator;
+pub mod evidence_required;
 pub mod impossible_travel;
 pub mod integrity;
 pub mod location;

@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0005_consents.sql"),
     include_str!("0006_signatures.sql"),
     include_str!("0007_beacons.sql"),
+    include_str!("0008_site_requirements.sql"),
 ];
 
 /// Idle read connections kept open.
@@ -199,11 +200,20 @@ fn load_site(conn: &Connection, org: &OrgId, site: &str) -> Result<SiteDefinitio
         .query_map(params![org.as_str(), site], |r| r.get::<_, String>(0))?
         .map(|row| codec::beacon_from_json(&row?))
         .collect::<Result<Vec<_>>>()?;
+    let requires: Option<String> = conn
+        .prepare_cached("SELECT requires FROM sites WHERE org_id = ?1 AND site_id = ?2")?
+        .query_row(params![org.as_str(), site], |r| r.get(0))
+        .optional()?
+        .flatten();
     Ok(SiteDefinition {
         id: SiteId::new(site).map_err(StoreError::Corrupt)?,
         fences,
         access_points,
         beacons,
+        requires: requires
+            .as_deref()
+            .map(codec::requirement_from_text)
+            .transpose()?,
     })
 }
 
@@ -295,8 +305,14 @@ impl Store for SqliteStore {
                         params![org.as_str(), site.id.as_str()],
                     )?;
                     tx.execute(
-                        "INSERT INTO sites (org_id, site_id, updated_us) VALUES (?1, ?2, ?3)",
-                        params![org.as_str(), site.id.as_str(), now],
+                        "INSERT INTO sites (org_id, site_id, updated_us, requires)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![
+                            org.as_str(),
+                            site.id.as_str(),
+                            now,
+                            site.requires.as_ref().map(codec::requirement_to_text)
+                        ],
                     )?;
                     let mut insert = tx.prepare_cached(
                         "INSERT INTO fences (org_id, site_id, fence_no, geometry, radius_m)
