@@ -352,6 +352,19 @@ async fn fence_bundle_follows_the_configuration_version() {
     assert!(!changed.not_modified && changed.version > bundle.version);
     let annex = changed.sites.iter().find(|s| s.site_id == "annex").unwrap();
     assert_eq!(annex.wifi_bssids, ["f0:9f:c2:00:00:01"]);
+    let listed = server
+        .admin_client()
+        .await
+        .list_sites(authed(pb::ListSitesRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    let annex_listed = listed.sites.iter().find(|s| s.site_id == "annex").unwrap();
+    assert_eq!(annex_listed.wifi_bssids, ["f0:9f:c2:00:00:01"]);
+    assert_eq!(
+        (annex_listed.ibeacons.len(), annex_listed.eid_beacons),
+        (1, 1)
+    );
     assert_eq!(
         annex.ibeacons.len(),
         1,

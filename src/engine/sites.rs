@@ -37,6 +37,14 @@ pub struct SiteDefinition {
     pub requires: Option<Requirement>,
 }
 
+impl std::fmt::Display for Requirement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (mode, kinds) = self.parts();
+        let kinds: Vec<_> = kinds.iter().map(|k| k.as_str()).collect();
+        write!(f, "{mode}:{}", kinds.join(","))
+    }
+}
+
 /// A kind of location evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EvidenceKind {
@@ -83,6 +91,16 @@ impl Requirement {
             Requirement::AnyOf(k) => ("any_of", k),
             Requirement::AllOf(k) => ("all_of", k),
         }
+    }
+
+    /// Reads the written form, `all_of:gps,wifi` (see `Display`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (mode, kinds) = text.split_once(':')?;
+        let kinds = kinds
+            .split(',')
+            .map(EvidenceKind::parse)
+            .collect::<Option<Vec<_>>>()?;
+        Self::from_parts(mode, kinds)
     }
 
     pub fn from_parts(mode: &str, kinds: Vec<EvidenceKind>) -> Option<Self> {

@@ -65,11 +65,7 @@ pub fn fence_bundle(snapshot: &crate::engine::OrgSnapshot) -> pb::GetFenceBundle
                 .beacons
                 .ibeacons_of(site)
                 .iter()
-                .map(|id| pb::IBeaconId {
-                    uuid: id.uuid.to_string(),
-                    major: u32::from(id.major),
-                    minor: u32::from(id.minor),
-                })
+                .map(super::ibeacon_to_pb)
                 .collect(),
         })
         .collect();

@@ -22,6 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::{SignedDuration, Timestamp};
 
 use super::error::ApiError;
+use crate::engine::beacons::{IBeaconId, SiteBeacon};
 use crate::engine::sites::SiteDefinition;
 use crate::engine::{
     Action, Decision, DeviceId, EmployeeId, LocationMethod, PunchKind, SiteId, Verdict,
@@ -178,6 +179,14 @@ pub fn decode_site_cursor(token: &str) -> Result<Option<SiteId>, ApiError> {
     SiteId::new(id).map(Some).map_err(|_| bad())
 }
 
+pub fn ibeacon_to_pb(id: &IBeaconId) -> pb::IBeaconId {
+    pb::IBeaconId {
+        uuid: id.uuid.to_string(),
+        major: u32::from(id.major),
+        minor: u32::from(id.minor),
+    }
+}
+
 pub fn timestamp_to_pb(t: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.as_second(),
@@ -285,6 +294,29 @@ pub fn site_to_pb(site: &SiteDefinition) -> pb::Site {
             max_longitude: hi[0],
             max_latitude: hi[1],
         }),
+        wifi_bssids: site
+            .access_points
+            .iter()
+            .map(|ap| ap.bssid.to_string())
+            .collect(),
+        ibeacons: site
+            .beacons
+            .iter()
+            .filter_map(|b| match b {
+                SiteBeacon::IBeacon { id, .. } => Some(ibeacon_to_pb(id)),
+                SiteBeacon::Eid { .. } => None,
+            })
+            .collect(),
+        eid_beacons: site
+            .beacons
+            .iter()
+            .filter(|b| matches!(b, SiteBeacon::Eid { .. }))
+            .count() as u32,
+        requires: site
+            .requires
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     }
 }
 

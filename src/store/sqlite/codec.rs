@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::beacons::{IBeaconId, SiteBeacon};
 use crate::engine::history::{History, LastFix};
 use crate::engine::signatures::CheatCategory;
-use crate::engine::sites::{EvidenceKind, Requirement};
+use crate::engine::sites::Requirement;
 use crate::engine::wifi::Bssid;
 use crate::engine::{
     Action, CheatMatch, Decision, EmployeeId, Finding, FindingCode, LocationMethod, OrgId, Punch,
@@ -483,19 +483,6 @@ pub fn beacon_from_json(text: &str) -> Result<SiteBeacon> {
     })
 }
 
-pub fn requirement_to_text(r: &Requirement) -> String {
-    let (mode, kinds) = r.parts();
-    let kinds: Vec<_> = kinds.iter().map(|k| k.as_str()).collect();
-    format!("{mode}:{}", kinds.join(","))
-}
-
 pub fn requirement_from_text(text: &str) -> Result<Requirement> {
-    let (mode, kinds) = text
-        .split_once(':')
-        .ok_or_else(|| corrupt("site requirement", text))?;
-    let kinds = kinds
-        .split(',')
-        .map(|k| EvidenceKind::parse(k).ok_or_else(|| corrupt("evidence kind", k)))
-        .collect::<Result<Vec<_>>>()?;
-    Requirement::from_parts(mode, kinds).ok_or_else(|| corrupt("site requirement", text))
+    Requirement::parse(text).ok_or_else(|| corrupt("site requirement", text))
 }

@@ -311,7 +311,7 @@ impl Store for SqliteStore {
                             org.as_str(),
                             site.id.as_str(),
                             now,
-                            site.requires.as_ref().map(codec::requirement_to_text)
+                            site.requires.as_ref().map(ToString::to_string)
                         ],
                     )?;
                     let mut insert = tx.prepare_cached(
