@@ -36,6 +36,23 @@ fn cli(args: &[&str], database: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A device token for `employee` of org `kotka`, made by the CLI.
+fn device_token(database: &Path, employee: &str) -> String {
+    cli(
+        &[
+            "token",
+            "create",
+            "--org",
+            "kotka",
+            "--role",
+            "device",
+            "--employee",
+            employee,
+        ],
+        database,
+    )
+}
+
 struct Served {
     child: Child,
     grpc: String,
@@ -154,19 +171,7 @@ async fn http_get(url: &str) -> String {
 async fn acknowledged_punches_survive_a_crash_and_a_graceful_stop() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("punchguard.db");
-    let device = cli(
-        &[
-            "token",
-            "create",
-            "--org",
-            "kotka",
-            "--role",
-            "device",
-            "--employee",
-            "emp-1",
-        ],
-        &db,
-    );
+    let device = device_token(&db, "emp-1");
     let hr = cli(&["token", "create", "--org", "kotka", "--role", "hr"], &db);
     let imported = cli(
         &[
@@ -330,19 +335,7 @@ async fn installed_package_lists_leave_no_trace() {
     let marker = "org.example.harmless.pg7c1d94e2";
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("punchguard.db");
-    let device = cli(
-        &[
-            "token",
-            "create",
-            "--org",
-            "kotka",
-            "--role",
-            "device",
-            "--employee",
-            "emp-1",
-        ],
-        &db,
-    );
+    let device = device_token(&db, "emp-1");
     cli(
         &[
             "site",

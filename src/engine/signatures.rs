@@ -134,14 +134,6 @@ impl SignatureList {
     pub fn iter(&self) -> impl Iterator<Item = &Signature> {
         self.signatures.iter()
     }
-
-    pub fn len(&self) -> usize {
-        self.signatures.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.signatures.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -42,10 +42,14 @@ impl AdminApi {
         request: Request<pb::ImportSitesRequest>,
     ) -> Result<pb::ImportSitesResponse, ApiError> {
         let app = &self.0;
-        let caller =
-            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
         let request = request.into_inner();
-        let org = caller.org_scope(&request.org_id)?;
         let sites = parse_geojson(request.geojson).await?;
         let summaries = sites.iter().map(convert::site_to_pb).collect();
         let version = app.store.put_sites(&org, sites).await?;
@@ -63,10 +67,14 @@ impl AdminApi {
         request: Request<pb::ListSitesRequest>,
     ) -> Result<pb::ListSitesResponse, ApiError> {
         let app = &self.0;
-        let caller =
-            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
         let request = request.into_inner();
-        let org = caller.org_scope(&request.org_id)?;
         let after = convert::decode_site_cursor(&request.page_token)?;
         let limit = convert::page_size(request.page_size);
         let mut sites = app.store.list_sites(&org, after, limit + 1).await?;
@@ -83,9 +91,13 @@ impl AdminApi {
         request: Request<pb::GetPolicyRequest>,
     ) -> Result<pb::OrgPolicy, ApiError> {
         let app = &self.0;
-        let caller =
-            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
-        let org = caller.org_scope(&request.get_ref().org_id)?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
         Ok(convert::policy_to_pb(&app.store.load_policy(&org).await?))
     }
 
@@ -94,10 +106,14 @@ impl AdminApi {
         request: Request<pb::PutPolicyRequest>,
     ) -> Result<pb::OrgPolicy, ApiError> {
         let app = &self.0;
-        let caller =
-            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
         let request = request.into_inner();
-        let org = caller.org_scope(&request.org_id)?;
         let policy = convert::policy_from_pb(request.policy)?;
         let answer = convert::policy_to_pb(&policy);
         let version = app.store.put_policy(&org, policy).await?;
@@ -111,10 +127,14 @@ impl AdminApi {
         request: Request<pb::ListDevicesRequest>,
     ) -> Result<pb::ListDevicesResponse, ApiError> {
         let app = &self.0;
-        let caller =
-            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
         let request = request.into_inner();
-        let org = caller.org_scope(&request.org_id)?;
         let employee = convert::employee_id(request.employee_id)?;
         let devices = app.store.list_devices(&org, &employee).await?;
         Ok(pb::ListDevicesResponse {
@@ -128,10 +148,14 @@ impl AdminApi {
         bind: bool,
     ) -> Result<pb::Device, ApiError> {
         let app = &self.0;
-        let caller =
-            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
         let request = request.into_inner();
-        let org = caller.org_scope(&request.org_id)?;
         let employee = convert::employee_id(request.employee_id)?;
         let device = convert::device_id(request.device_id)?;
         let binding = if bind {
@@ -153,9 +177,13 @@ impl AdminApi {
         request: Request<pb::GetSignaturesRequest>,
     ) -> Result<pb::SignatureList, ApiError> {
         let app = &self.0;
-        let caller =
-            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
-        let org = caller.org_scope(&request.get_ref().org_id)?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
         Ok(signature_list_to_pb(
             app.store.load_signatures(&org).await?.as_ref(),
         ))
@@ -166,10 +194,14 @@ impl AdminApi {
         request: Request<pb::PutSignaturesRequest>,
     ) -> Result<pb::SignatureList, ApiError> {
         let app = &self.0;
-        let caller =
-            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Admin).await?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
         let request = request.into_inner();
-        let org = caller.org_scope(&request.org_id)?;
         let own = match request.use_builtin {
             true => None,
             false => Some(convert::signatures_from_pb(request.signatures)?),

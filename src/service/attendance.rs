@@ -16,9 +16,14 @@ impl AttendanceApi {
         request: Request<pb::ListPunchesRequest>,
     ) -> Result<pb::ListPunchesResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authenticate(app.store.as_ref(), request.metadata(), Role::Hr).await?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Hr,
+            &request.get_ref().org_id,
+        )
+        .await?;
         let request = request.into_inner();
-        let org = caller.org_scope(&request.org_id)?;
         let (from, to) = convert::time_range(request.from, request.to)?;
         let limit = convert::page_size(request.page_size);
         let mut rows = app

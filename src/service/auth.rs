@@ -69,3 +69,16 @@ pub async fn authenticate(
         employee: grant.employee,
     })
 }
+
+/// Checks the token as [`authenticate`] does and resolves the organisation
+/// the request names (`requested_org`, empty for the token's own).
+pub async fn authorize_org(
+    store: &dyn Store,
+    metadata: &MetadataMap,
+    role: Role,
+    requested_org: &str,
+) -> Result<OrgId, ApiError> {
+    authenticate(store, metadata, role)
+        .await?
+        .org_scope(requested_org)
+}

@@ -38,10 +38,14 @@ impl PrivacyApi {
         request: Request<pb::SetConsentRequest>,
     ) -> Result<pb::Consent, ApiError> {
         let app = &self.0;
-        let caller =
-            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Privacy).await?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Privacy,
+            &request.get_ref().org_id,
+        )
+        .await?;
         let request = request.into_inner();
-        let org = caller.org_scope(&request.org_id)?;
         let employee = convert::employee_id(request.employee_id)?;
         let purpose = purpose(request.purpose)?;
         let record = app
@@ -57,10 +61,14 @@ impl PrivacyApi {
         request: Request<pb::ListConsentsRequest>,
     ) -> Result<pb::ListConsentsResponse, ApiError> {
         let app = &self.0;
-        let caller =
-            auth::authenticate(app.store.as_ref(), request.metadata(), Role::Privacy).await?;
+        let org = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Privacy,
+            &request.get_ref().org_id,
+        )
+        .await?;
         let request = request.into_inner();
-        let org = caller.org_scope(&request.org_id)?;
         let employee = convert::employee_id(request.employee_id)?;
         let records = app.store.list_consents(&org, &employee).await?;
         Ok(pb::ListConsentsResponse {
