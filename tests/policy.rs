@@ -558,3 +558,206 @@ async fn organisations_can_bring_their_own_signature_list() {
     );
     server.stop().await;
 }
+
+/// A WiFi-and-beacon-only punch: no fix, so only radio evidence can place it.
+fn radio_punch(id: &str, wifi: &[&str], ibeacon_minor: Option<u32>) -> pb::SubmitPunchRequest {
+    let mut request = punch_at(id, inside_building(0), 10.0);
+    request.gps = None;
+    request.wifi = wifi
+        .iter()
+        .map(|bssid| pb::WifiAccessPoint {
+            bssid: (*bssid).into(),
+            ssid: "Depot".into(),
+            rssi_dbm: -60,
+        })
+        .collect();
+    request.beacons = ibeacon_minor
+        .map(|minor| pb::BeaconSighting {
+            id: Some(pb::beacon_sighting::Id::Ibeacon(pb::IBeaconId {
+                uuid: "f7826da6-4fa2-4e98-8024-bc5b71e0893e".into(),
+                major: 7,
+                minor,
+            })),
+            rssi_dbm: -65,
+        })
+        .into_iter()
+        .collect();
+    request
+}
+
+#[tokio::test]
+async fn admins_put_a_sites_access_points_and_beacons_without_touching_its_fences() {
+    let server = TestServer::start().await;
+    let admin = server.token("depot-org", Role::Admin, None).await;
+    server
+        .import(
+            &admin,
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+                "properties":{"site":"depot","radius_m":60},
+                "geometry":{"type":"Point","coordinates":[26.94,60.47]}}]}"#,
+        )
+        .await;
+    let device = server
+        .token("depot-org", Role::Device, Some("driver"))
+        .await;
+    let mut admin_client = server.admin_client().await;
+    let mut punch_client = server.punch_client().await;
+    let mut submit = async |request: pb::SubmitPunchRequest| {
+        punch_client
+            .submit_punch(authed(request, &device))
+            .await
+            .unwrap()
+            .into_inner()
+            .verdict
+            .unwrap()
+    };
+
+    // Before: the depot's WiFi is unknown, so a WiFi-only punch locates nowhere.
+    let before = submit(radio_punch("p1", &["aa:bb:cc:00:00:01"], None)).await;
+    assert_eq!(before.site_id, "");
+    assert_ne!(before.decision(), pb::Decision::Accepted);
+
+    let site = admin_client
+        .put_site_access_points(authed(
+            pb::PutSiteAccessPointsRequest {
+                org_id: String::new(),
+                site_id: "depot".into(),
+                access_points: vec![pb::SiteAccessPoint {
+                    bssid: "AA-BB-CC-00-00-01".into(),
+                    ssid: "Depot".into(),
+                }],
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(site.circle_fences, 1, "the fence stays");
+    assert_eq!(site.wifi_bssids, ["aa:bb:cc:00:00:01"]);
+    assert_eq!(site.access_points[0].ssid, "Depot");
+    let on_wifi = submit(radio_punch("p2", &["aabbcc000001"], None)).await;
+    assert_eq!(on_wifi.decision(), pb::Decision::Accepted);
+    assert_eq!(on_wifi.site_id, "depot");
+    assert_eq!(on_wifi.method(), pb::LocationMethod::Wifi);
+
+    let eid = pb::SiteBeacon {
+        kind: Some(pb::site_beacon::Kind::Eid(pb::EidBeacon {
+            identity_key: vec![7; 16],
+            rotation_exponent: 10,
+            clock_offset_s: 0,
+        })),
+        min_rssi_dbm: None,
+    };
+    let ibeacon = pb::SiteBeacon {
+        kind: Some(pb::site_beacon::Kind::Ibeacon(pb::IBeaconId {
+            uuid: "F7826DA6-4FA2-4E98-8024-BC5B71E0893E".into(),
+            major: 7,
+            minor: 3,
+        })),
+        min_rssi_dbm: Some(-80),
+    };
+    let site = admin_client
+        .put_site_beacons(authed(
+            pb::PutSiteBeaconsRequest {
+                org_id: String::new(),
+                site_id: "depot".into(),
+                beacons: vec![ibeacon, eid.clone()],
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(site.ibeacons.len(), 1);
+    assert_eq!(site.eid_beacons, 1);
+    assert_eq!(site.wifi_bssids.len(), 1, "the access points stay");
+    let on_beacon = submit(radio_punch("p3", &[], Some(3))).await;
+    assert_eq!(on_beacon.decision(), pb::Decision::Accepted);
+    assert_eq!(on_beacon.method(), pb::LocationMethod::Beacon);
+
+    // Emptying the access points takes effect on the next punch too.
+    admin_client
+        .put_site_access_points(authed(
+            pb::PutSiteAccessPointsRequest {
+                site_id: "depot".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let after = submit(radio_punch("p4", &["aa:bb:cc:00:00:01"], None)).await;
+    assert_eq!(after.site_id, "");
+    let listed = admin_client
+        .list_sites(authed(pb::ListSitesRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.sites[0].access_points.is_empty());
+    assert_eq!(listed.sites[0].eid_beacons, 1);
+
+    // Refusals name the field and change nothing.
+    let bad_ap = |site_id: &str, bssids: &[&str]| pb::PutSiteAccessPointsRequest {
+        org_id: String::new(),
+        site_id: site_id.into(),
+        access_points: bssids
+            .iter()
+            .map(|b| pb::SiteAccessPoint {
+                bssid: (*b).into(),
+                ssid: String::new(),
+            })
+            .collect(),
+    };
+    let cases = [
+        (
+            bad_ap("depot", &["aa:bb:cc:00:00:01", "not-a-mac"]),
+            "access_points[1].bssid",
+        ),
+        (
+            bad_ap("depot", &["aa:bb:cc:00:00:01", "AABBCC000001"]),
+            "access_points[1].bssid",
+        ),
+        (bad_ap("", &[]), "site_id"),
+    ];
+    for (request, field) in cases {
+        let status = admin_client
+            .put_site_access_points(authed(request, &admin))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(violated_field(&status).as_deref(), Some(field));
+    }
+    let mut short_key = eid;
+    if let Some(pb::site_beacon::Kind::Eid(e)) = &mut short_key.kind {
+        e.identity_key.pop();
+    }
+    let status = admin_client
+        .put_site_beacons(authed(
+            pb::PutSiteBeaconsRequest {
+                org_id: String::new(),
+                site_id: "depot".into(),
+                beacons: vec![short_key],
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_field(&status).as_deref(),
+        Some("beacons[0].eid.identity_key")
+    );
+    let status = admin_client
+        .put_site_access_points(authed(bad_ap("warehouse", &[]), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let unchanged = admin_client
+        .list_sites(authed(pb::ListSitesRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unchanged.sites.len(), 1);
+    assert_eq!(unchanged.sites[0].eid_beacons, 1);
+    assert_eq!(unchanged.sites[0].ibeacons.len(), 1);
+    server.stop().await;
+}

@@ -16,6 +16,10 @@ use uuid::Uuid;
 
 /// Largest rotation exponent the specification allows (2^15 s ≈ 9 h).
 pub const MAX_ROTATION_EXPONENT: u8 = 15;
+
+/// Largest registered clock offset, seconds (about 35,000 years): bounds
+/// the arithmetic on it.
+pub const MAX_CLOCK_OFFSET_S: u64 = 1 << 40;
 /// A sighting's id may come from a beacon clock this far off the resolver's
 /// (the specification allows 150 ppm drift; five minutes also matches the
 /// default CLOCK_SKEW tolerance), plus one rotation period either way.

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use geo::{Coord, CoordsIter, MapCoords, MultiPolygon, Point, Validation};
 use geojson::{Feature, GeoJson, GeometryValue, JsonValue};
 
-use super::beacons::{DEFAULT_MIN_RSSI_DBM, IBeaconId, MAX_ROTATION_EXPONENT, SiteBeacon};
+use super::beacons::{
+    DEFAULT_MIN_RSSI_DBM, IBeaconId, MAX_CLOCK_OFFSET_S, MAX_ROTATION_EXPONENT, SiteBeacon,
+};
 use super::coords::CoordinateSystem;
 use super::fence::FenceGeometry;
 use super::types::SiteId;
@@ -327,7 +329,8 @@ fn beacons_of(feature: &Feature, path: &str) -> Result<Vec<SiteBeacon>, ImportEr
             let rotation_exponent = int("rotation_exponent", 0, i64::from(MAX_ROTATION_EXPONENT))?
                 .ok_or_else(|| err(at("rotation_exponent"), "required"))?
                 as u8;
-            let clock_offset_s = int("clock_offset_s", -(1 << 40), 1 << 40)?.unwrap_or(0);
+            let bound = MAX_CLOCK_OFFSET_S as i64;
+            let clock_offset_s = int("clock_offset_s", -bound, bound)?.unwrap_or(0);
             Ok(SiteBeacon::Eid {
                 identity_key,
                 rotation_exponent,

@@ -5,9 +5,11 @@ use tonic::{Request, Response, Status};
 use super::error::{ApiError, respond};
 use super::{App, auth, convert};
 use crate::auth::Role;
+use crate::engine::SiteId;
 use crate::engine::signatures::SignatureList;
 use crate::engine::sites::{SiteDefinition, parse_sites_geojson};
 use crate::proto::v1::{self as pb, admin_service_server::AdminService};
+use crate::store::SiteRadios;
 
 /// Largest GeoJSON text one import may carry.
 pub const MAX_GEOJSON_BYTES: usize = 32 * 1024 * 1024;
@@ -214,6 +216,30 @@ impl AdminApi {
     }
 }
 
+impl AdminApi {
+    /// Replaces one kind of a site's radio evidence and makes it effective.
+    async fn put_site_radios(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        org_id: &str,
+        site_id: String,
+        radios: impl FnOnce() -> Result<SiteRadios, ApiError>,
+    ) -> Result<pb::Site, ApiError> {
+        let app = &self.0;
+        let org = auth::authorize_org(app.store.as_ref(), metadata, Role::Admin, org_id).await?;
+        let site = SiteId::new(site_id).map_err(|e| ApiError::invalid("site_id", e))?;
+        let radios = radios()?;
+        let (version, stored) = app
+            .store
+            .put_site_radios(&org, &site, radios)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no site {site} in the organisation")))?;
+        app.snapshots.reload(app.store.as_ref(), &org).await?;
+        tracing::info!(org = %org, version, "site radio evidence changed");
+        Ok(convert::site_to_pb(&stored))
+    }
+}
+
 /// The organisation's own list, or the shipped one when it has none.
 fn signature_list_to_pb(own: Option<&SignatureList>) -> pb::SignatureList {
     let builtin = SignatureList::builtin();
@@ -226,6 +252,33 @@ fn signature_list_to_pb(own: Option<&SignatureList>) -> pb::SignatureList {
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
+    async fn put_site_access_points(
+        &self,
+        request: Request<pb::PutSiteAccessPointsRequest>,
+    ) -> Result<Response<pb::Site>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        let answer = self
+            .put_site_radios(&metadata, &request.org_id, request.site_id, || {
+                convert::site_access_points_from_pb(request.access_points)
+                    .map(SiteRadios::AccessPoints)
+            })
+            .await;
+        respond("PutSiteAccessPoints", answer)
+    }
+
+    async fn put_site_beacons(
+        &self,
+        request: Request<pb::PutSiteBeaconsRequest>,
+    ) -> Result<Response<pb::Site>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        let answer = self
+            .put_site_radios(&metadata, &request.org_id, request.site_id, || {
+                convert::site_beacons_from_pb(request.beacons).map(SiteRadios::Beacons)
+            })
+            .await;
+        respond("PutSiteBeacons", answer)
+    }
+
     async fn get_signatures(
         &self,
         request: Request<pb::GetSignaturesRequest>,

@@ -15,8 +15,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::auth::{Role, TokenHash};
+use crate::engine::beacons::SiteBeacon;
 use crate::engine::signatures::SignatureList;
 use crate::engine::sites::SiteDefinition;
+use crate::engine::wifi::AccessPoint;
 use crate::engine::{
     ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, PunchKind,
     SiteId, Verdict,
@@ -92,6 +94,13 @@ pub struct PunchQuery {
     pub limit: usize,
 }
 
+/// What [`Store::put_site_radios`] replaces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SiteRadios {
+    AccessPoints(Vec<AccessPoint>),
+    Beacons(Vec<SiteBeacon>),
+}
+
 /// A device bound to an employee.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceBinding {
@@ -154,6 +163,16 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the named sites (all their fences) in one transaction and
     /// returns the organisation's new fence-set version.
     async fn put_sites(&self, org: &OrgId, sites: Vec<SiteDefinition>) -> Result<u64>;
+
+    /// Replaces one kind of radio evidence of an existing site, leaving its
+    /// fences and the other kind alone; bumps the configuration version.
+    /// `None` when the site does not exist.
+    async fn put_site_radios(
+        &self,
+        org: &OrgId,
+        site: &SiteId,
+        radios: SiteRadios,
+    ) -> Result<Option<(u64, SiteDefinition)>>;
 
     /// All of an organisation's sites with the version they form.
     async fn load_sites(&self, org: &OrgId) -> Result<(u64, Vec<SiteDefinition>)>;

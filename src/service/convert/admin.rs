@@ -3,8 +3,15 @@
 
 use jiff::SignedDuration;
 
-use super::{action_to_pb, in_range, required_f64};
+use std::collections::HashSet;
+
+use super::{action_to_pb, bounded_str, ibeacon_from_pb, in_range, required_f64};
+use crate::engine::beacons::{
+    DEFAULT_MIN_RSSI_DBM, MAX_CLOCK_OFFSET_S, MAX_ROTATION_EXPONENT, SiteBeacon,
+};
 use crate::engine::signatures::{CheatCategory, Signature, SignatureList};
+use crate::engine::sites::MAX_ACCESS_POINTS;
+use crate::engine::wifi::{AccessPoint, Bssid, MAX_SSID_LEN};
 use crate::engine::{Action, EmployeeId, Policy};
 use crate::proto::v1 as pb;
 use crate::service::error::ApiError;
@@ -251,4 +258,92 @@ pub fn signatures_from_pb(list: Vec<pb::CheatSignature>) -> Result<SignatureList
         })
         .collect::<Result<Vec<_>, _>>()?;
     SignatureList::new(signatures).map_err(|e| ApiError::invalid("signatures", e))
+}
+
+/// A site's access points from an admin: bounded, BSSIDs well-formed and unique.
+pub fn site_access_points_from_pb(
+    list: Vec<pb::SiteAccessPoint>,
+) -> Result<Vec<AccessPoint>, ApiError> {
+    if list.len() > MAX_ACCESS_POINTS {
+        return Err(ApiError::invalid(
+            "access_points",
+            format!("at most {MAX_ACCESS_POINTS} access points"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    list.into_iter()
+        .enumerate()
+        .map(|(i, ap)| {
+            let field = |name: &str| format!("access_points[{i}].{name}");
+            let bssid =
+                Bssid::parse(&ap.bssid).map_err(|e| ApiError::invalid(field("bssid"), e))?;
+            if !seen.insert(bssid) {
+                return Err(ApiError::invalid(field("bssid"), "listed twice"));
+            }
+            bounded_str(&field("ssid"), &ap.ssid, MAX_SSID_LEN)?;
+            Ok(AccessPoint {
+                bssid,
+                ssid: ap.ssid,
+            })
+        })
+        .collect()
+}
+
+/// A site's beacons from an admin, checked as the GeoJSON import checks them.
+pub fn site_beacons_from_pb(list: Vec<pb::SiteBeacon>) -> Result<Vec<SiteBeacon>, ApiError> {
+    if list.len() > MAX_ACCESS_POINTS {
+        return Err(ApiError::invalid(
+            "beacons",
+            format!("at most {MAX_ACCESS_POINTS} beacons"),
+        ));
+    }
+    list.into_iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let field = |name: &str| format!("beacons[{i}].{name}");
+            let min_rssi_dbm = match b.min_rssi_dbm {
+                None => DEFAULT_MIN_RSSI_DBM,
+                Some(v) if (-127..=0).contains(&v) => v,
+                Some(_) => {
+                    return Err(ApiError::invalid(
+                        field("min_rssi_dbm"),
+                        "must be between -127 and 0",
+                    ));
+                }
+            };
+            match b.kind {
+                Some(pb::site_beacon::Kind::Ibeacon(id)) => Ok(SiteBeacon::IBeacon {
+                    id: ibeacon_from_pb(&field("ibeacon"), id)?,
+                    min_rssi_dbm,
+                }),
+                Some(pb::site_beacon::Kind::Eid(eid)) => {
+                    let identity_key: [u8; 16] = eid.identity_key.try_into().map_err(|_| {
+                        ApiError::invalid(field("eid.identity_key"), "must be 16 bytes")
+                    })?;
+                    let rotation_exponent = u8::try_from(eid.rotation_exponent)
+                        .ok()
+                        .filter(|k| *k <= MAX_ROTATION_EXPONENT)
+                        .ok_or_else(|| {
+                            ApiError::invalid(
+                                field("eid.rotation_exponent"),
+                                format!("must be 0..{MAX_ROTATION_EXPONENT}"),
+                            )
+                        })?;
+                    if eid.clock_offset_s.unsigned_abs() > MAX_CLOCK_OFFSET_S {
+                        return Err(ApiError::invalid(
+                            field("eid.clock_offset_s"),
+                            format!("must be within ±{MAX_CLOCK_OFFSET_S}"),
+                        ));
+                    }
+                    Ok(SiteBeacon::Eid {
+                        identity_key,
+                        rotation_exponent,
+                        clock_offset_s: eid.clock_offset_s,
+                        min_rssi_dbm,
+                    })
+                }
+                None => Err(ApiError::invalid(field("kind"), "required: ibeacon or eid")),
+            }
+        })
+        .collect()
 }

@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 
-use super::{bounded_str, device_time, in_range, required_f64};
-use crate::engine::beacons::{BeaconSighting, IBeaconId};
+use super::{bounded_str, device_time, ibeacon_from_pb, in_range, required_f64};
+use crate::engine::beacons::BeaconSighting;
 use crate::engine::coords::CoordinateSystem;
 use crate::engine::wifi::{Bssid, MAX_SSID_LEN, WifiSighting};
 use crate::engine::{
@@ -127,22 +127,10 @@ fn beacon_sightings(heard: Vec<pb::BeaconSighting>) -> Result<Vec<BeaconSighting
                 ));
             }
             match b.id {
-                Some(pb::beacon_sighting::Id::Ibeacon(id)) => {
-                    let uuid = uuid::Uuid::parse_str(&id.uuid)
-                        .map_err(|_| ApiError::invalid(field("ibeacon.uuid"), "must be a UUID"))?;
-                    let part = |name: &str, v: u32| {
-                        u16::try_from(v)
-                            .map_err(|_| ApiError::invalid(field(name), "must be 0..65535"))
-                    };
-                    Ok(BeaconSighting::IBeacon {
-                        id: IBeaconId {
-                            uuid,
-                            major: part("ibeacon.major", id.major)?,
-                            minor: part("ibeacon.minor", id.minor)?,
-                        },
-                        rssi_dbm: b.rssi_dbm,
-                    })
-                }
+                Some(pb::beacon_sighting::Id::Ibeacon(id)) => Ok(BeaconSighting::IBeacon {
+                    id: ibeacon_from_pb(&field("ibeacon"), id)?,
+                    rssi_dbm: b.rssi_dbm,
+                }),
                 Some(pb::beacon_sighting::Id::Eid(eid)) => {
                     let eid: [u8; 8] = hex::decode(&eid)
                         .ok()

@@ -10,7 +10,7 @@ mod evidence;
 
 pub use admin::{
     BUNDLE_SIMPLIFY_M, MAX_FIELD_STAFF, MAX_SIGNATURES, fence_bundle, policy_from_pb, policy_to_pb,
-    signature_to_pb, signatures_from_pb,
+    signature_to_pb, signatures_from_pb, site_access_points_from_pb, site_beacons_from_pb,
 };
 pub use evidence::{
     MAX_ACCURACY_M, MAX_PACKAGE_LEN, MAX_PACKAGES, MAX_SIGNATURE_IDS, MAX_SPEED_MPS,
@@ -187,6 +187,21 @@ pub fn ibeacon_to_pb(id: &IBeaconId) -> pb::IBeaconId {
     }
 }
 
+/// An iBeacon id, its parts named under `field`.
+pub(crate) fn ibeacon_from_pb(field: &str, id: pb::IBeaconId) -> Result<IBeaconId, ApiError> {
+    let uuid = uuid::Uuid::parse_str(&id.uuid)
+        .map_err(|_| ApiError::invalid(format!("{field}.uuid"), "must be a UUID"))?;
+    let part = |name: &str, v: u32| {
+        u16::try_from(v)
+            .map_err(|_| ApiError::invalid(format!("{field}.{name}"), "must be 0..65535"))
+    };
+    Ok(IBeaconId {
+        uuid,
+        major: part("major", id.major)?,
+        minor: part("minor", id.minor)?,
+    })
+}
+
 pub fn timestamp_to_pb(t: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.as_second(),
@@ -312,6 +327,14 @@ pub fn site_to_pb(site: &SiteDefinition) -> pb::Site {
             .iter()
             .filter(|b| matches!(b, SiteBeacon::Eid { .. }))
             .count() as u32,
+        access_points: site
+            .access_points
+            .iter()
+            .map(|ap| pb::SiteAccessPoint {
+                bssid: ap.bssid.to_string(),
+                ssid: ap.ssid.clone(),
+            })
+            .collect(),
         requires: site
             .requires
             .as_ref()

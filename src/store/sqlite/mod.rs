@@ -22,9 +22,10 @@ use self::codec::to_us;
 use self::writer::Writer;
 use super::{
     ConsentRecord, DeviceBinding, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded,
-    Result, Store, StoreError, TokenGrant,
+    Result, SiteRadios, Store, StoreError, TokenGrant,
 };
 use crate::auth::{Role, TokenHash};
+use crate::engine::beacons::SiteBeacon;
 use crate::engine::signatures::SignatureList;
 use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
 use crate::engine::wifi::{AccessPoint, Bssid};
@@ -217,6 +218,46 @@ fn load_site(conn: &Connection, org: &OrgId, site: &str) -> Result<SiteDefinitio
     })
 }
 
+fn insert_access_points(
+    tx: &Connection,
+    org: &OrgId,
+    site: &SiteId,
+    access_points: &[AccessPoint],
+) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO site_access_points (org_id, site_id, bssid, ssid) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for ap in access_points {
+        insert.execute(params![
+            org.as_str(),
+            site.as_str(),
+            ap.bssid.to_string(),
+            ap.ssid
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_beacons(
+    tx: &Connection,
+    org: &OrgId,
+    site: &SiteId,
+    beacons: &[SiteBeacon],
+) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO site_beacons (org_id, site_id, beacon_no, beacon) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (no, beacon) in beacons.iter().enumerate() {
+        insert.execute(params![
+            org.as_str(),
+            site.as_str(),
+            no as i64,
+            codec::beacon_to_json(beacon)
+        ])?;
+    }
+    Ok(())
+}
+
 fn load_site_page(
     conn: &Connection,
     org: &OrgId,
@@ -328,32 +369,52 @@ impl Store for SqliteStore {
                             radius
                         ])?;
                     }
-                    let mut insert_ap = tx.prepare_cached(
-                        "INSERT INTO site_access_points (org_id, site_id, bssid, ssid)
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )?;
-                    for ap in &site.access_points {
-                        insert_ap.execute(params![
-                            org.as_str(),
-                            site.id.as_str(),
-                            ap.bssid.to_string(),
-                            ap.ssid
-                        ])?;
-                    }
-                    let mut insert_beacon = tx.prepare_cached(
-                        "INSERT INTO site_beacons (org_id, site_id, beacon_no, beacon)
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )?;
-                    for (no, beacon) in site.beacons.iter().enumerate() {
-                        insert_beacon.execute(params![
-                            org.as_str(),
-                            site.id.as_str(),
-                            no as i64,
-                            codec::beacon_to_json(beacon)
-                        ])?;
-                    }
+                    insert_access_points(tx, &org, &site.id, &site.access_points)?;
+                    insert_beacons(tx, &org, &site.id, &site.beacons)?;
                 }
                 bump_version(tx, &org)
+            })
+            .await
+    }
+
+    async fn put_site_radios(
+        &self,
+        org: &OrgId,
+        site: &SiteId,
+        radios: SiteRadios,
+    ) -> Result<Option<(u64, SiteDefinition)>> {
+        let (org, site) = (org.clone(), site.clone());
+        self.writer
+            .write(move |tx| {
+                let exists = tx
+                    .prepare_cached("SELECT 1 FROM sites WHERE org_id = ?1 AND site_id = ?2")?
+                    .exists(params![org.as_str(), site.as_str()])?;
+                if !exists {
+                    return Ok(None);
+                }
+                let keys = params![org.as_str(), site.as_str()];
+                match &radios {
+                    SiteRadios::AccessPoints(list) => {
+                        tx.execute(
+                            "DELETE FROM site_access_points WHERE org_id = ?1 AND site_id = ?2",
+                            keys,
+                        )?;
+                        insert_access_points(tx, &org, &site, list)?;
+                    }
+                    SiteRadios::Beacons(list) => {
+                        tx.execute(
+                            "DELETE FROM site_beacons WHERE org_id = ?1 AND site_id = ?2",
+                            keys,
+                        )?;
+                        insert_beacons(tx, &org, &site, list)?;
+                    }
+                }
+                tx.execute(
+                    "UPDATE sites SET updated_us = ?3 WHERE org_id = ?1 AND site_id = ?2",
+                    params![org.as_str(), site.as_str(), to_us(Timestamp::now())],
+                )?;
+                let version = bump_version(tx, &org)?;
+                Ok(Some((version, load_site(tx, &org, site.as_str())?)))
             })
             .await
     }
