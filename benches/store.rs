@@ -4,6 +4,8 @@
 //! one caller this measures the disk's sync latency, and with many it shows
 //! how many punches one sync carries.
 //!
+//! Also: reading a punch's history from memory versus from the database.
+//!
 //! The database lives under the target directory (a real disk, not tmpfs).
 //! Run: cargo bench --bench store
 
@@ -17,8 +19,8 @@ use jiff::Timestamp;
 use punchguard::engine::{
     Decision, EmployeeId, GpsFix, LocationMethod, OrgId, Punch, PunchId, PunchKind, Verdict,
 };
-use punchguard::store::Store;
 use punchguard::store::sqlite::SqliteStore;
+use punchguard::store::{HistoryQuery, Store};
 
 const PUNCHES_PER_ITERATION: u64 = 512;
 
@@ -111,5 +113,56 @@ fn bench_group_commit(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench_group_commit);
+/// The history a punch is judged on: from memory when the employee is
+/// cached, from the database on a miss (a fresh store on the same file
+/// caches nothing until asked), and with a nonce, which always needs a
+/// point lookup.
+fn bench_history(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let path = dir.path().join("history.db");
+    let store = SqliteStore::open(&path).unwrap();
+    runtime.block_on(async {
+        store
+            .ensure_org(&OrgId::new("bench").unwrap())
+            .await
+            .unwrap();
+        for n in 0..5_000 {
+            store.record_punch(&punch(n), &verdict()).await.unwrap();
+        }
+    });
+    let query = |nonce: Option<&str>| HistoryQuery {
+        org: OrgId::new("bench").unwrap(),
+        employee: EmployeeId::new("e7").unwrap(),
+        device: None,
+        nonce: nonce.map(str::to_owned),
+        shared_since: Timestamp::now() - jiff::SignedDuration::from_hours(24),
+    };
+    let mut group = c.benchmark_group("sqlite_history");
+    group.bench_function("cached", |b| {
+        b.iter(|| runtime.block_on(store.history(query(None))).unwrap())
+    });
+    group.bench_function("cached_with_nonce", |b| {
+        b.iter(|| runtime.block_on(store.history(query(Some("n1")))).unwrap())
+    });
+    group.bench_function("from_database", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let fresh = SqliteStore::open(&path).unwrap();
+                // Warm the fresh store's read connection on another employee.
+                let mut other = query(None);
+                other.employee = EmployeeId::new("e8").unwrap();
+                runtime.block_on(fresh.history(other)).unwrap();
+                let started = Instant::now();
+                runtime.block_on(fresh.history(query(None))).unwrap();
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_group_commit, bench_history);
 criterion_main!(benches);

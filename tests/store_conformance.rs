@@ -12,11 +12,12 @@ use punchguard::engine::signatures::CheatCategory;
 use punchguard::engine::sites::{EvidenceKind, Requirement, SiteDefinition};
 use punchguard::engine::wifi::{AccessPoint, Bssid};
 use punchguard::engine::{
-    Action, CheatMatch, Decision, EmployeeId, FindingCode, GpsFix, LocationMethod, OrgId, Policy,
-    Punch, PunchId, PunchKind, SiteId, Verdict,
+    Action, CheatMatch, ConsentPurpose, Decision, DeviceFacts, DeviceId, EmployeeId, FindingCode,
+    GpsFix, History, Integrity, LocationMethod, OrgId, Platform, Policy, Punch, PunchId, PunchKind,
+    SiteId, Verdict,
 };
 use punchguard::store::sqlite::SqliteStore;
-use punchguard::store::{PunchCursor, PunchQuery, Store, StoreError, TokenGrant};
+use punchguard::store::{HistoryQuery, PunchCursor, PunchQuery, Store, StoreError, TokenGrant};
 
 fn org(s: &str) -> OrgId {
     OrgId::new(s).unwrap()
@@ -64,6 +65,18 @@ fn verdict(decision: Decision) -> Verdict {
         cheat_matches: Vec::new(),
         wifi_bssids: Vec::new(),
     }
+}
+
+fn with_device(mut punch: Punch, device: &str) -> Punch {
+    punch.device = Some(DeviceFacts {
+        device_id: DeviceId::new(device).unwrap(),
+        platform: Platform::Android,
+        rooted: false,
+        emulator: false,
+        developer_mode: false,
+        integrity: Integrity::NotChecked,
+    });
+    punch
 }
 
 fn circle_site(id: &str, radius_m: f64) -> SiteDefinition {
@@ -300,6 +313,77 @@ mod cases {
         );
     }
 
+    pub async fn history_follows_every_write(store: Arc<dyn Store>) {
+        let acme = org("acme");
+        store.ensure_org(&acme).await.unwrap();
+        let aino = EmployeeId::new("aino").unwrap();
+        let phone = DeviceId::new("phone-1").unwrap();
+        let query = |nonce: &str| HistoryQuery {
+            org: acme.clone(),
+            employee: aino.clone(),
+            device: Some(phone.clone()),
+            nonce: Some(nonce.into()),
+            shared_since: t0() - SignedDuration::from_hours(1),
+        };
+        // Every check twice: the first may load, the second may be cached.
+        let history = async |nonce: &str| {
+            let first = store.history(query(nonce)).await.unwrap();
+            assert_eq!(first, store.history(query(nonce)).await.unwrap());
+            first
+        };
+        let empty = history("n1").await;
+        assert_eq!(empty, History::default());
+
+        let mut first = with_device(punch("acme", "aino", "p1", t0()), "phone-1");
+        first.nonce = Some("n1".into());
+        store
+            .record_punch(&first, &verdict(Decision::Accepted))
+            .await
+            .unwrap();
+        let after_first = history("n1").await;
+        assert!(after_first.nonce_seen);
+        assert!(!history("n2").await.nonce_seen);
+        assert_eq!(after_first.bound_devices, std::slice::from_ref(&phone));
+        let fix = after_first.last_accepted.unwrap();
+        assert_eq!((fix.latitude, fix.at), (60.5, t0()));
+
+        // A rejected punch elsewhere moves nothing; a colleague on the phone shows.
+        let mut rejected = punch("acme", "aino", "p2", t0() + SignedDuration::from_mins(5));
+        rejected.gps.as_mut().unwrap().latitude = 61.0;
+        store
+            .record_punch(&rejected, &verdict(Decision::Rejected))
+            .await
+            .unwrap();
+        let buddy = with_device(punch("acme", "onni", "p1", t0()), "phone-1");
+        store
+            .record_punch(&buddy, &verdict(Decision::Accepted))
+            .await
+            .unwrap();
+        let after_buddy = history("n2").await;
+        assert_eq!(after_buddy.last_accepted, Some(fix));
+        assert_eq!(
+            after_buddy.device_other_employees,
+            [EmployeeId::new("onni").unwrap()]
+        );
+
+        // Admin changes and consent show on the very next read.
+        store.revoke_device(&acme, &aino, &phone).await.unwrap();
+        assert!(history("n2").await.bound_devices.is_empty());
+        let tablet = DeviceId::new("tablet").unwrap();
+        store.bind_device(&acme, &aino, &tablet).await.unwrap();
+        assert_eq!(history("n2").await.bound_devices, [tablet]);
+        store
+            .set_consent(&acme, &aino, ConsentPurpose::AutoPunch, true)
+            .await
+            .unwrap();
+        assert!(history("n2").await.auto_punch_consent);
+        store
+            .set_consent(&acme, &aino, ConsentPurpose::AutoPunch, false)
+            .await
+            .unwrap();
+        assert!(!history("n2").await.auto_punch_consent);
+    }
+
     pub async fn close_commits_what_was_queued(store: Arc<dyn Store>) {
         store.ensure_org(&org("a")).await.unwrap();
         let tasks: Vec<_> = (0..50)
@@ -353,6 +437,7 @@ macro_rules! suite {
             suite!(@case $open, sites_replace_by_name_and_bump_the_version);
             suite!(@case $open, policies_round_trip_and_bump_the_version);
             suite!(@case $open, close_commits_what_was_queued);
+            suite!(@case $open, history_follows_every_write);
         }
     };
     (@case $open:expr, $case:ident) => {
@@ -415,4 +500,65 @@ async fn sqlite_groups_commits_and_is_durable() {
     let reopened = SqliteStore::open(&path).unwrap();
     let rows = reopened.list_punches(cases::all(&org("a"))).await.unwrap();
     assert_eq!(rows.len(), 400);
+}
+
+/// The SQLite store keeps recent history in memory: after any sequence of
+/// punches, bindings and consents, what it answers equals what a store
+/// opened fresh on the same file (nothing cached) reads from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_cached_history_equals_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let acme = org("acme");
+    store.ensure_org(&acme).await.unwrap();
+    let employees = ["e0", "e1", "e2"].map(|e| EmployeeId::new(e).unwrap());
+    let devices = ["d0", "d1"].map(|d| DeviceId::new(d).unwrap());
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for step in 0..300 {
+        let employee = &employees[next(3) as usize];
+        let device = &devices[next(2) as usize];
+        let at = t0() + SignedDuration::from_mins(step);
+        match next(6) {
+            0 => {
+                store.revoke_device(&acme, employee, device).await.unwrap();
+            }
+            1 => {
+                store.bind_device(&acme, employee, device).await.unwrap();
+            }
+            2 => {
+                let granted = next(2) == 0;
+                store
+                    .set_consent(&acme, employee, ConsentPurpose::AutoPunch, granted)
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                let mut p = punch("acme", employee.as_str(), &format!("p{step}"), at);
+                p = with_device(p, device.as_str());
+                p.gps.as_mut().unwrap().latitude = 60.0 + next(100) as f64 / 100.0;
+                p.nonce = Some(format!("n{}", next(50)));
+                let decision =
+                    [Decision::Accepted, Decision::Review, Decision::Rejected][next(3) as usize];
+                store.record_punch(&p, &verdict(decision)).await.unwrap();
+            }
+        }
+        let query = HistoryQuery {
+            org: acme.clone(),
+            employee: employees[next(3) as usize].clone(),
+            device: Some(devices[next(2) as usize].clone()),
+            nonce: Some(format!("n{}", next(50))),
+            shared_since: at - SignedDuration::from_mins(30),
+        };
+        let cached = store.history(query.clone()).await.unwrap();
+        let fresh = SqliteStore::open(&path).unwrap();
+        assert_eq!(cached, fresh.history(query).await.unwrap(), "step {step}");
+        fresh.close().await.unwrap();
+    }
 }

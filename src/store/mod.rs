@@ -9,6 +9,7 @@
 //! - every read and write is scoped to one organisation.
 
 pub mod policy_json;
+pub mod recent;
 pub mod sqlite;
 
 use async_trait::async_trait;

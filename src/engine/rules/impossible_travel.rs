@@ -107,25 +107,19 @@ mod tests {
             ),
         ) {
             let policy = Policy::default();
-            let (mut lon, mut lat, mut at) = (26.95f64, 60.52f64, t0());
-            let mut last = LastFix { at, latitude: lat, longitude: lon, accuracy_m: 20.0 };
+            use geo::Destination;
+            let (mut position, mut at) = (Point::new(26.95f64, 60.52f64), t0());
+            let mut last = LastFix { at, latitude: position.y(), longitude: position.x(), accuracy_m: 20.0 };
             for (speed_frac, heading, secs, accuracy, jitter_frac, jitter_dir) in legs {
-                // True movement: below the limit (with a margin for the
-                // sphere-vs-plane step below).
-                let metres = speed_frac * 0.98 * policy.max_travel_speed_mps * secs as f64;
-                let m_per_deg_lat = 111_320.0;
-                let m_per_deg_lon = m_per_deg_lat * lat.to_radians().cos();
-                lat += metres * heading.cos() / m_per_deg_lat;
-                lon += metres * heading.sin() / m_per_deg_lon;
+                // True movement below the limit, on the same sphere the rule
+                // measures on (a flat-plane step drifts on long legs).
+                let metres = speed_frac * 0.999 * policy.max_travel_speed_mps * secs as f64;
+                position = Haversine.destination(position, heading.to_degrees(), metres);
                 at += SignedDuration::from_secs(secs);
                 // The reported fix errs by up to its accuracy.
                 let err = jitter_frac * accuracy * 0.99;
-                let fix = fix_at(
-                    lon + err * jitter_dir.sin() / m_per_deg_lon,
-                    lat + err * jitter_dir.cos() / m_per_deg_lat,
-                    accuracy,
-                    at,
-                );
+                let reported = Haversine.destination(position, jitter_dir.to_degrees(), err);
+                let fix = fix_at(reported.x(), reported.y(), accuracy, at);
                 prop_assert!(check(Some(&fix), Some(&last), &policy).is_none(), "tripped on an honest leg");
                 last = LastFix { at, latitude: fix.latitude, longitude: fix.longitude, accuracy_m: accuracy };
             }

@@ -5,7 +5,7 @@ use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::beacons::{IBeaconId, SiteBeacon};
-use crate::engine::history::{History, LastFix};
+use crate::engine::history::LastFix;
 use crate::engine::signatures::CheatCategory;
 use crate::engine::sites::Requirement;
 use crate::engine::wifi::Bssid;
@@ -14,6 +14,7 @@ use crate::engine::{
     PunchId, PunchKind, SiteId, Verdict,
 };
 use crate::engine::{ConsentPurpose, DeviceId, binds_device};
+use crate::store::recent::{DeviceRecent, EmployeeRecent};
 use crate::store::{
     ConsentRecord, DeviceBinding, HistoryQuery, PunchRow, Recorded, Result, StoreError,
 };
@@ -265,9 +266,15 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
 }
 
 /// Reads what the history rules need, in one read transaction.
-pub fn history(tx: &Connection, q: &HistoryQuery) -> Result<History> {
-    let (org, employee) = (q.org.as_str(), q.employee.as_str());
-    let last_accepted = tx
+/// The employee's part of the history: last accepted fix, bound devices,
+/// consent to automatic punches.
+pub fn employee_recent(
+    conn: &Connection,
+    org: &OrgId,
+    employee: &EmployeeId,
+) -> Result<EmployeeRecent> {
+    let (org, employee) = (org.as_str(), employee.as_str());
+    let last_accepted = conn
         .prepare_cached(
             "SELECT e.fix_us, e.latitude, e.longitude, e.accuracy_m
              FROM punches p JOIN punch_evidence e ON e.seq = p.seq
@@ -294,7 +301,7 @@ pub fn history(tx: &Connection, q: &HistoryQuery) -> Result<History> {
             })
         })
         .transpose()?;
-    let bound_devices = tx
+    let bound_devices = conn
         .prepare_cached(
             "SELECT device_id FROM devices
              WHERE org_id = ?1 AND employee_id = ?2 AND revoked_us IS NULL ORDER BY bound_us",
@@ -302,49 +309,55 @@ pub fn history(tx: &Connection, q: &HistoryQuery) -> Result<History> {
         .query_map(params![org, employee], |r| r.get::<_, String>(0))?
         .map(|d| DeviceId::new(d?).map_err(StoreError::Corrupt))
         .collect::<Result<Vec<_>>>()?;
-    let device_other_employees = match &q.device {
-        None => Vec::new(),
-        Some(device) => tx
-            .prepare_cached(
-                "SELECT DISTINCT p.employee_id
-                 FROM punch_evidence e JOIN punches p ON p.seq = e.seq
-                 WHERE e.device_id = ?3 AND p.org_id = ?1 AND p.employee_id <> ?2
-                   AND p.received_us >= ?4
-                 ORDER BY p.employee_id",
-            )?
-            .query_map(
-                params![org, employee, device.as_str(), to_us(q.shared_since)],
-                |r| r.get::<_, String>(0),
-            )?
-            .map(|e| EmployeeId::new(e?).map_err(StoreError::Corrupt))
-            .collect::<Result<Vec<_>>>()?,
-    };
-    let nonce_seen = match &q.nonce {
-        None => false,
-        Some(nonce) => {
-            let scope = HistoryQuery::nonce_scope(&q.employee, q.device.as_ref());
-            tx.prepare_cached(
-                "SELECT 1 FROM nonces WHERE org_id = ?1 AND scope = ?2 AND nonce = ?3",
-            )?
-            .exists(params![org, scope, nonce])?
-        }
-    };
-    let auto_punch_consent = tx
+    let auto_punch_consent = conn
         .prepare_cached(
             "SELECT 1 FROM consents
              WHERE org_id = ?1 AND employee_id = ?2 AND purpose = ?3 AND granted",
         )?
         .exists(params![org, employee, ConsentPurpose::AutoPunch.as_str()])?;
-    Ok(History {
+    Ok(EmployeeRecent {
         last_accepted,
         bound_devices,
-        device_other_employees,
-        nonce_seen,
         auto_punch_consent,
     })
 }
 
-/// An employee's device bindings (or the one for `device`), oldest first.
+/// Whom the device punched for since `since`, each with their latest punch.
+pub fn device_recent(
+    conn: &Connection,
+    org: &OrgId,
+    device: &DeviceId,
+    since: Timestamp,
+) -> Result<DeviceRecent> {
+    let punched_for = conn
+        .prepare_cached(
+            "SELECT p.employee_id, max(p.received_us)
+             FROM punch_evidence e JOIN punches p ON p.seq = e.seq
+             WHERE e.device_id = ?2 AND p.org_id = ?1 AND p.received_us >= ?3
+             GROUP BY p.employee_id",
+        )?
+        .query_map(params![org.as_str(), device.as_str(), to_us(since)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .map(|row| {
+            let (employee, at) = row?;
+            Ok((
+                EmployeeId::new(employee).map_err(StoreError::Corrupt)?,
+                from_us(at)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DeviceRecent { punched_for })
+}
+
+/// Whether the punch's nonce was used before in its scope.
+pub fn nonce_seen(conn: &Connection, q: &HistoryQuery, nonce: &str) -> Result<bool> {
+    let scope = HistoryQuery::nonce_scope(&q.employee, q.device.as_ref());
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM nonces WHERE org_id = ?1 AND scope = ?2 AND nonce = ?3")?
+        .exists(params![q.org.as_str(), scope, nonce])?)
+}
+
 pub fn devices(
     conn: &Connection,
     org: &OrgId,

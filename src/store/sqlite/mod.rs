@@ -20,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use self::codec::to_us;
 use self::writer::Writer;
+use super::recent::{DEVICE_MEMORY, DeviceRecent, EmployeeRecent, RecentHistory};
 use super::{
     ConsentRecord, DeviceBinding, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded,
     Result, SiteRadios, Store, StoreError, TokenGrant,
@@ -47,12 +48,18 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0008_site_requirements.sql"),
 ];
 
+/// Employees (and devices) whose recent history is kept in memory.
+const RECENT_CAPACITY: usize = 500_000;
+
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
 
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
+    /// This process is the file's only writer of punches, devices and
+    /// consents, so it may keep their recent history in memory.
+    recent: RecentHistory,
 }
 
 impl SqliteStore {
@@ -70,6 +77,7 @@ impl SqliteStore {
                 path,
                 idle: Mutex::new(Vec::new()),
             }),
+            recent: RecentHistory::new(RECENT_CAPACITY),
         })
     }
 
@@ -125,6 +133,43 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tracing::info!(version = i + 1, "applied schema migration");
     }
     Ok(())
+}
+
+/// Which parts of a punch's history the cache could not answer.
+#[derive(Debug, Clone, Copy)]
+struct MissingHistory {
+    employee: bool,
+    device: bool,
+    nonce: bool,
+}
+
+#[derive(Debug, Default)]
+struct LoadedHistory {
+    employee: Option<EmployeeRecent>,
+    device: Option<DeviceRecent>,
+    nonce_seen: bool,
+}
+
+impl MissingHistory {
+    fn read(self, conn: &mut Connection, q: &HistoryQuery) -> Result<LoadedHistory> {
+        // One read transaction: the parts are one consistent snapshot.
+        let tx = conn.transaction()?;
+        let since = Timestamp::now() - DEVICE_MEMORY;
+        Ok(LoadedHistory {
+            employee: self
+                .employee
+                .then(|| codec::employee_recent(&tx, &q.org, &q.employee))
+                .transpose()?,
+            device: match (&q.device, self.device) {
+                (Some(device), true) => Some(codec::device_recent(&tx, &q.org, device, since)?),
+                _ => None,
+            },
+            nonce_seen: match (&q.nonce, self.nonce) {
+                (Some(nonce), true) => codec::nonce_seen(&tx, q, nonce)?,
+                _ => false,
+            },
+        })
+    }
 }
 
 struct Readers {
@@ -538,10 +583,15 @@ impl Store for SqliteStore {
     }
 
     async fn record_punch(&self, punch: &Punch, verdict: &Verdict) -> Result<Recorded> {
-        let (punch, verdict) = (punch.clone(), verdict.clone());
-        self.writer
-            .write(move |tx| codec::insert_punch(tx, &punch, &verdict))
-            .await
+        let (owned_punch, owned_verdict) = (punch.clone(), verdict.clone());
+        let recorded = self
+            .writer
+            .write(move |tx| codec::insert_punch(tx, &owned_punch, &owned_verdict))
+            .await?;
+        if !recorded.duplicate {
+            self.recent.punch_recorded(punch, verdict);
+        }
+        Ok(recorded)
     }
 
     async fn list_devices(&self, org: &OrgId, employee: &EmployeeId) -> Result<Vec<DeviceBinding>> {
@@ -556,9 +606,11 @@ impl Store for SqliteStore {
         employee: &EmployeeId,
         device: &DeviceId,
     ) -> Result<DeviceBinding> {
-        let (org, employee, device) = (org.clone(), employee.clone(), device.clone());
-        self.writer
+        let owned = (org.clone(), employee.clone(), device.clone());
+        let written = self
+            .writer
             .write(move |tx| {
+                let (org, employee, device) = owned;
                 ensure_org(tx, &org)?;
                 tx.execute(
                     "INSERT INTO devices (org_id, employee_id, device_id, bound_us) VALUES (?1, ?2, ?3, ?4)
@@ -569,7 +621,10 @@ impl Store for SqliteStore {
                     .pop()
                     .ok_or_else(|| StoreError::Corrupt("binding vanished".into()))
             })
-            .await
+            .await?;
+        // The employee's cached devices or consent are out of date now.
+        self.recent.forget_employee(org, employee);
+        Ok(written)
     }
 
     async fn revoke_device(
@@ -578,9 +633,11 @@ impl Store for SqliteStore {
         employee: &EmployeeId,
         device: &DeviceId,
     ) -> Result<Option<DeviceBinding>> {
-        let (org, employee, device) = (org.clone(), employee.clone(), device.clone());
-        self.writer
+        let owned = (org.clone(), employee.clone(), device.clone());
+        let written = self
+            .writer
             .write(move |tx| {
+                let (org, employee, device) = owned;
                 tx.execute(
                     "UPDATE devices SET revoked_us = coalesce(revoked_us, ?4)
                      WHERE org_id = ?1 AND employee_id = ?2 AND device_id = ?3",
@@ -593,7 +650,10 @@ impl Store for SqliteStore {
                 )?;
                 Ok(codec::devices(tx, &org, &employee, Some(&device))?.pop())
             })
-            .await
+            .await?;
+        // The employee's cached devices or consent are out of date now.
+        self.recent.forget_employee(org, employee);
+        Ok(written)
     }
 
     async fn set_consent(
@@ -603,9 +663,11 @@ impl Store for SqliteStore {
         purpose: ConsentPurpose,
         granted: bool,
     ) -> Result<ConsentRecord> {
-        let (org, employee) = (org.clone(), employee.clone());
-        self.writer
+        let owned = (org.clone(), employee.clone());
+        let written = self
+            .writer
             .write(move |tx| {
+                let (org, employee) = owned;
                 ensure_org(tx, &org)?;
                 tx.execute(
                     "INSERT INTO consents (org_id, employee_id, purpose, granted, changed_us)
@@ -618,7 +680,10 @@ impl Store for SqliteStore {
                     .find(|c| c.purpose == purpose)
                     .ok_or_else(|| StoreError::Corrupt("consent vanished".into()))
             })
-            .await
+            .await?;
+        // The employee's cached devices or consent are out of date now.
+        self.recent.forget_employee(org, employee);
+        Ok(written)
     }
 
     async fn list_consents(
@@ -632,11 +697,49 @@ impl Store for SqliteStore {
     }
 
     async fn history(&self, query: HistoryQuery) -> Result<History> {
-        self.read(move |conn| {
-            let tx = conn.transaction()?;
-            codec::history(&tx, &query)
+        let (org, employee) = (&query.org, &query.employee);
+        let cached_employee = self.recent.employee(org, employee);
+        let cached_device = query
+            .device
+            .as_ref()
+            .map(|device| self.recent.device(org, device));
+        // One database read for whatever the cache lacks; none at all for a
+        // punch without a nonce whose employee and device are cached.
+        let load = MissingHistory {
+            employee: cached_employee.is_err(),
+            device: matches!(cached_device, Some(Err(_))),
+            nonce: query.nonce.is_some(),
+        };
+        let loaded = if load.employee || load.device || load.nonce {
+            let query = query.clone();
+            self.read(move |conn| load.read(conn, &query)).await?
+        } else {
+            LoadedHistory::default()
+        };
+        let employee_recent = match (cached_employee, loaded.employee) {
+            (Ok(cached), _) => cached,
+            (Err(epoch), Some(fresh)) => {
+                self.recent
+                    .insert_employee(org, employee, fresh.clone(), epoch);
+                fresh
+            }
+            (Err(_), None) => unreachable!("a missing employee entry is loaded"),
+        };
+        let device_recent = match (cached_device, loaded.device, &query.device) {
+            (Some(Ok(cached)), _, _) => cached,
+            (Some(Err(epoch)), Some(fresh), Some(device)) => {
+                self.recent.insert_device(org, device, fresh.clone(), epoch);
+                fresh
+            }
+            _ => DeviceRecent::default(),
+        };
+        Ok(History {
+            last_accepted: employee_recent.last_accepted,
+            bound_devices: employee_recent.bound_devices,
+            device_other_employees: device_recent.others_since(employee, query.shared_since),
+            nonce_seen: loaded.nonce_seen,
+            auto_punch_consent: employee_recent.auto_punch_consent,
         })
-        .await
     }
 
     async fn list_punches(&self, query: PunchQuery) -> Result<Vec<PunchRow>> {
