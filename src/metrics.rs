@@ -19,6 +19,8 @@ pub const GROUP_COMMIT_SECONDS: &str = "punchguard_store_group_commit_seconds";
 pub const GROUP_COMMIT_FAILURES: &str = "punchguard_store_group_commit_failures_total";
 pub const SNAPSHOT_BUILDS: &str = "punchguard_snapshot_builds_total";
 pub const SNAPSHOT_BUILD_SECONDS: &str = "punchguard_snapshot_build_seconds";
+pub const RETENTION_ROWS: &str = "punchguard_retention_rows_total";
+pub const AUDIT_ENTRIES: &str = "punchguard_audit_entries_total";
 
 /// Registers descriptions with the installed recorder (call once after installing it).
 pub fn describe() {
@@ -50,6 +52,11 @@ pub fn describe() {
         SNAPSHOT_BUILDS,
         "Organisation snapshots (fence indexes) built."
     );
+    describe_counter!(
+        RETENTION_ROWS,
+        "Rows the retention sweeper coarsened or deleted, by category and action."
+    );
+    describe_counter!(AUDIT_ENTRIES, "Audit log entries appended, by role.");
     describe_histogram!(
         SNAPSHOT_BUILD_SECONDS,
         "Time to load and index one organisation's fences."

@@ -440,6 +440,56 @@ pub struct CheatMatch {
     pub category: crate::engine::signatures::CheatCategory,
 }
 
+/// What stays of the distance to the fence once evidence is coarsened: wide
+/// enough not to place a person, fine enough for HR's "was it close?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistanceBucket {
+    Inside,
+    Under50m,
+    From50mTo200m,
+    From200mTo1km,
+    From1kmTo10km,
+    Over10km,
+}
+
+impl DistanceBucket {
+    const ALL: [DistanceBucket; 6] = [
+        DistanceBucket::Inside,
+        DistanceBucket::Under50m,
+        DistanceBucket::From50mTo200m,
+        DistanceBucket::From200mTo1km,
+        DistanceBucket::From1kmTo10km,
+        DistanceBucket::Over10km,
+    ];
+
+    pub fn of(distance_m: f64) -> Self {
+        match distance_m {
+            d if d <= 0.0 => DistanceBucket::Inside,
+            d if d < 50.0 => DistanceBucket::Under50m,
+            d if d < 200.0 => DistanceBucket::From50mTo200m,
+            d if d < 1000.0 => DistanceBucket::From200mTo1km,
+            d if d < 10_000.0 => DistanceBucket::From1kmTo10km,
+            _ => DistanceBucket::Over10km,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DistanceBucket::Inside => "inside",
+            DistanceBucket::Under50m => "under_50m",
+            DistanceBucket::From50mTo200m => "50m_to_200m",
+            DistanceBucket::From200mTo1km => "200m_to_1km",
+            DistanceBucket::From1kmTo10km => "1km_to_10km",
+            DistanceBucket::Over10km => "over_10km",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.as_str() == s)
+    }
+}
+
+
 /// The engine's answer for one punch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {

@@ -16,12 +16,13 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::auth::{Role, TokenHash};
+use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
 use crate::engine::beacons::SiteBeacon;
 use crate::engine::signatures::SignatureList;
 use crate::engine::sites::SiteDefinition;
 use crate::engine::wifi::AccessPoint;
 use crate::engine::{
-    ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, PunchKind,
+    ConsentPurpose, DistanceBucket, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, PunchKind,
     SiteId, Verdict,
 };
 
@@ -64,7 +65,13 @@ pub struct PunchRow {
     pub kind: PunchKind,
     pub client_time: Timestamp,
     pub received_at: Timestamp,
+    /// The verdict as recorded; once the evidence is coarsened, without the
+    /// exact distance and with the findings' text cleared (codes stay).
     pub verdict: Verdict,
+    /// Kept when the exact distance goes.
+    pub distance_bucket: Option<DistanceBucket>,
+    /// The raw evidence (fix, device facts, access points) is still held.
+    pub evidence_kept: bool,
 }
 
 /// The outcome of [`Store::record_punch`].
@@ -118,6 +125,93 @@ pub struct ConsentRecord {
     pub purpose: ConsentPurpose,
     pub granted: bool,
     pub changed_at: Timestamp,
+}
+
+/// One entry of the audit log: who read or changed what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    /// The caller's token id (never the token).
+    pub actor: String,
+    pub role: Role,
+    /// The RPC or CLI action, e.g. `ExportEmployee`.
+    pub action: String,
+    /// The employee whose data was read or changed, if one was.
+    pub employee: Option<EmployeeId>,
+    /// What else identifies the action (a time range, a site id); never an
+    /// employee id (that is `employee`, which erasure anonymises).
+    pub detail: String,
+}
+
+/// A stored audit entry with its position in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub entry: AuditEntry,
+}
+
+/// A page request for [`Store::list_audit`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditQuery {
+    pub org: OrgId,
+    /// Only entries about this employee.
+    pub employee: Option<EmployeeId>,
+    /// Only entries after this id.
+    pub after_id: i64,
+    pub limit: usize,
+}
+
+/// The raw evidence of a punch while it is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvidence {
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub accuracy_m: Option<f64>,
+    pub fix_time: Option<Timestamp>,
+    pub mock_location: Option<bool>,
+    pub speed_mps: Option<f64>,
+    pub device_id: Option<DeviceId>,
+    pub rooted: Option<bool>,
+    pub emulator: Option<bool>,
+    pub integrity: Option<String>,
+}
+
+/// Everything the store holds about one employee (a data-subject export).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EmployeeData {
+    /// Each punch with its evidence while kept, oldest first.
+    pub punches: Vec<(PunchRow, Option<StoredEvidence>)>,
+    pub devices: Vec<DeviceBinding>,
+    pub consents: Vec<ConsentRecord>,
+    /// Audit entries about the employee: who read or changed their data.
+    pub audit: Vec<AuditRecord>,
+}
+
+impl EmployeeData {
+    pub fn is_empty(&self) -> bool {
+        self.punches.is_empty()
+            && self.devices.is_empty()
+            && self.consents.is_empty()
+            && self.audit.is_empty()
+    }
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ErasureCounts {
+    pub punches: u64,
+    pub devices: u64,
+    pub consents: u64,
+    pub tokens: u64,
+    pub nonces: u64,
+    /// Audit entries about the employee, kept with the employee removed.
+    pub audit_anonymised: u64,
+}
+
+impl ErasureCounts {
+    pub fn is_empty(&self) -> bool {
+        *self == ErasureCounts::default()
+    }
 }
 
 /// What to look up for the history rules before deciding a punch.
@@ -244,6 +338,36 @@ pub trait Store: Send + Sync + 'static {
     async fn record_punch(&self, punch: &Punch, verdict: &Verdict) -> Result<Recorded>;
 
     async fn list_punches(&self, query: PunchQuery) -> Result<Vec<PunchRow>>;
+
+    /// Replaces the organisation's retention periods.
+    async fn put_retention(&self, org: &OrgId, retention: RetentionPolicy) -> Result<()>;
+
+    /// The organisation's retention periods; the defaults when none were set.
+    async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy>;
+
+    /// One bounded sweep step for one organisation, all or nothing: at most
+    /// `limit` rows of each category past its cutoff are coarsened or
+    /// deleted. Returns what it did; all zero when nothing is due.
+    async fn sweep_batch(&self, org: &OrgId, cutoffs: &Cutoffs, limit: usize)
+    -> Result<SweepCounts>;
+
+    /// What sweeping the organisation to `cutoffs` would do, changing nothing.
+    async fn sweep_preview(&self, org: &OrgId, cutoffs: &Cutoffs) -> Result<SweepCounts>;
+
+    /// Appends to the organisation's audit log.
+    async fn append_audit(&self, org: &OrgId, entry: AuditEntry) -> Result<()>;
+
+    /// Audit entries in log order.
+    async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditRecord>>;
+
+    /// Everything held about one employee.
+    async fn employee_data(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeData>;
+
+    /// Deletes the employee's punches (with their evidence and findings),
+    /// devices, consents, device tokens and nonces, and removes them from
+    /// the audit log's entries, in one transaction; then makes sure no copy
+    /// is left in the database files. Keeps only anonymous counts.
+    async fn erase_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<ErasureCounts>;
 
     /// Finishes pending writes and stops the writer. Later writes fail with
     /// [`StoreError::Closed`].

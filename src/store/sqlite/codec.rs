@@ -10,7 +10,7 @@ use crate::engine::signatures::CheatCategory;
 use crate::engine::sites::Requirement;
 use crate::engine::wifi::Bssid;
 use crate::engine::{
-    Action, CheatMatch, Decision, EmployeeId, Finding, FindingCode, LocationMethod, OrgId, Punch,
+    Action, CheatMatch, Decision, DistanceBucket, EmployeeId, Finding, FindingCode, LocationMethod, OrgId, Punch,
     PunchId, PunchKind, SiteId, Verdict,
 };
 use crate::engine::{ConsentPurpose, DeviceId, binds_device};
@@ -103,7 +103,8 @@ pub const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, clien
      (SELECT json_group_array(json_object('id', m.signature_id, 'category', m.category)) \
         FROM (SELECT * FROM punch_cheat_matches WHERE seq = punches.seq ORDER BY signature_id) m), \
      (SELECT json_group_array(w.bssid) \
-        FROM (SELECT bssid FROM punch_wifi_evidence WHERE seq = punches.seq ORDER BY rowid) w)";
+        FROM (SELECT bssid FROM punch_wifi_evidence WHERE seq = punches.seq ORDER BY rowid) w), \
+     distance_bucket, EXISTS (SELECT 1 FROM punch_evidence WHERE seq = punches.seq)";
 
 /// Decodes a row selected with [`PUNCH_COLUMNS`]. The outer result is
 /// SQLite's, the inner one says whether the stored values make sense.
@@ -123,6 +124,8 @@ pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
     let findings: String = r.get(12)?;
     let cheat_matches: String = r.get(13)?;
     let wifi_bssids: String = r.get(14)?;
+    let distance_bucket: Option<String> = r.get(15)?;
+    let evidence_kept: bool = r.get(16)?;
     let site_id = |s: Option<String>| s.map(SiteId::new).transpose().map_err(StoreError::Corrupt);
     Ok((|| {
         Ok(PunchRow {
@@ -144,6 +147,10 @@ pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
                 cheat_matches: matches_from_json(&cheat_matches)?,
                 wifi_bssids: bssids_from_json(&wifi_bssids)?,
             },
+            distance_bucket: distance_bucket
+                .map(|b| DistanceBucket::parse(&b).ok_or_else(|| corrupt("distance bucket", &b)))
+                .transpose()?,
+            evidence_kept,
         })
     })())
 }
@@ -154,8 +161,8 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
     let inserted = tx
         .prepare_cached(
             "INSERT INTO punches (org_id, employee_id, punch_id, kind, client_us, received_us,
-                 decision, site_id, method, distance_m, nearest_site_id, findings)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 decision, site_id, method, distance_m, nearest_site_id, findings, distance_bucket)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (org_id, employee_id, punch_id) DO NOTHING",
         )?
         .execute(params![
@@ -171,6 +178,7 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
             verdict.distance_m,
             verdict.nearest_site.as_ref().map(SiteId::as_str),
             findings_to_json(&verdict.findings),
+            verdict.distance_m.map(|d| DistanceBucket::of(d).as_str()),
         ])?;
     if inserted == 0 {
         let first = tx
@@ -260,6 +268,8 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
             client_time: punch.client_time,
             received_at: punch.received_at,
             verdict: verdict.clone(),
+            distance_bucket: verdict.distance_m.map(DistanceBucket::of),
+            evidence_kept: true,
         },
         duplicate: false,
     })

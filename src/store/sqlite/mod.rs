@@ -9,6 +9,7 @@
 //! connections, which WAL lets run beside the writer.
 
 mod codec;
+mod privacy;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +23,8 @@ use self::codec::to_us;
 use self::writer::Writer;
 use super::recent::{DEVICE_MEMORY, DeviceRecent, EmployeeRecent, RecentHistory};
 use super::{
-    ConsentRecord, DeviceBinding, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded,
+    AuditEntry, AuditQuery, AuditRecord, ConsentRecord, DeviceBinding, EmployeeData,
+    ErasureCounts, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded,
     Result, SiteRadios, Store, StoreError, TokenGrant,
 };
 use crate::auth::{Role, TokenHash};
@@ -33,6 +35,7 @@ use crate::engine::wifi::{AccessPoint, Bssid};
 use crate::engine::{
     ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, SiteId, Verdict,
 };
+use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
 use crate::store::policy_json;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -46,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0006_signatures.sql"),
     include_str!("0007_beacons.sql"),
     include_str!("0008_site_requirements.sql"),
+    include_str!("0009_retention.sql"),
 ];
 
 /// Employees (and devices) whose recent history is kept in memory.
@@ -87,6 +91,32 @@ impl SqliteStore {
         self.writer.stats()
     }
 
+    /// Copies the WAL into the database and truncates it, so that pages
+    /// holding deleted rows leave the log too (secure_delete has already
+    /// zeroed them in the database). Waits for readers and the writer
+    /// between transactions, a few times, then reports failure.
+    async fn scrub_wal(&self) -> Result<()> {
+        let path = self.readers.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = connect(&path)?;
+            for _ in 0..50 {
+                let (busy, _, _): (i64, i64, i64) = conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?;
+                if busy == 0 {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(StoreError::Commit(
+                "could not truncate the write-ahead log: the database stayed busy".into(),
+            ))
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("checkpoint task failed: {e}")))?
+    }
+
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -111,6 +141,9 @@ fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted rows are overwritten, not left in free pages: coarsened
+    // evidence and erased people must be gone from the file itself.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     // The CLI may write while a server runs; wait for its lock, don't fail.
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(conn)
@@ -771,6 +804,82 @@ impl Store for SqliteStore {
             rows.into_iter().collect()
         })
         .await
+    }
+
+    async fn put_retention(&self, org: &OrgId, retention: RetentionPolicy) -> Result<()> {
+        let org = org.clone();
+        self.writer
+            .write(move |tx| {
+                ensure_org(tx, &org)?;
+                privacy::put_retention(tx, &org, &retention)
+            })
+            .await
+    }
+
+    async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy> {
+        let org = org.clone();
+        self.read(move |conn| privacy::load_retention(conn, &org))
+            .await
+    }
+
+    async fn sweep_batch(
+        &self,
+        org: &OrgId,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<SweepCounts> {
+        let (org, cutoffs) = (org.clone(), *cutoffs);
+        let done = self
+            .writer
+            .write(move |tx| privacy::sweep_batch(tx, &org, &cutoffs, limit))
+            .await?;
+        if done.attendance_deleted > 0 {
+            // Deleted punches may be an employee's last accepted fix.
+            self.recent.clear();
+        }
+        Ok(done)
+    }
+
+    async fn sweep_preview(&self, org: &OrgId, cutoffs: &Cutoffs) -> Result<SweepCounts> {
+        let (org, cutoffs) = (org.clone(), *cutoffs);
+        self.read(move |conn| {
+            let tx = conn.transaction()?;
+            privacy::sweep_preview(&tx, &org, &cutoffs)
+        })
+        .await
+    }
+
+    async fn append_audit(&self, org: &OrgId, entry: AuditEntry) -> Result<()> {
+        let org = org.clone();
+        self.writer
+            .write(move |tx| privacy::append_audit(tx, &org, &entry))
+            .await
+    }
+
+    async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditRecord>> {
+        self.read(move |conn| privacy::list_audit(conn, &query))
+            .await
+    }
+
+    async fn employee_data(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeData> {
+        let (org, employee) = (org.clone(), employee.clone());
+        self.read(move |conn| {
+            let tx = conn.transaction()?;
+            privacy::employee_data(&tx, &org, &employee)
+        })
+        .await
+    }
+
+    async fn erase_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<ErasureCounts> {
+        let owned = (org.clone(), employee.clone());
+        let counts = self
+            .writer
+            .write(move |tx| privacy::erase_employee(tx, &owned.0, &owned.1))
+            .await?;
+        // Device entries name the employee among those a device punched for.
+        self.recent.clear();
+        self.scrub_wal().await?;
+        Ok(counts)
     }
 
     async fn close(&self) -> Result<()> {

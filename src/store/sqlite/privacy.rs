@@ -1,0 +1,400 @@
+//! Retention sweeps, the audit log, export and erasure for the SQLite
+//! backend. Every function here runs inside a transaction its caller owns.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::codec::{self, from_us, to_us};
+use crate::auth::Role;
+use crate::engine::{DeviceId, EmployeeId, OrgId};
+use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
+use crate::store::{
+    AuditEntry, AuditQuery, AuditRecord, EmployeeData, ErasureCounts, HistoryQuery, Result,
+    StoreError, StoredEvidence,
+};
+
+pub fn load_retention(conn: &Connection, org: &OrgId) -> Result<RetentionPolicy> {
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT retention FROM org_retention WHERE org_id = ?1")?
+        .query_row([org.as_str()], |r| r.get(0))
+        .optional()?;
+    stored.map_or_else(
+        || Ok(RetentionPolicy::default()),
+        |text| serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string())),
+    )
+}
+
+pub fn put_retention(tx: &Connection, org: &OrgId, retention: &RetentionPolicy) -> Result<()> {
+    let text = serde_json::to_string(retention).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO org_retention (org_id, retention, updated_us) VALUES (?1, ?2, ?3)
+         ON CONFLICT (org_id) DO UPDATE SET retention = excluded.retention,
+             updated_us = excluded.updated_us",
+        params![org.as_str(), text, to_us(jiff::Timestamp::now())],
+    )?;
+    Ok(())
+}
+
+/// Removes a punch's raw evidence: the evidence row and access points go,
+/// the exact distance and the findings' text are cleared; the site, method,
+/// decision, codes and distance bucket stay.
+fn coarsen(tx: &Connection, seq: i64) -> Result<()> {
+    tx.prepare_cached("DELETE FROM punch_evidence WHERE seq = ?1")?
+        .execute([seq])?;
+    tx.prepare_cached("DELETE FROM punch_wifi_evidence WHERE seq = ?1")?
+        .execute([seq])?;
+    tx.prepare_cached(
+        "UPDATE punches SET distance_m = NULL,
+             findings = (SELECT json_group_array(json_set(value, '$.message', ''))
+                         FROM json_each(punches.findings))
+         WHERE seq = ?1",
+    )?
+    .execute([seq])?;
+    Ok(())
+}
+
+/// Accepted punches whose evidence is due, oldest first, from the
+/// organisation's progress mark on (everything before it is done).
+const DUE_ACCEPTED: &str = "FROM punches p
+     WHERE p.org_id = ?1 AND p.decision = 'accepted'
+       AND p.received_us >= ?2 AND p.received_us < ?3
+       AND EXISTS (SELECT 1 FROM punch_evidence e WHERE e.seq = p.seq)";
+
+/// Flagged punches whose evidence is due: rejected ones by receipt, REVIEW
+/// ones by their review (never while awaiting it).
+const DUE_FLAGGED: &str = "FROM punches p
+     WHERE p.org_id = ?1 AND p.decision <> 'accepted'
+       AND (CASE WHEN p.decision = 'review' THEN p.reviewed_us < ?2
+                 ELSE p.received_us < ?2 END)
+       AND EXISTS (SELECT 1 FROM punch_evidence e WHERE e.seq = p.seq)";
+
+const DUE_CHEAT: &str = "FROM punch_cheat_matches m JOIN punches p ON p.seq = m.seq
+     WHERE p.org_id = ?1 AND p.received_us < ?2";
+
+const DUE_ATTENDANCE: &str = "FROM punches WHERE org_id = ?1 AND received_us < ?2";
+
+const DUE_NONCES: &str = "FROM nonces WHERE org_id = ?1 AND seen_us < ?2";
+
+const DUE_AUDIT: &str = "FROM audit_log WHERE org_id = ?1 AND at_us < ?2";
+
+fn evidence_mark(tx: &Connection, org: &OrgId) -> Result<i64> {
+    Ok(tx
+        .prepare_cached("SELECT evidence_until_us FROM retention_progress WHERE org_id = ?1")?
+        .query_row([org.as_str()], |r| r.get(0))
+        .optional()?
+        .unwrap_or(i64::MIN))
+}
+
+pub fn sweep_batch(
+    tx: &Connection,
+    org: &OrgId,
+    cut: &Cutoffs,
+    limit: usize,
+) -> Result<SweepCounts> {
+    let (o, n) = (org.as_str(), limit as i64);
+    let mut done = SweepCounts::default();
+    // Oldest first: records past the attendance period take everything of
+    // theirs with them (ON DELETE CASCADE).
+    done.attendance_deleted = tx
+        .prepare_cached(&format!(
+            "DELETE FROM punches WHERE seq IN (SELECT seq {DUE_ATTENDANCE}
+             ORDER BY received_us LIMIT ?3)"
+        ))?
+        .execute(params![o, to_us(cut.attendance), n])? as u64;
+    done.cheat_findings_deleted = tx
+        .prepare_cached(&format!(
+            "DELETE FROM punch_cheat_matches WHERE rowid IN (SELECT m.rowid {DUE_CHEAT} LIMIT ?3)"
+        ))?
+        .execute(params![o, to_us(cut.cheat_findings), n])? as u64;
+
+    let mark = evidence_mark(tx, org)?;
+    let due: Vec<(i64, i64)> = tx
+        .prepare_cached(&format!(
+            "SELECT p.seq, p.received_us {DUE_ACCEPTED} ORDER BY p.received_us LIMIT ?4"
+        ))?
+        .query_map(params![o, mark, to_us(cut.evidence), n], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (seq, _) in &due {
+        coarsen(tx, *seq)?;
+    }
+    done.evidence_coarsened = due.len() as u64;
+    // A short batch finished everything before the cutoff; a full one
+    // finished up to its last row (rows at that instant are looked at again).
+    let new_mark = match due.last() {
+        Some((_, received)) if due.len() == limit => *received,
+        _ => to_us(cut.evidence),
+    };
+    if new_mark > mark {
+        tx.prepare_cached(
+            "INSERT INTO retention_progress (org_id, evidence_until_us) VALUES (?1, ?2)
+             ON CONFLICT (org_id) DO UPDATE SET evidence_until_us = excluded.evidence_until_us",
+        )?
+        .execute(params![o, new_mark])?;
+    }
+
+    let flagged: Vec<i64> = tx
+        .prepare_cached(&format!(
+            "SELECT p.seq {DUE_FLAGGED} ORDER BY p.received_us LIMIT ?3"
+        ))?
+        .query_map(params![o, to_us(cut.flagged_evidence), n], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for seq in &flagged {
+        coarsen(tx, *seq)?;
+    }
+    done.flagged_evidence_coarsened = flagged.len() as u64;
+
+    done.nonces_deleted = tx
+        .prepare_cached(&format!(
+            "DELETE FROM nonces WHERE rowid IN (SELECT rowid {DUE_NONCES} LIMIT ?3)"
+        ))?
+        .execute(params![o, to_us(cut.evidence), n])? as u64;
+    done.audit_deleted = tx
+        .prepare_cached(&format!(
+            "DELETE FROM audit_log WHERE id IN (SELECT id {DUE_AUDIT} LIMIT ?3)"
+        ))?
+        .execute(params![o, to_us(cut.audit), n])? as u64;
+    Ok(done)
+}
+
+pub fn sweep_preview(conn: &Connection, org: &OrgId, cut: &Cutoffs) -> Result<SweepCounts> {
+    let o = org.as_str();
+    let count = |sql: String, at: jiff::Timestamp| -> Result<u64> {
+        let n: i64 = conn
+            .prepare(&sql)?
+            .query_row(params![o, to_us(at)], |r| r.get(0))?;
+        Ok(n as u64)
+    };
+    // Attendance first, as the sweep does: what it deletes is not also
+    // coarsened or counted twice.
+    let after_attendance = format!("AND p.received_us >= {}", to_us(cut.attendance));
+    Ok(SweepCounts {
+        attendance_deleted: count(format!("SELECT count(*) {DUE_ATTENDANCE}"), cut.attendance)?,
+        cheat_findings_deleted: count(
+            format!("SELECT count(*) {DUE_CHEAT} {after_attendance}"),
+            cut.cheat_findings,
+        )?,
+        evidence_coarsened: {
+            let n: i64 = conn
+                .prepare(&format!("SELECT count(*) {DUE_ACCEPTED} {after_attendance}"))?
+                .query_row(params![o, i64::MIN, to_us(cut.evidence)], |r| r.get(0))?;
+            n as u64
+        },
+        flagged_evidence_coarsened: count(
+            format!("SELECT count(*) {DUE_FLAGGED} {after_attendance}"),
+            cut.flagged_evidence,
+        )?,
+        nonces_deleted: count(format!("SELECT count(*) {DUE_NONCES}"), cut.evidence)?,
+        audit_deleted: count(format!("SELECT count(*) {DUE_AUDIT}"), cut.audit)?,
+    })
+}
+
+pub fn append_audit(tx: &Connection, org: &OrgId, e: &AuditEntry) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO audit_log (org_id, at_us, actor, role, action, employee_id, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        org.as_str(),
+        to_us(e.at),
+        e.actor,
+        e.role.as_str(),
+        e.action,
+        e.employee.as_ref().map(EmployeeId::as_str),
+        e.detail
+    ])?;
+    Ok(())
+}
+
+pub fn list_audit(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at_us, actor, role, action, employee_id, detail FROM audit_log
+         WHERE org_id = ?1 AND id > ?2 AND (?3 IS NULL OR employee_id = ?3)
+         ORDER BY id LIMIT ?4",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![
+                q.org.as_str(),
+                q.after_id,
+                q.employee.as_ref().map(EmployeeId::as_str),
+                q.limit as i64
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            },
+        )?
+        .map(|row| {
+            let (id, at, actor, role, action, employee, detail) = row?;
+            Ok(AuditRecord {
+                id,
+                entry: AuditEntry {
+                    at: from_us(at)?,
+                    actor,
+                    role: Role::parse(&role)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role}")))?,
+                    action,
+                    employee: employee
+                        .map(EmployeeId::new)
+                        .transpose()
+                        .map_err(StoreError::Corrupt)?,
+                    detail,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+fn evidence_of(conn: &Connection, seq: i64) -> Result<Option<StoredEvidence>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT latitude, longitude, accuracy_m, fix_us, mock_location, speed_mps,
+                    device_id, rooted, emulator, integrity
+             FROM punch_evidence WHERE seq = ?1",
+        )?
+        .query_row([seq], |r| {
+            Ok((
+                (
+                    r.get::<_, Option<f64>>(0)?,
+                    r.get::<_, Option<f64>>(1)?,
+                    r.get::<_, Option<f64>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<bool>>(4)?,
+                ),
+                (
+                    r.get::<_, Option<f64>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<bool>>(7)?,
+                    r.get::<_, Option<bool>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                ),
+            ))
+        })
+        .optional()?;
+    row.map(
+        |((latitude, longitude, accuracy_m, fix_us, mock_location), rest)| {
+            let (speed_mps, device_id, rooted, emulator, integrity) = rest;
+            Ok(StoredEvidence {
+                latitude,
+                longitude,
+                accuracy_m,
+                fix_time: fix_us.map(from_us).transpose()?,
+                mock_location,
+                speed_mps,
+                device_id: device_id
+                    .map(DeviceId::new)
+                    .transpose()
+                    .map_err(StoreError::Corrupt)?,
+                rooted,
+                emulator,
+                integrity,
+            })
+        },
+    )
+    .transpose()
+}
+
+pub fn employee_data(
+    conn: &Connection,
+    org: &OrgId,
+    employee: &EmployeeId,
+) -> Result<EmployeeData> {
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM punches WHERE org_id = ?1 AND employee_id = ?2 ORDER BY seq",
+            codec::PUNCH_COLUMNS
+        ))?
+        .query_map(params![org.as_str(), employee.as_str()], codec::punch_row)?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    let punches = rows
+        .into_iter()
+        .map(|row| {
+            let evidence = evidence_of(conn, row.seq)?;
+            Ok((row, evidence))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(EmployeeData {
+        punches,
+        devices: codec::devices(conn, org, employee, None)?,
+        consents: codec::consents(conn, org, employee)?,
+        audit: list_audit(
+            conn,
+            &AuditQuery {
+                org: org.clone(),
+                employee: Some(employee.clone()),
+                after_id: 0,
+                limit: i64::MAX as usize,
+            },
+        )?,
+    })
+}
+
+pub fn erase_employee(
+    tx: &Connection,
+    org: &OrgId,
+    employee: &EmployeeId,
+) -> Result<ErasureCounts> {
+    let (o, e) = (org.as_str(), employee.as_str());
+    // Every device the employee used or had bound: their nonces go too.
+    let devices: Vec<String> = tx
+        .prepare(
+            "SELECT device_id FROM devices WHERE org_id = ?1 AND employee_id = ?2
+             UNION
+             SELECT ev.device_id FROM punch_evidence ev JOIN punches p ON p.seq = ev.seq
+             WHERE p.org_id = ?1 AND p.employee_id = ?2 AND ev.device_id IS NOT NULL",
+        )?
+        .query_map(params![o, e], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut nonces = tx.execute(
+        "DELETE FROM nonces WHERE org_id = ?1 AND scope = ?2",
+        params![o, HistoryQuery::nonce_scope(employee, None)],
+    )? as u64;
+    for device in &devices {
+        let device = DeviceId::new(device.clone()).map_err(StoreError::Corrupt)?;
+        nonces += tx.execute(
+            "DELETE FROM nonces WHERE org_id = ?1 AND scope = ?2",
+            params![o, HistoryQuery::nonce_scope(employee, Some(&device))],
+        )? as u64;
+    }
+    let counts = ErasureCounts {
+        punches: tx.execute(
+            "DELETE FROM punches WHERE org_id = ?1 AND employee_id = ?2",
+            params![o, e],
+        )? as u64,
+        devices: tx.execute(
+            "DELETE FROM devices WHERE org_id = ?1 AND employee_id = ?2",
+            params![o, e],
+        )? as u64,
+        consents: tx.execute(
+            "DELETE FROM consents WHERE org_id = ?1 AND employee_id = ?2",
+            params![o, e],
+        )? as u64,
+        tokens: tx.execute(
+            "DELETE FROM tokens WHERE org_id = ?1 AND employee_id = ?2",
+            params![o, e],
+        )? as u64,
+        nonces,
+        audit_anonymised: tx.execute(
+            "UPDATE audit_log SET employee_id = NULL WHERE org_id = ?1 AND employee_id = ?2",
+            params![o, e],
+        )? as u64,
+    };
+    if !counts.is_empty() {
+        tx.execute(
+            "INSERT INTO erasures (org_id, erased_us, punches) VALUES (?1, ?2, ?3)",
+            params![o, to_us(jiff::Timestamp::now()), counts.punches as i64],
+        )?;
+    }
+    Ok(counts)
+}
