@@ -12,6 +12,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 pub const DEFAULT_DATABASE: &str = "punchguard.db";
 pub const DEFAULT_SNAPSHOT_REFRESH_SECS: u64 = 5;
+pub const DEFAULT_RETENTION_SWEEP_SECS: u64 = 3600;
 
 /// `punchguard serve` flags. Every flag also has a key in the TOML file.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -37,6 +38,9 @@ pub struct ServeArgs {
     /// Seconds between checks for fence changes made by other processes [default: 5].
     #[arg(long)]
     pub snapshot_refresh_secs: Option<u64>,
+    /// Seconds between retention sweeps [default: 3600].
+    #[arg(long)]
+    pub retention_sweep_secs: Option<u64>,
 }
 
 /// The TOML file. Unknown keys are an error, so a typo is not silently ignored.
@@ -49,6 +53,7 @@ pub struct FileConfig {
     pub database: Option<PathBuf>,
     pub allow_remote: Option<bool>,
     pub snapshot_refresh_secs: Option<u64>,
+    pub retention_sweep_secs: Option<u64>,
 }
 
 /// The resolved configuration of a server.
@@ -62,6 +67,7 @@ pub struct Config {
     pub metrics_listen_explicit: bool,
     pub database: PathBuf,
     pub snapshot_refresh: Duration,
+    pub retention_sweep: Duration,
 }
 
 impl Config {
@@ -96,6 +102,13 @@ impl Config {
         if refresh_secs == 0 {
             bail!("snapshot_refresh_secs must be at least 1");
         }
+        let sweep_secs = args
+            .retention_sweep_secs
+            .or(file.retention_sweep_secs)
+            .unwrap_or(DEFAULT_RETENTION_SWEEP_SECS);
+        if sweep_secs == 0 {
+            bail!("retention_sweep_secs must be at least 1");
+        }
         Ok(Self {
             listen,
             metrics_listen,
@@ -106,6 +119,7 @@ impl Config {
                 .or(file.database)
                 .unwrap_or_else(|| DEFAULT_DATABASE.into()),
             snapshot_refresh: Duration::from_secs(refresh_secs),
+            retention_sweep: Duration::from_secs(sweep_secs),
         })
     }
 }

@@ -64,7 +64,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let serving = tokio::spawn(server::run(
         app.clone(),
         listener,
-        std::time::Duration::from_secs(5),
+        server::Background {
+            snapshot_refresh: std::time::Duration::from_secs(5),
+            retention_sweep: None,
+        },
         shutdown.clone().cancelled_owned(),
     ));
     println!(

@@ -12,6 +12,7 @@
 //! - [`config`]: configuration from flags and an optional TOML file.
 //! - [`auth`]: bearer tokens and roles.
 //! - [`demo`]: the end-to-end demo behind `punchguard demo`.
+//! - [`privacy`]: the data-subject export document.
 //! - [`retention`]: retention periods per category and the sweeper.
 //! - [`verify`]: `punchguard verify`, re-judging punches from a file.
 //! - [`proto`]: code generated from `proto/`.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod metrics;
+pub mod privacy;
 pub mod proto;
 pub mod retention;
 pub mod server;

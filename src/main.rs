@@ -15,7 +15,7 @@ use punchguard::engine::{EmployeeId, OrgId};
 use punchguard::service::admin::parse_geojson;
 use punchguard::store::sqlite::SqliteStore;
 use punchguard::store::{Store, TokenGrant};
-use punchguard::{demo, server, verify};
+use punchguard::{demo, retention, server, verify};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +41,13 @@ enum Command {
     /// Manage sites and their fences.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Enforce retention: coarsen and delete what is past its period (the
+    /// server also does this on its own, hourly by default).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+    /// Answer data-subject requests through a running server (role privacy).
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
     /// Re-judge punches from a JSON-lines file against an organisation's
     /// current fences and policy, recording nothing; verdicts as JSON lines.
     Verify {
@@ -52,6 +59,48 @@ enum Command {
         #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
         database: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Sweep every organisation once, or with --dry-run show what would go.
+    Run {
+        /// Change nothing; print what a sweep would coarsen or delete.
+        #[arg(long)]
+        dry_run: bool,
+        /// Judge ages as of this instant instead of now (RFC 3339), e.g. to
+        /// see what will go by a date. Only with --dry-run.
+        #[arg(long, requires = "dry_run")]
+        as_of: Option<jiff::Timestamp>,
+        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: PathBuf,
+    },
+}
+
+/// Where the server is and the privacy token to call it with.
+#[derive(clap::Args)]
+struct PrivacyTarget {
+    /// The employee whose data is asked for.
+    #[arg(long)]
+    employee: String,
+    /// The running server.
+    #[arg(
+        long,
+        env = "PUNCHGUARD_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    server: String,
+    /// A privacy token of the organisation.
+    #[arg(long, env = "PUNCHGUARD_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+#[derive(Subcommand)]
+enum PrivacyCommand {
+    /// Print everything held about an employee (JSON, see the README).
+    Export(PrivacyTarget),
+    /// Erase an employee's data; prints what was removed.
+    Erase(PrivacyTarget),
 }
 
 #[derive(Subcommand)]
@@ -161,6 +210,40 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("verified {lines} punches ({errors} refused as bad input); nothing recorded");
             Ok(())
         }
+        Command::Retention(RetentionCommand::Run {
+            dry_run,
+            as_of,
+            database,
+        }) => {
+            init_logging("warn");
+            let store = SqliteStore::open(&database)?;
+            let now = as_of.unwrap_or_else(jiff::Timestamp::now);
+            let report = if dry_run {
+                retention::preview(&store, now).await?
+            } else {
+                let mut done = Vec::new();
+                for (org, _) in store.org_versions().await? {
+                    let counts =
+                        retention::sweep_org(&store, &org, now, retention::DEFAULT_BATCH).await?;
+                    done.push((org, counts));
+                }
+                done
+            };
+            store.close().await?;
+            let verb = if dry_run { "would be" } else { "were" };
+            for (org, counts) in report {
+                for (category, action, n) in counts.rows() {
+                    if n > 0 {
+                        println!("{org}: {n} {category} rows {verb} {action}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Privacy(command) => {
+            init_logging("warn");
+            privacy_request(command).await
+        }
         Command::Site(SiteCommand::Import {
             org,
             file,
@@ -182,6 +265,45 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn privacy_request(command: PrivacyCommand) -> anyhow::Result<()> {
+    use punchguard::proto::v1::{EmployeeRequest, privacy_service_client::PrivacyServiceClient};
+    let (target, export) = match command {
+        PrivacyCommand::Export(t) => (t, true),
+        PrivacyCommand::Erase(t) => (t, false),
+    };
+    let channel = tonic::transport::Channel::from_shared(target.server.clone())?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {}", target.server))?;
+    let mut client = PrivacyServiceClient::new(channel);
+    let mut request = tonic::Request::new(EmployeeRequest {
+        org_id: String::new(),
+        employee_id: target.employee,
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", target.token)
+            .parse()
+            .context("the token is not valid header text")?,
+    );
+    if export {
+        let answer = client.export_employee(request).await?.into_inner();
+        println!("{}", answer.json);
+    } else {
+        let erased = client.erase_employee(request).await?.into_inner();
+        println!(
+            "erased {} punches, {} devices, {} consents, {} tokens, {} nonces; {} audit entries anonymised",
+            erased.punches,
+            erased.devices,
+            erased.consents,
+            erased.tokens,
+            erased.nonces,
+            erased.audit_entries_anonymised
+        );
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -222,7 +344,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     server::run(
         app,
         listener,
-        config.snapshot_refresh,
+        server::Background {
+            snapshot_refresh: config.snapshot_refresh,
+            retention_sweep: Some(config.retention_sweep),
+        },
         shutdown.cancelled_owned(),
     )
     .await?;

@@ -21,6 +21,7 @@ use crate::proto::v1::{
     attendance_service_server::AttendanceServiceServer,
     privacy_service_server::PrivacyServiceServer, punch_service_server::PunchServiceServer,
 };
+use crate::retention;
 use crate::service::{
     App, admin::AdminApi, attendance::AttendanceApi, privacy::PrivacyApi, punch::PunchApi,
 };
@@ -43,12 +44,21 @@ pub async fn open_sqlite(database: &Path) -> anyhow::Result<App> {
     Ok(app)
 }
 
+/// How often the server's background tasks run.
+#[derive(Debug, Clone, Copy)]
+pub struct Background {
+    /// Checks for fence changes made by other processes.
+    pub snapshot_refresh: Duration,
+    /// Retention sweeps; `None` runs none (tests that sweep themselves).
+    pub retention_sweep: Option<Duration>,
+}
+
 /// Serves gRPC on `listener` until `shutdown` resolves, then drains and
 /// closes the store.
 pub async fn run(
     app: App,
     listener: TcpListener,
-    snapshot_refresh: Duration,
+    every: Background,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -72,9 +82,18 @@ pub async fn run(
     let background = CancellationToken::new();
     tokio::spawn(refresh_snapshots(
         app.clone(),
-        snapshot_refresh,
+        every.snapshot_refresh,
         background.clone(),
     ));
+    if let Some(interval) = every.retention_sweep {
+        tokio::spawn(retention::run_sweeper(
+            app.store.clone(),
+            Arc::new(retention::SystemClock),
+            interval,
+            retention::DEFAULT_BATCH,
+            background.clone(),
+        ));
+    }
 
     tracing::info!(addr = %listener.local_addr()?, "serving gRPC");
     let served = tonic::transport::Server::builder()

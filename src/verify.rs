@@ -310,6 +310,7 @@ pub fn run(
                     employee: Some(
                         EmployeeId::new(employee).map_err(|e| format!("employee_id: {e}"))?,
                     ),
+                    token_id: String::new(),
                 };
                 convert::punch(request, &caller, received).map_err(|e| match e {
                     ApiError::InvalidArgument { field, description } => {

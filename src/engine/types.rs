@@ -489,7 +489,6 @@ impl DistanceBucket {
     }
 }
 
-
 /// The engine's answer for one punch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {

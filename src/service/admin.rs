@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::error::{ApiError, respond};
-use super::{App, auth, convert};
+use super::{App, audit, auth, convert};
 use crate::auth::Role;
 use crate::engine::SiteId;
 use crate::engine::signatures::SignatureList;
@@ -44,19 +44,28 @@ impl AdminApi {
         request: Request<pb::ImportSitesRequest>,
     ) -> Result<pb::ImportSitesResponse, ApiError> {
         let app = &self.0;
-        let org = auth::authorize_org(
+        let caller = auth::authorize_org(
             app.store.as_ref(),
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
         )
         .await?;
+        let org = caller.org.clone();
         let request = request.into_inner();
         let sites = parse_geojson(request.geojson).await?;
-        let summaries = sites.iter().map(convert::site_to_pb).collect();
+        let summaries: Vec<_> = sites.iter().map(convert::site_to_pb).collect();
         let version = app.store.put_sites(&org, sites).await?;
         // Effective for the next punch: rebuild and swap before answering.
         app.snapshots.reload(app.store.as_ref(), &org).await?;
+        audit::record(
+            app,
+            &caller,
+            "ImportSites",
+            None,
+            format!("{} sites", summaries.len()),
+        )
+        .await?;
         tracing::info!(org = %org, version, "sites imported");
         Ok(pb::ImportSitesResponse {
             sites: summaries,
@@ -69,13 +78,14 @@ impl AdminApi {
         request: Request<pb::ListSitesRequest>,
     ) -> Result<pb::ListSitesResponse, ApiError> {
         let app = &self.0;
-        let org = auth::authorize_org(
+        let caller = auth::authorize_org(
             app.store.as_ref(),
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
         )
         .await?;
+        let org = caller.org.clone();
         let request = request.into_inner();
         let after = convert::decode_site_cursor(&request.page_token)?;
         let limit = convert::page_size(request.page_size);
@@ -93,13 +103,14 @@ impl AdminApi {
         request: Request<pb::GetPolicyRequest>,
     ) -> Result<pb::OrgPolicy, ApiError> {
         let app = &self.0;
-        let org = auth::authorize_org(
+        let caller = auth::authorize_org(
             app.store.as_ref(),
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
         )
         .await?;
+        let org = caller.org.clone();
         Ok(convert::policy_to_pb(&app.store.load_policy(&org).await?))
     }
 
@@ -108,18 +119,20 @@ impl AdminApi {
         request: Request<pb::PutPolicyRequest>,
     ) -> Result<pb::OrgPolicy, ApiError> {
         let app = &self.0;
-        let org = auth::authorize_org(
+        let caller = auth::authorize_org(
             app.store.as_ref(),
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
         )
         .await?;
+        let org = caller.org.clone();
         let request = request.into_inner();
         let policy = convert::policy_from_pb(request.policy)?;
         let answer = convert::policy_to_pb(&policy);
         let version = app.store.put_policy(&org, policy).await?;
         app.snapshots.reload(app.store.as_ref(), &org).await?;
+        audit::record(app, &caller, "PutPolicy", None, "").await?;
         tracing::info!(org = %org, version, "policy changed");
         Ok(answer)
     }
@@ -129,15 +142,17 @@ impl AdminApi {
         request: Request<pb::ListDevicesRequest>,
     ) -> Result<pb::ListDevicesResponse, ApiError> {
         let app = &self.0;
-        let org = auth::authorize_org(
+        let caller = auth::authorize_org(
             app.store.as_ref(),
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
         )
         .await?;
+        let org = caller.org.clone();
         let request = request.into_inner();
         let employee = convert::employee_id(request.employee_id)?;
+        audit::record(app, &caller, "ListDevices", Some(&employee), "").await?;
         let devices = app.store.list_devices(&org, &employee).await?;
         Ok(pb::ListDevicesResponse {
             devices: devices.iter().map(convert::device_to_pb).collect(),
@@ -150,13 +165,14 @@ impl AdminApi {
         bind: bool,
     ) -> Result<pb::Device, ApiError> {
         let app = &self.0;
-        let org = auth::authorize_org(
+        let caller = auth::authorize_org(
             app.store.as_ref(),
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
         )
         .await?;
+        let org = caller.org.clone();
         let request = request.into_inner();
         let employee = convert::employee_id(request.employee_id)?;
         let device = convert::device_id(request.device_id)?;
@@ -170,6 +186,8 @@ impl AdminApi {
                     ApiError::NotFound("the device was never bound to the employee".into())
                 })?
         };
+        let action = if bind { "BindDevice" } else { "RevokeDevice" };
+        audit::record(app, &caller, action, Some(&employee), "").await?;
         tracing::info!(org = %org, bind, "device binding changed");
         Ok(convert::device_to_pb(&binding))
     }
@@ -179,13 +197,14 @@ impl AdminApi {
         request: Request<pb::GetSignaturesRequest>,
     ) -> Result<pb::SignatureList, ApiError> {
         let app = &self.0;
-        let org = auth::authorize_org(
+        let caller = auth::authorize_org(
             app.store.as_ref(),
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
         )
         .await?;
+        let org = caller.org.clone();
         Ok(signature_list_to_pb(
             app.store.load_signatures(&org).await?.as_ref(),
         ))
@@ -196,13 +215,14 @@ impl AdminApi {
         request: Request<pb::PutSignaturesRequest>,
     ) -> Result<pb::SignatureList, ApiError> {
         let app = &self.0;
-        let org = auth::authorize_org(
+        let caller = auth::authorize_org(
             app.store.as_ref(),
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
         )
         .await?;
+        let org = caller.org.clone();
         let request = request.into_inner();
         let own = match request.use_builtin {
             true => None,
@@ -211,6 +231,7 @@ impl AdminApi {
         let answer = signature_list_to_pb(own.as_ref());
         let version = app.store.put_signatures(&org, own).await?;
         app.snapshots.reload(app.store.as_ref(), &org).await?;
+        audit::record(app, &caller, "PutSignatures", None, "").await?;
         tracing::info!(org = %org, version, "signature list changed");
         Ok(answer)
     }
@@ -222,11 +243,13 @@ impl AdminApi {
         &self,
         metadata: &tonic::metadata::MetadataMap,
         org_id: &str,
+        action: &str,
         site_id: String,
         radios: impl FnOnce() -> Result<SiteRadios, ApiError>,
     ) -> Result<pb::Site, ApiError> {
         let app = &self.0;
-        let org = auth::authorize_org(app.store.as_ref(), metadata, Role::Admin, org_id).await?;
+        let caller = auth::authorize_org(app.store.as_ref(), metadata, Role::Admin, org_id).await?;
+        let org = caller.org.clone();
         let site = SiteId::new(site_id).map_err(|e| ApiError::invalid("site_id", e))?;
         let radios = radios()?;
         let (version, stored) = app
@@ -235,8 +258,47 @@ impl AdminApi {
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no site {site} in the organisation")))?;
         app.snapshots.reload(app.store.as_ref(), &org).await?;
+        audit::record(app, &caller, action, None, format!("site {site}")).await?;
         tracing::info!(org = %org, version, "site radio evidence changed");
         Ok(convert::site_to_pb(&stored))
+    }
+}
+
+impl AdminApi {
+    async fn get_retention_inner(
+        &self,
+        request: Request<pb::GetRetentionRequest>,
+    ) -> Result<pb::RetentionPolicy, ApiError> {
+        let app = &self.0;
+        let caller = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
+        Ok(convert::retention_to_pb(
+            &app.store.load_retention(&caller.org).await?,
+        ))
+    }
+
+    async fn put_retention_inner(
+        &self,
+        request: Request<pb::PutRetentionRequest>,
+    ) -> Result<pb::RetentionPolicy, ApiError> {
+        let app = &self.0;
+        let caller = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
+        let retention = convert::retention_from_pb(request.into_inner().retention)?;
+        app.store.put_retention(&caller.org, retention).await?;
+        audit::record(app, &caller, "PutRetention", None, "").await?;
+        tracing::info!(org = %caller.org, "retention changed");
+        Ok(convert::retention_to_pb(&retention))
     }
 }
 
@@ -252,31 +314,47 @@ fn signature_list_to_pb(own: Option<&SignatureList>) -> pb::SignatureList {
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
+    async fn get_retention(
+        &self,
+        request: Request<pb::GetRetentionRequest>,
+    ) -> Result<Response<pb::RetentionPolicy>, Status> {
+        respond("GetRetention", self.get_retention_inner(request).await)
+    }
+
+    async fn put_retention(
+        &self,
+        request: Request<pb::PutRetentionRequest>,
+    ) -> Result<Response<pb::RetentionPolicy>, Status> {
+        respond("PutRetention", self.put_retention_inner(request).await)
+    }
+
     async fn put_site_access_points(
         &self,
         request: Request<pb::PutSiteAccessPointsRequest>,
     ) -> Result<Response<pb::Site>, Status> {
+        const ACTION: &str = "PutSiteAccessPoints";
         let (metadata, _, request) = request.into_parts();
         let answer = self
-            .put_site_radios(&metadata, &request.org_id, request.site_id, || {
+            .put_site_radios(&metadata, &request.org_id, ACTION, request.site_id, || {
                 convert::site_access_points_from_pb(request.access_points)
                     .map(SiteRadios::AccessPoints)
             })
             .await;
-        respond("PutSiteAccessPoints", answer)
+        respond(ACTION, answer)
     }
 
     async fn put_site_beacons(
         &self,
         request: Request<pb::PutSiteBeaconsRequest>,
     ) -> Result<Response<pb::Site>, Status> {
+        const ACTION: &str = "PutSiteBeacons";
         let (metadata, _, request) = request.into_parts();
         let answer = self
-            .put_site_radios(&metadata, &request.org_id, request.site_id, || {
+            .put_site_radios(&metadata, &request.org_id, ACTION, request.site_id, || {
                 convert::site_beacons_from_pb(request.beacons).map(SiteRadios::Beacons)
             })
             .await;
-        respond("PutSiteBeacons", answer)
+        respond(ACTION, answer)
     }
 
     async fn get_signatures(

@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::error::{ApiError, respond};
-use super::{App, auth, convert};
+use super::{App, audit, auth, convert};
 use crate::auth::Role;
 use crate::proto::v1::{self as pb, attendance_service_server::AttendanceService};
 use crate::store::{PunchCursor, PunchQuery};
@@ -16,15 +16,17 @@ impl AttendanceApi {
         request: Request<pb::ListPunchesRequest>,
     ) -> Result<pb::ListPunchesResponse, ApiError> {
         let app = &self.0;
-        let org = auth::authorize_org(
+        let caller = auth::authorize_org(
             app.store.as_ref(),
             request.metadata(),
             Role::Hr,
             &request.get_ref().org_id,
         )
         .await?;
+        let org = caller.org.clone();
         let request = request.into_inner();
         let (from, to) = convert::time_range(request.from, request.to)?;
+        audit::record(app, &caller, "ListPunches", None, format!("{from}..{to}")).await?;
         let limit = convert::page_size(request.page_size);
         let mut rows = app
             .store

@@ -15,6 +15,9 @@ pub struct Caller {
     pub org: OrgId,
     pub role: Role,
     pub employee: Option<EmployeeId>,
+    /// Names the token in the audit log without revealing it: the first 12
+    /// hex digits of its SHA-256.
+    pub token_id: String,
 }
 
 impl Caller {
@@ -52,8 +55,9 @@ pub async fn authenticate(
         .ok_or(ApiError::Unauthenticated(
             "authorization must be 'Bearer <token>'",
         ))?;
+    let hash = TokenHash::of(token);
     let grant = store
-        .find_token(&TokenHash::of(token))
+        .find_token(&hash)
         .await?
         .ok_or(ApiError::Unauthenticated("unknown token"))?;
     if grant.role != role {
@@ -67,18 +71,19 @@ pub async fn authenticate(
         org: grant.org,
         role: grant.role,
         employee: grant.employee,
+        token_id: hash.0[..12].to_owned(),
     })
 }
 
-/// Checks the token as [`authenticate`] does and resolves the organisation
-/// the request names (`requested_org`, empty for the token's own).
+/// Checks the token as [`authenticate`] does and that the organisation the
+/// request names (`requested_org`, empty for the token's own) is the token's.
 pub async fn authorize_org(
     store: &dyn Store,
     metadata: &MetadataMap,
     role: Role,
     requested_org: &str,
-) -> Result<OrgId, ApiError> {
-    authenticate(store, metadata, role)
-        .await?
-        .org_scope(requested_org)
+) -> Result<Caller, ApiError> {
+    let caller = authenticate(store, metadata, role).await?;
+    caller.org_scope(requested_org)?;
+    Ok(caller)
 }

@@ -16,15 +16,15 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::auth::{Role, TokenHash};
-use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
 use crate::engine::beacons::SiteBeacon;
 use crate::engine::signatures::SignatureList;
 use crate::engine::sites::SiteDefinition;
 use crate::engine::wifi::AccessPoint;
 use crate::engine::{
-    ConsentPurpose, DistanceBucket, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, PunchKind,
-    SiteId, Verdict,
+    ConsentPurpose, DeviceId, DistanceBucket, EmployeeId, History, OrgId, Policy, Punch, PunchId,
+    PunchKind, SiteId, Verdict,
 };
+use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -348,8 +348,12 @@ pub trait Store: Send + Sync + 'static {
     /// One bounded sweep step for one organisation, all or nothing: at most
     /// `limit` rows of each category past its cutoff are coarsened or
     /// deleted. Returns what it did; all zero when nothing is due.
-    async fn sweep_batch(&self, org: &OrgId, cutoffs: &Cutoffs, limit: usize)
-    -> Result<SweepCounts>;
+    async fn sweep_batch(
+        &self,
+        org: &OrgId,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<SweepCounts>;
 
     /// What sweeping the organisation to `cutoffs` would do, changing nothing.
     async fn sweep_preview(&self, org: &OrgId, cutoffs: &Cutoffs) -> Result<SweepCounts>;

@@ -58,7 +58,10 @@ impl TestServer {
         let task = tokio::spawn(server::run(
             app.clone(),
             listener,
-            std::time::Duration::from_secs(1),
+            server::Background {
+                snapshot_refresh: std::time::Duration::from_secs(1),
+                retention_sweep: None,
+            },
             shutdown.clone().cancelled_owned(),
         ));
         Self {

@@ -14,6 +14,7 @@ use crate::engine::sites::MAX_ACCESS_POINTS;
 use crate::engine::wifi::{AccessPoint, Bssid, MAX_SSID_LEN};
 use crate::engine::{Action, EmployeeId, Policy};
 use crate::proto::v1 as pb;
+use crate::retention::RetentionPolicy;
 use crate::service::error::ApiError;
 
 /// How far a bundle's simplified polygon may stray from the real fence, m.
@@ -346,4 +347,30 @@ pub fn site_beacons_from_pb(list: Vec<pb::SiteBeacon>) -> Result<Vec<SiteBeacon>
             }
         })
         .collect()
+}
+
+pub fn retention_to_pb(r: &RetentionPolicy) -> pb::RetentionPolicy {
+    pb::RetentionPolicy {
+        evidence_days: r.evidence_days,
+        flagged_evidence_days: r.flagged_evidence_days,
+        cheat_findings_days: r.cheat_findings_days,
+        attendance_days: r.attendance_days,
+        audit_days: r.audit_days,
+    }
+}
+
+/// An admin's retention periods, each within its documented bounds.
+pub fn retention_from_pb(r: Option<pb::RetentionPolicy>) -> Result<RetentionPolicy, ApiError> {
+    let r = r.ok_or_else(|| ApiError::invalid("retention", "required"))?;
+    let retention = RetentionPolicy {
+        evidence_days: r.evidence_days,
+        flagged_evidence_days: r.flagged_evidence_days,
+        cheat_findings_days: r.cheat_findings_days,
+        attendance_days: r.attendance_days,
+        audit_days: r.audit_days,
+    };
+    retention.check().map_err(|(field, description)| {
+        ApiError::invalid(format!("retention.{field}"), description)
+    })?;
+    Ok(retention)
 }

@@ -10,7 +10,8 @@ mod evidence;
 
 pub use admin::{
     BUNDLE_SIMPLIFY_M, MAX_FIELD_STAFF, MAX_SIGNATURES, fence_bundle, policy_from_pb, policy_to_pb,
-    signature_to_pb, signatures_from_pb, site_access_points_from_pb, site_beacons_from_pb,
+    retention_from_pb, retention_to_pb, signature_to_pb, signatures_from_pb,
+    site_access_points_from_pb, site_beacons_from_pb,
 };
 pub use evidence::{
     MAX_ACCURACY_M, MAX_PACKAGE_LEN, MAX_PACKAGES, MAX_SIGNATURE_IDS, MAX_SPEED_MPS,
@@ -295,6 +296,11 @@ pub fn punch_row_to_pb(row: &PunchRow) -> pb::PunchRecord {
         client_time: Some(timestamp_to_pb(row.client_time)),
         received_time: Some(timestamp_to_pb(row.received_at)),
         verdict: Some(verdict_to_pb(&row.verdict)),
+        distance_bucket: row
+            .distance_bucket
+            .map(|b| b.as_str().to_owned())
+            .unwrap_or_default(),
+        evidence_kept: row.evidence_kept,
     }
 }
 

@@ -10,8 +10,8 @@ use crate::engine::signatures::CheatCategory;
 use crate::engine::sites::Requirement;
 use crate::engine::wifi::Bssid;
 use crate::engine::{
-    Action, CheatMatch, Decision, DistanceBucket, EmployeeId, Finding, FindingCode, LocationMethod, OrgId, Punch,
-    PunchId, PunchKind, SiteId, Verdict,
+    Action, CheatMatch, Decision, DistanceBucket, EmployeeId, Finding, FindingCode, LocationMethod,
+    OrgId, Punch, PunchId, PunchKind, SiteId, Verdict,
 };
 use crate::engine::{ConsentPurpose, DeviceId, binds_device};
 use crate::store::recent::{DeviceRecent, EmployeeRecent};

@@ -23,9 +23,9 @@ use self::codec::to_us;
 use self::writer::Writer;
 use super::recent::{DEVICE_MEMORY, DeviceRecent, EmployeeRecent, RecentHistory};
 use super::{
-    AuditEntry, AuditQuery, AuditRecord, ConsentRecord, DeviceBinding, EmployeeData,
-    ErasureCounts, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded,
-    Result, SiteRadios, Store, StoreError, TokenGrant,
+    AuditEntry, AuditQuery, AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, ErasureCounts,
+    HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, SiteRadios, Store,
+    StoreError, TokenGrant,
 };
 use crate::auth::{Role, TokenHash};
 use crate::engine::beacons::SiteBeacon;
@@ -100,8 +100,8 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let conn = connect(&path)?;
             for _ in 0..50 {
-                let (busy, _, _): (i64, i64, i64) = conn
-                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                let (busy, _, _): (i64, i64, i64) =
+                    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                     })?;
                 if busy == 0 {
@@ -833,8 +833,9 @@ impl Store for SqliteStore {
             .writer
             .write(move |tx| privacy::sweep_batch(tx, &org, &cutoffs, limit))
             .await?;
-        if done.attendance_deleted > 0 {
-            // Deleted punches may be an employee's last accepted fix.
+        if done.attendance_deleted + done.evidence_coarsened + done.flagged_evidence_coarsened > 0 {
+            // Coarsened or deleted punches may hold an employee's last
+            // accepted fix or a device's recent use.
             self.recent.clear();
         }
         Ok(done)

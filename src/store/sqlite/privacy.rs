@@ -100,8 +100,8 @@ pub fn sweep_batch(
              ORDER BY received_us LIMIT ?3)"
         ))?
         .execute(params![o, to_us(cut.attendance), n])? as u64;
-    done.cheat_findings_deleted = tx
-        .prepare_cached(&format!(
+    done.cheat_findings_deleted =
+        tx.prepare_cached(&format!(
             "DELETE FROM punch_cheat_matches WHERE rowid IN (SELECT m.rowid {DUE_CHEAT} LIMIT ?3)"
         ))?
         .execute(params![o, to_us(cut.cheat_findings), n])? as u64;
@@ -176,7 +176,9 @@ pub fn sweep_preview(conn: &Connection, org: &OrgId, cut: &Cutoffs) -> Result<Sw
         )?,
         evidence_coarsened: {
             let n: i64 = conn
-                .prepare(&format!("SELECT count(*) {DUE_ACCEPTED} {after_attendance}"))?
+                .prepare(&format!(
+                    "SELECT count(*) {DUE_ACCEPTED} {after_attendance}"
+                ))?
                 .query_row(params![o, i64::MIN, to_us(cut.evidence)], |r| r.get(0))?;
             n as u64
         },

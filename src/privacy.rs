@@ -1,0 +1,191 @@
+//! The data-subject export document, format `punchguard.employee-export.v1`:
+//! everything punchguard holds about one employee, as JSON. Field by field
+//! it is documented in the README ("Privacy"); what is not in it is not held.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::engine::{EmployeeId, OrgId};
+use crate::store::{
+    AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, PunchRow, StoredEvidence,
+};
+
+pub const EXPORT_FORMAT: &str = "punchguard.employee-export.v1";
+
+#[derive(Debug, Serialize)]
+pub struct ExportDocument<'a> {
+    pub format: &'static str,
+    pub generated_at: Timestamp,
+    pub org_id: &'a str,
+    pub employee_id: &'a str,
+    pub punches: Vec<ExportPunch<'a>>,
+    pub devices: Vec<ExportDevice<'a>>,
+    pub consents: Vec<ExportConsent>,
+    pub audit: Vec<ExportAudit<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportPunch<'a> {
+    pub punch_id: &'a str,
+    pub kind: &'static str,
+    pub client_time: Timestamp,
+    pub received_time: Timestamp,
+    pub decision: &'static str,
+    pub site_id: Option<&'a str>,
+    pub method: &'static str,
+    pub distance_m: Option<f64>,
+    pub distance_bucket: Option<&'static str>,
+    pub nearest_site_id: Option<&'a str>,
+    pub findings: Vec<ExportFinding<'a>>,
+    pub cheat_matches: Vec<ExportCheatMatch<'a>>,
+    /// The site's access points the scan contained, while evidence is kept.
+    pub wifi_bssids: Vec<String>,
+    /// The raw evidence, while it is kept; `null` once coarsened.
+    pub evidence: Option<ExportEvidence<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportFinding<'a> {
+    pub code: &'static str,
+    pub action: &'static str,
+    pub message: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportCheatMatch<'a> {
+    pub signature_id: &'a str,
+    pub category: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportEvidence<'a> {
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub accuracy_m: Option<f64>,
+    pub fix_time: Option<Timestamp>,
+    pub mock_location: Option<bool>,
+    pub speed_mps: Option<f64>,
+    pub device_id: Option<&'a str>,
+    pub rooted: Option<bool>,
+    pub emulator: Option<bool>,
+    pub integrity: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportDevice<'a> {
+    pub device_id: &'a str,
+    pub bound_time: Timestamp,
+    pub revoked_time: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportConsent {
+    pub purpose: &'static str,
+    pub granted: bool,
+    pub changed_time: Timestamp,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportAudit<'a> {
+    pub time: Timestamp,
+    pub actor: &'a str,
+    pub role: &'static str,
+    pub action: &'a str,
+    pub detail: &'a str,
+}
+
+fn punch<'a>(row: &'a PunchRow, evidence: Option<&'a StoredEvidence>) -> ExportPunch<'a> {
+    let v = &row.verdict;
+    ExportPunch {
+        punch_id: row.punch_id.as_str(),
+        kind: row.kind.as_str(),
+        client_time: row.client_time,
+        received_time: row.received_at,
+        decision: v.decision.as_str(),
+        site_id: v.site.as_ref().map(|s| s.as_str()),
+        method: v.method.as_str(),
+        distance_m: v.distance_m,
+        distance_bucket: row.distance_bucket.map(|b| b.as_str()),
+        nearest_site_id: v.nearest_site.as_ref().map(|s| s.as_str()),
+        findings: v
+            .findings
+            .iter()
+            .map(|f| ExportFinding {
+                code: f.code.as_str(),
+                action: f.action.as_str(),
+                message: &f.message,
+            })
+            .collect(),
+        cheat_matches: v
+            .cheat_matches
+            .iter()
+            .map(|m| ExportCheatMatch {
+                signature_id: &m.signature_id,
+                category: m.category.as_str(),
+            })
+            .collect(),
+        wifi_bssids: v.wifi_bssids.iter().map(ToString::to_string).collect(),
+        evidence: evidence.map(|e| ExportEvidence {
+            latitude: e.latitude,
+            longitude: e.longitude,
+            accuracy_m: e.accuracy_m,
+            fix_time: e.fix_time,
+            mock_location: e.mock_location,
+            speed_mps: e.speed_mps,
+            device_id: e.device_id.as_ref().map(|d| d.as_str()),
+            rooted: e.rooted,
+            emulator: e.emulator,
+            integrity: e.integrity.as_deref(),
+        }),
+    }
+}
+
+fn device(d: &DeviceBinding) -> ExportDevice<'_> {
+    ExportDevice {
+        device_id: d.device.as_str(),
+        bound_time: d.bound_at,
+        revoked_time: d.revoked_at,
+    }
+}
+
+fn consent(c: &ConsentRecord) -> ExportConsent {
+    ExportConsent {
+        purpose: c.purpose.as_str(),
+        granted: c.granted,
+        changed_time: c.changed_at,
+    }
+}
+
+fn audit(a: &AuditRecord) -> ExportAudit<'_> {
+    ExportAudit {
+        time: a.entry.at,
+        actor: &a.entry.actor,
+        role: a.entry.role.as_str(),
+        action: &a.entry.action,
+        detail: &a.entry.detail,
+    }
+}
+
+/// The export of `data`, pretty-printed JSON.
+pub fn export_json(
+    org: &OrgId,
+    employee: &EmployeeId,
+    data: &EmployeeData,
+    generated_at: Timestamp,
+) -> String {
+    let document = ExportDocument {
+        format: EXPORT_FORMAT,
+        generated_at,
+        org_id: org.as_str(),
+        employee_id: employee.as_str(),
+        punches: data
+            .punches
+            .iter()
+            .map(|(row, evidence)| punch(row, evidence.as_ref()))
+            .collect(),
+        devices: data.devices.iter().map(device).collect(),
+        consents: data.consents.iter().map(consent).collect(),
+        audit: data.audit.iter().map(audit).collect(),
+    };
+    serde_json::to_string_pretty(&document).expect("the export document always serialises")
+}
