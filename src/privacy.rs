@@ -1,9 +1,13 @@
-//! The data-subject export document, format `punchguard.employee-export.v1`:
-//! everything punchguard holds about one employee, as JSON. Field by field
-//! it is documented in the README ("Privacy"); what is not in it is not held.
+//! Personal data in the open: the data-subject export document, format
+//! `punchguard.employee-export.v1` (everything punchguard holds about one
+//! employee, as JSON, documented field by field in the README, "Privacy"),
+//! and the pseudonyms that stand for employees in debug logs.
+
+use std::sync::OnceLock;
 
 use jiff::Timestamp;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::engine::{EmployeeId, OrgId};
 use crate::store::{
@@ -188,4 +192,23 @@ pub fn export_json(
         audit: data.audit.iter().map(audit).collect(),
     };
     serde_json::to_string_pretty(&document).expect("the export document always serialises")
+}
+
+/// A stand-in for an employee id in debug logs: the same within one run of
+/// the process (so a log can be followed), unlinkable to the id without the
+/// process's random key, which is never written anywhere.
+pub fn pseudonym(org: &OrgId, employee: &EmployeeId) -> String {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the OS random source works");
+        key
+    });
+    let digest = Sha256::new()
+        .chain_update(key)
+        .chain_update(org.as_str())
+        .chain_update([0])
+        .chain_update(employee.as_str())
+        .finalize();
+    format!("emp~{}", hex::encode(&digest[..6]))
 }

@@ -77,6 +77,7 @@ impl PunchApi {
         }
         metrics::histogram!(m::PUNCH_SECONDS).record(started.elapsed());
         tracing::debug!(
+            employee = %crate::privacy::pseudonym(&punch.org, &punch.employee),
             decision = recorded.row.verdict.decision.as_str(),
             duplicate = recorded.duplicate,
             seq = recorded.row.seq,
