@@ -149,8 +149,12 @@ async fn an_export_holds_what_was_submitted_and_who_read_it() {
     attendance
         .list_punches(authed(
             pb::ListPunchesRequest {
-                from: Some(ts(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1))),
-                to: Some(ts(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1))),
+                from: Some(ts(
+                    jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)
+                )),
+                to: Some(ts(
+                    jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)
+                )),
                 ..Default::default()
             },
             &org.hr,
@@ -162,7 +166,11 @@ async fn an_export_holds_what_was_submitted_and_who_read_it() {
         .await
         .unwrap()
         .into_inner();
-    let hr_read = log.entries.iter().find(|e| e.action == "ListPunches").unwrap();
+    let hr_read = log
+        .entries
+        .iter()
+        .find(|e| e.action == "ListPunches")
+        .unwrap();
     assert_eq!((hr_read.role.as_str(), hr_read.actor.len()), ("hr", 12));
     assert!(log.entries.iter().any(|e| e.action == "ImportSites"));
     org.server.stop().await;
@@ -173,9 +181,7 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
     let org = org_with_punches("onni-7c2e51", "phone-onni-88d1").await;
     let server = &org.server;
     // A colleague whose data must survive.
-    let colleague = server
-        .token("depot-co", Role::Device, Some("kerttu"))
-        .await;
+    let colleague = server.token("depot-co", Role::Device, Some("kerttu")).await;
     let mut punches = server.punch_client().await;
     let mut p = punch("kerttu-p0", "phone-kerttu");
     let fix = p.gps.as_mut().unwrap();
@@ -216,7 +222,10 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
     }
     let holds = |needle: &[u8]| files.windows(needle.len()).any(|w| w == needle);
     assert!(holds(b"kerttu"), "control: the colleague's data is there");
-    assert!(holds(&60.4713f64.to_be_bytes()), "control: REAL is stored big-endian");
+    assert!(
+        holds(&60.4713f64.to_be_bytes()),
+        "control: REAL is stored big-endian"
+    );
     for needle in ["onni-7c2e51", "phone-onni-88d1", "nonce-onni-7c2e51"] {
         assert!(!holds(needle.as_bytes()), "{needle} is still in the files");
     }
@@ -251,7 +260,10 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
         .await
         .unwrap()
         .into_inner();
-    assert!(!again.duplicate, "the erased punch came back from the store");
+    assert!(
+        !again.duplicate,
+        "the erased punch came back from the store"
+    );
     org.server.stop().await;
 }
 
@@ -267,7 +279,11 @@ async fn data_requests_are_refused_for_the_wrong_caller_or_employee() {
         (employee("", "aino"), other.clone(), Code::NotFound),
         (employee("depot-co", "aino"), other, Code::PermissionDenied),
         (employee("", "aino"), org.hr.clone(), Code::PermissionDenied),
-        (employee("", "aino"), org.admin.clone(), Code::PermissionDenied),
+        (
+            employee("", "aino"),
+            org.admin.clone(),
+            Code::PermissionDenied,
+        ),
         (employee("", ""), org.privacy.clone(), Code::InvalidArgument),
     ];
     for (request, token, code) in cases {
@@ -327,13 +343,34 @@ async fn retention_periods_have_defaults_and_bounds() {
         .await
         .unwrap();
     let bad = [
-        (pb::RetentionPolicy { evidence_days: 91, ..defaults }, "retention.evidence_days"),
-        (pb::RetentionPolicy { evidence_days: 0, ..defaults }, "retention.evidence_days"),
         (
-            pb::RetentionPolicy { attendance_days: 4000, ..defaults },
+            pb::RetentionPolicy {
+                evidence_days: 91,
+                ..defaults
+            },
+            "retention.evidence_days",
+        ),
+        (
+            pb::RetentionPolicy {
+                evidence_days: 0,
+                ..defaults
+            },
+            "retention.evidence_days",
+        ),
+        (
+            pb::RetentionPolicy {
+                attendance_days: 4000,
+                ..defaults
+            },
             "retention.attendance_days",
         ),
-        (pb::RetentionPolicy { audit_days: 30, ..defaults }, "retention.audit_days"),
+        (
+            pb::RetentionPolicy {
+                audit_days: 30,
+                ..defaults
+            },
+            "retention.audit_days",
+        ),
     ];
     for (retention, field) in bad {
         let status = client

@@ -507,3 +507,121 @@ fn verify_rejudges_a_file_and_records_nothing() {
         .unwrap();
     assert_eq!(recorded, 0, "verify must record nothing");
 }
+
+/// A run with every role at work leaves none of the personal values it
+/// handled in the info-level logs or in /metrics; at debug level, employees
+/// appear only as pseudonyms. The CLI answers a data request end to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_metrics_carry_no_personal_data() {
+    let employee = "emp-logcheck-5b1e";
+    let device_id = "device-logcheck-77a0";
+    let bssid = "02:7a:19:c4:e0:5d";
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("punchguard.db");
+    cli(
+        &[
+            "site",
+            "import",
+            "--org",
+            "kotka",
+            "data/kotka-buildings.geojson",
+        ],
+        &db,
+    );
+    let device = device_token(&db, employee);
+    let token = |role: &str| cli(&["token", "create", "--org", "kotka", "--role", role], &db);
+    let (admin, hr, privacy) = (token("admin"), token("hr"), token("privacy"));
+
+    for (level, phase) in [("info", "info"), ("warn,punchguard=debug", "debug")] {
+        let log_path = dir.path().join(format!("{phase}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut served = serve_logging(&db, level, Stdio::from(log));
+        let mut client = PunchServiceClient::new(channel(&served.grpc).await);
+        let point = inside_building(3);
+        for i in 0..3 {
+            let mut request = punch_at(&format!("{phase}-{i}"), point, 8.0);
+            request.wifi = vec![pb::WifiAccessPoint {
+                bssid: bssid.into(),
+                ssid: "LogcheckNet".into(),
+                rssi_dbm: -60,
+            }];
+            request.device = Some(pb::DeviceFacts {
+                device_id: device_id.into(),
+                ..Default::default()
+            });
+            client.submit_punch(authed(request, &device)).await.unwrap();
+        }
+        // A bad request, whose error names the field but not the value.
+        let mut bad = punch_at(&format!("{phase}-bad"), point, 8.0);
+        bad.wifi = vec![pb::WifiAccessPoint {
+            bssid: format!("{bssid}:zz"),
+            ..Default::default()
+        }];
+        let status = client.submit_punch(authed(bad, &device)).await.unwrap_err();
+        assert!(!status.message().contains(bssid));
+        let mut admin_client =
+            pb::admin_service_client::AdminServiceClient::new(channel(&served.grpc).await);
+        admin_client
+            .bind_device(authed(
+                pb::DeviceRequest {
+                    org_id: String::new(),
+                    employee_id: employee.into(),
+                    device_id: device_id.into(),
+                },
+                &admin,
+            ))
+            .await
+            .unwrap();
+        listed_ids(&served.grpc, &hr).await;
+        let export = Command::new(BIN)
+            .args(["privacy", "export", "--employee", employee])
+            .args(["--server", &format!("http://{}", served.grpc)])
+            .env("PUNCHGUARD_TOKEN", &privacy)
+            .output()
+            .unwrap();
+        assert!(export.status.success(), "{export:?}");
+        let exported = String::from_utf8(export.stdout).unwrap();
+        assert!(
+            exported.contains(device_id),
+            "control: the export holds the data"
+        );
+
+        let metrics = http_get(&served.metrics).await;
+        assert!(
+            metrics.contains("punchguard_audit_entries_total"),
+            "{metrics}"
+        );
+        let term = Command::new("kill")
+            .args(["-TERM", &served.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        assert!(served.child.wait().unwrap().success());
+        let logs = std::fs::read_to_string(&log_path).unwrap();
+        assert!(logs.contains("shut down cleanly") || phase == "debug");
+        let lat = format!("{:.4}", point.y());
+        let lon = format!("{:.4}", point.x());
+        let personal = [
+            employee,
+            device_id,
+            bssid,
+            "LogcheckNet",
+            &device,
+            &admin,
+            &hr,
+            &privacy,
+            &lat,
+            &lon,
+        ];
+        for value in personal {
+            assert!(!logs.contains(value), "{phase} logs hold {value}:\n{logs}");
+            assert!(!metrics.contains(value), "metrics hold {value}");
+        }
+        if phase == "debug" {
+            assert!(
+                logs.contains("employee=emp~"),
+                "debug logs name a pseudonym:\n{logs}"
+            );
+        }
+    }
+}

@@ -91,17 +91,16 @@ pub fn sweep_batch(
     limit: usize,
 ) -> Result<SweepCounts> {
     let (o, n) = (org.as_str(), limit as i64);
-    let mut done = SweepCounts::default();
     // Oldest first: records past the attendance period take everything of
     // theirs with them (ON DELETE CASCADE).
-    done.attendance_deleted = tx
+    let attendance_deleted = tx
         .prepare_cached(&format!(
             "DELETE FROM punches WHERE seq IN (SELECT seq {DUE_ATTENDANCE}
              ORDER BY received_us LIMIT ?3)"
         ))?
         .execute(params![o, to_us(cut.attendance), n])? as u64;
-    done.cheat_findings_deleted =
-        tx.prepare_cached(&format!(
+    let cheat_findings_deleted = tx
+        .prepare_cached(&format!(
             "DELETE FROM punch_cheat_matches WHERE rowid IN (SELECT m.rowid {DUE_CHEAT} LIMIT ?3)"
         ))?
         .execute(params![o, to_us(cut.cheat_findings), n])? as u64;
@@ -118,7 +117,6 @@ pub fn sweep_batch(
     for (seq, _) in &due {
         coarsen(tx, *seq)?;
     }
-    done.evidence_coarsened = due.len() as u64;
     // A short batch finished everything before the cutoff; a full one
     // finished up to its last row (rows at that instant are looked at again).
     let new_mark = match due.last() {
@@ -142,19 +140,25 @@ pub fn sweep_batch(
     for seq in &flagged {
         coarsen(tx, *seq)?;
     }
-    done.flagged_evidence_coarsened = flagged.len() as u64;
 
-    done.nonces_deleted = tx
+    let nonces_deleted = tx
         .prepare_cached(&format!(
             "DELETE FROM nonces WHERE rowid IN (SELECT rowid {DUE_NONCES} LIMIT ?3)"
         ))?
         .execute(params![o, to_us(cut.evidence), n])? as u64;
-    done.audit_deleted = tx
+    let audit_deleted = tx
         .prepare_cached(&format!(
             "DELETE FROM audit_log WHERE id IN (SELECT id {DUE_AUDIT} LIMIT ?3)"
         ))?
         .execute(params![o, to_us(cut.audit), n])? as u64;
-    Ok(done)
+    Ok(SweepCounts {
+        evidence_coarsened: due.len() as u64,
+        flagged_evidence_coarsened: flagged.len() as u64,
+        cheat_findings_deleted,
+        attendance_deleted,
+        nonces_deleted,
+        audit_deleted,
+    })
 }
 
 pub fn sweep_preview(conn: &Connection, org: &OrgId, cut: &Cutoffs) -> Result<SweepCounts> {
