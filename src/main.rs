@@ -231,12 +231,17 @@ async fn main() -> anyhow::Result<()> {
             };
             store.close().await?;
             let verb = if dry_run { "would be" } else { "were" };
+            let mut anything = false;
             for (org, counts) in report {
                 for (category, action, n) in counts.rows() {
                     if n > 0 {
-                        println!("{org}: {n} {category} rows {verb} {action}");
+                        anything = true;
+                        println!("{org}: {category}: {n} rows {verb} {action}");
                     }
                 }
+            }
+            if !anything {
+                println!("nothing is past its retention period");
             }
             Ok(())
         }
