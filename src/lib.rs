@@ -5,6 +5,7 @@
 //! is served to HR systems.
 //!
 //! - [`engine`]: the pure, synchronous decision engine (fences, rules, policy).
+//! - [`attendance`]: shifts, schedules and daily results (pure).
 //! - [`store`]: the `Store` trait and its backends (SQLite embedded default).
 //! - [`snapshots`]: the live per-organisation snapshots, swapped atomically.
 //! - [`service`]: the thin gRPC adapters, authentication, validation, errors.
@@ -18,6 +19,7 @@
 //! - [`proto`]: code generated from `proto/`.
 //! - [`metrics`]: every metric, declared in one place.
 
+pub mod attendance;
 pub mod auth;
 pub mod config;
 pub mod demo;

@@ -302,6 +302,51 @@ impl AdminApi {
     }
 }
 
+impl AdminApi {
+    async fn get_schedule_inner(
+        &self,
+        request: Request<pb::GetScheduleRequest>,
+    ) -> Result<pb::Schedule, ApiError> {
+        let app = &self.0;
+        let caller = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
+        let schedule = app
+            .store
+            .load_schedule(&caller.org)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("the organisation has no schedule yet".into()))?;
+        Ok(convert::schedule_to_pb(&schedule))
+    }
+
+    async fn put_schedule_inner(
+        &self,
+        request: Request<pb::PutScheduleRequest>,
+    ) -> Result<pb::Schedule, ApiError> {
+        let app = &self.0;
+        let caller = auth::authorize_org(
+            app.store.as_ref(),
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
+        let schedule = convert::schedule_from_pb(request.into_inner().schedule)?;
+        let checked = schedule.check().map_err(convert::schedule_error)?;
+        let answer = convert::schedule_to_pb(&checked.schedule);
+        app.store
+            .put_schedule(&caller.org, checked.schedule)
+            .await?;
+        audit::record(app, &caller, "PutSchedule", None, "").await?;
+        tracing::info!(org = %caller.org, "schedule changed");
+        Ok(answer)
+    }
+}
+
 /// The organisation's own list, or the shipped one when it has none.
 fn signature_list_to_pb(own: Option<&SignatureList>) -> pb::SignatureList {
     let builtin = SignatureList::builtin();
@@ -314,6 +359,20 @@ fn signature_list_to_pb(own: Option<&SignatureList>) -> pb::SignatureList {
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
+    async fn get_schedule(
+        &self,
+        request: Request<pb::GetScheduleRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        respond("GetSchedule", self.get_schedule_inner(request).await)
+    }
+
+    async fn put_schedule(
+        &self,
+        request: Request<pb::PutScheduleRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        respond("PutSchedule", self.put_schedule_inner(request).await)
+    }
+
     async fn get_retention(
         &self,
         request: Request<pb::GetRetentionRequest>,

@@ -17,6 +17,13 @@ pub enum ApiError {
     PermissionDenied(String),
     #[error("{0}")]
     NotFound(String),
+    /// The request is fine but the state does not allow it (no schedule; a
+    /// punch not awaiting review).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// What the request would create exists already and stands.
+    #[error("{0}")]
+    AlreadyExists(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -41,6 +48,8 @@ impl From<ApiError> for Status {
             ApiError::Unauthenticated(why) => Status::unauthenticated(why),
             ApiError::PermissionDenied(why) => Status::permission_denied(why),
             ApiError::NotFound(what) => Status::not_found(what),
+            ApiError::FailedPrecondition(why) => Status::failed_precondition(why),
+            ApiError::AlreadyExists(why) => Status::already_exists(why),
             ApiError::Store(StoreError::Closed) => Status::unavailable("server is shutting down"),
             ApiError::Store(e) => {
                 // Store errors carry no request data, so they are safe to log;

@@ -23,6 +23,9 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub snapshots: Arc<Snapshots>,
     pub employee_locks: Arc<punch::EmployeeLocks>,
+    /// The seq of the latest punch recorded through this process: live
+    /// feeds wait on it instead of polling the store.
+    pub feed: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 impl App {
@@ -31,6 +34,7 @@ impl App {
             store,
             snapshots: Arc::new(Snapshots::default()),
             employee_locks: Arc::new(punch::EmployeeLocks::default()),
+            feed: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 }

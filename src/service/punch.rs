@@ -69,6 +69,7 @@ impl PunchApi {
         if recorded.duplicate {
             metrics::counter!(m::PUNCH_DUPLICATES).increment(1);
         } else {
+            app.feed.send_replace(recorded.row.seq);
             let verdict = &recorded.row.verdict;
             metrics::counter!(m::PUNCHES, "decision" => verdict.decision.as_str()).increment(1);
             for f in &verdict.findings {

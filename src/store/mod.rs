@@ -15,14 +15,15 @@ pub mod sqlite;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+use crate::attendance::Schedule;
 use crate::auth::{Role, TokenHash};
 use crate::engine::beacons::SiteBeacon;
 use crate::engine::signatures::SignatureList;
 use crate::engine::sites::SiteDefinition;
 use crate::engine::wifi::AccessPoint;
 use crate::engine::{
-    ConsentPurpose, DeviceId, DistanceBucket, EmployeeId, History, OrgId, Policy, Punch, PunchId,
-    PunchKind, SiteId, Verdict,
+    ConsentPurpose, Decision, DeviceId, DistanceBucket, EmployeeId, History, OrgId, Policy, Punch,
+    PunchId, PunchKind, SiteId, Verdict,
 };
 use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
 
@@ -72,6 +73,31 @@ pub struct PunchRow {
     pub distance_bucket: Option<DistanceBucket>,
     /// The raw evidence (fix, device facts, access points) is still held.
     pub evidence_kept: bool,
+    /// HR's decision on a REVIEW punch, once made.
+    pub review: Option<Review>,
+}
+
+/// HR's decision on a punch awaiting review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// Approved punches count towards attendance; rejected ones do not.
+    pub approved: bool,
+    pub reason: String,
+    /// The reviewer's token id.
+    pub reviewer: String,
+    pub at: Timestamp,
+}
+
+/// The outcome of [`Store::review_punch`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReviewOutcome {
+    Reviewed(Box<PunchRow>),
+    /// No such punch in the organisation.
+    NotFound,
+    /// The punch was not flagged for review.
+    NotAwaitingReview(Decision),
+    /// Already decided; the first decision stands.
+    AlreadyDecided(Review),
 }
 
 /// The outcome of [`Store::record_punch`].
@@ -372,6 +398,59 @@ pub trait Store: Send + Sync + 'static {
     /// the audit log's entries, in one transaction; then makes sure no copy
     /// is left in the database files. Keeps only anonymous counts.
     async fn erase_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<ErasureCounts>;
+
+    /// Replaces the organisation's schedule (checked by the caller).
+    async fn put_schedule(&self, org: &OrgId, schedule: Schedule) -> Result<()>;
+
+    /// The organisation's schedule, if it has one.
+    async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>>;
+
+    /// One employee's punches punched (client time) in `from..to`, in
+    /// punch-time order.
+    async fn employee_punches(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PunchRow>>;
+
+    /// Punches awaiting review (REVIEW, not yet decided), oldest first,
+    /// after `after_seq`.
+    async fn review_queue(
+        &self,
+        org: &OrgId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<PunchRow>>;
+
+    /// Records HR's decision on a REVIEW punch, once.
+    async fn review_punch(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        punch_id: &PunchId,
+        review: Review,
+    ) -> Result<ReviewOutcome>;
+
+    /// The organisation's punches after `after_seq` in commit order (the
+    /// live feed's resume point).
+    async fn punches_after(
+        &self,
+        org: &OrgId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<PunchRow>>;
+
+    /// The organisation's newest punch seq; 0 when it has none.
+    async fn latest_seq(&self, org: &OrgId) -> Result<i64>;
+
+    /// The raw evidence still held for these punches of the organisation.
+    async fn punch_evidence(
+        &self,
+        org: &OrgId,
+        seqs: Vec<i64>,
+    ) -> Result<Vec<(i64, StoredEvidence)>>;
 
     /// Finishes pending writes and stops the writer. Later writes fail with
     /// [`StoreError::Closed`].

@@ -2,6 +2,7 @@
 //! here, once; every problem is reported with the path of its field.
 
 mod admin;
+mod attendance;
 mod evidence;
 
 // Request validation lives in `evidence` (punches) and `admin` (policy,
@@ -12,6 +13,10 @@ pub use admin::{
     BUNDLE_SIMPLIFY_M, MAX_FIELD_STAFF, MAX_SIGNATURES, fence_bundle, policy_from_pb, policy_to_pb,
     retention_from_pb, retention_to_pb, signature_to_pb, signatures_from_pb,
     site_access_points_from_pb, site_beacons_from_pb,
+};
+pub use attendance::{
+    MAX_REASON_LEN, daily_result_to_pb, date, evidence_to_pb, schedule_error, schedule_from_pb,
+    schedule_to_pb,
 };
 pub use evidence::{
     MAX_ACCURACY_M, MAX_PACKAGE_LEN, MAX_PACKAGES, MAX_SIGNATURE_IDS, MAX_SPEED_MPS,
@@ -301,6 +306,13 @@ pub fn punch_row_to_pb(row: &PunchRow) -> pb::PunchRecord {
             .map(|b| b.as_str().to_owned())
             .unwrap_or_default(),
         evidence_kept: row.evidence_kept,
+        review: row.review.as_ref().map(|r| pb::PunchReview {
+            approved: r.approved,
+            reason: r.reason.clone(),
+            reviewer: r.reviewer.clone(),
+            time: Some(timestamp_to_pb(r.at)),
+        }),
+        evidence: None,
     }
 }
 

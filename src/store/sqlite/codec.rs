@@ -16,7 +16,7 @@ use crate::engine::{
 use crate::engine::{ConsentPurpose, DeviceId, binds_device};
 use crate::store::recent::{DeviceRecent, EmployeeRecent};
 use crate::store::{
-    ConsentRecord, DeviceBinding, HistoryQuery, PunchRow, Recorded, Result, StoreError,
+    ConsentRecord, DeviceBinding, HistoryQuery, PunchRow, Recorded, Result, Review, StoreError,
 };
 
 pub fn to_us(t: Timestamp) -> i64 {
@@ -104,7 +104,28 @@ pub const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, clien
         FROM (SELECT * FROM punch_cheat_matches WHERE seq = punches.seq ORDER BY signature_id) m), \
      (SELECT json_group_array(w.bssid) \
         FROM (SELECT bssid FROM punch_wifi_evidence WHERE seq = punches.seq ORDER BY rowid) w), \
-     distance_bucket, EXISTS (SELECT 1 FROM punch_evidence WHERE seq = punches.seq)";
+     distance_bucket, EXISTS (SELECT 1 FROM punch_evidence WHERE seq = punches.seq), \
+     (SELECT json_object('approved', json(CASE WHEN approved THEN 'true' ELSE 'false' END), 'reason', reason, 'reviewer', reviewer, \
+             'at', reviewed_us) FROM punch_reviews WHERE seq = punches.seq)";
+
+#[derive(Deserialize)]
+struct StoredReview {
+    approved: bool,
+    reason: String,
+    reviewer: String,
+    at: i64,
+}
+
+fn review_from_json(text: &str) -> Result<Review> {
+    let r: StoredReview =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Review {
+        approved: r.approved,
+        reason: r.reason,
+        reviewer: r.reviewer,
+        at: from_us(r.at)?,
+    })
+}
 
 /// Decodes a row selected with [`PUNCH_COLUMNS`]. The outer result is
 /// SQLite's, the inner one says whether the stored values make sense.
@@ -126,6 +147,7 @@ pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
     let wifi_bssids: String = r.get(14)?;
     let distance_bucket: Option<String> = r.get(15)?;
     let evidence_kept: bool = r.get(16)?;
+    let review: Option<String> = r.get(17)?;
     let site_id = |s: Option<String>| s.map(SiteId::new).transpose().map_err(StoreError::Corrupt);
     Ok((|| {
         Ok(PunchRow {
@@ -151,6 +173,7 @@ pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
                 .map(|b| DistanceBucket::parse(&b).ok_or_else(|| corrupt("distance bucket", &b)))
                 .transpose()?,
             evidence_kept,
+            review: review.as_deref().map(review_from_json).transpose()?,
         })
     })())
 }
@@ -270,6 +293,7 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
             verdict: verdict.clone(),
             distance_bucket: verdict.distance_m.map(DistanceBucket::of),
             evidence_kept: true,
+            review: None,
         },
         duplicate: false,
     })

@@ -8,6 +8,7 @@
 //! covers hundreds of punches at 9:00. Reads use a small pool of separate
 //! connections, which WAL lets run beside the writer.
 
+mod attendance;
 mod codec;
 mod privacy;
 mod writer;
@@ -24,16 +25,17 @@ use self::writer::Writer;
 use super::recent::{DEVICE_MEMORY, DeviceRecent, EmployeeRecent, RecentHistory};
 use super::{
     AuditEntry, AuditQuery, AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, ErasureCounts,
-    HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, SiteRadios, Store,
-    StoreError, TokenGrant,
+    HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Review, ReviewOutcome,
+    SiteRadios, Store, StoreError, StoredEvidence, TokenGrant,
 };
+use crate::attendance::Schedule;
 use crate::auth::{Role, TokenHash};
 use crate::engine::beacons::SiteBeacon;
 use crate::engine::signatures::SignatureList;
 use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
 use crate::engine::wifi::{AccessPoint, Bssid};
 use crate::engine::{
-    ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, SiteId, Verdict,
+    ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, SiteId, Verdict,
 };
 use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
 use crate::store::policy_json;
@@ -50,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0007_beacons.sql"),
     include_str!("0008_site_requirements.sql"),
     include_str!("0009_retention.sql"),
+    include_str!("0010_attendance.sql"),
 ];
 
 /// Employees (and devices) whose recent history is kept in memory.
@@ -881,6 +884,110 @@ impl Store for SqliteStore {
         self.recent.clear();
         self.scrub_wal().await?;
         Ok(counts)
+    }
+
+    async fn put_schedule(&self, org: &OrgId, schedule: Schedule) -> Result<()> {
+        let org = org.clone();
+        self.writer
+            .write(move |tx| {
+                ensure_org(tx, &org)?;
+                attendance::put_schedule(tx, &org, &schedule)
+            })
+            .await
+    }
+
+    async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>> {
+        let org = org.clone();
+        self.read(move |conn| attendance::load_schedule(conn, &org))
+            .await
+    }
+
+    async fn employee_punches(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PunchRow>> {
+        let (org, employee) = (org.clone(), employee.clone());
+        self.read(move |conn| attendance::employee_punches(conn, &org, &employee, from, to))
+            .await
+    }
+
+    async fn review_queue(
+        &self,
+        org: &OrgId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<PunchRow>> {
+        let org = org.clone();
+        self.read(move |conn| attendance::review_queue(conn, &org, after_seq, limit))
+            .await
+    }
+
+    async fn review_punch(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        punch_id: &PunchId,
+        review: Review,
+    ) -> Result<ReviewOutcome> {
+        let (org, employee, punch_id) = (org.clone(), employee.clone(), punch_id.clone());
+        self.writer
+            .write(move |tx| attendance::review_punch(tx, &org, &employee, &punch_id, &review))
+            .await
+    }
+
+    async fn punches_after(
+        &self,
+        org: &OrgId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<PunchRow>> {
+        let org = org.clone();
+        self.read(move |conn| attendance::punches_after(conn, &org, after_seq, limit))
+            .await
+    }
+
+    async fn latest_seq(&self, org: &OrgId) -> Result<i64> {
+        let org = org.clone();
+        self.read(move |conn| {
+            // Newest first by rowid: an active organisation is found at once.
+            let seq: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT seq FROM punches WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1",
+                )?
+                .query_row([org.as_str()], |r| r.get(0))
+                .optional()?;
+            Ok(seq.unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn punch_evidence(
+        &self,
+        org: &OrgId,
+        seqs: Vec<i64>,
+    ) -> Result<Vec<(i64, StoredEvidence)>> {
+        let org = org.clone();
+        self.read(move |conn| {
+            let tx = conn.transaction()?;
+            let mut found = Vec::new();
+            for seq in seqs {
+                let ours = tx
+                    .prepare_cached("SELECT 1 FROM punches WHERE seq = ?1 AND org_id = ?2")?
+                    .exists(params![seq, org.as_str()])?;
+                if let Some(evidence) = ours
+                    .then(|| privacy::evidence_of(&tx, seq))
+                    .transpose()?
+                    .flatten()
+                {
+                    found.push((seq, evidence));
+                }
+            }
+            Ok(found)
+        })
+        .await
     }
 
     async fn close(&self) -> Result<()> {

@@ -260,7 +260,7 @@ pub fn list_audit(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecord>>
     Ok(rows)
 }
 
-fn evidence_of(conn: &Connection, seq: i64) -> Result<Option<StoredEvidence>> {
+pub fn evidence_of(conn: &Connection, seq: i64) -> Result<Option<StoredEvidence>> {
     let row = conn
         .prepare_cached(
             "SELECT latitude, longitude, accuracy_m, fix_us, mock_location, speed_mps,

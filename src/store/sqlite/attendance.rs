@@ -1,0 +1,248 @@
+//! Schedules, reviews and the punch feed for the SQLite backend. Every
+//! function runs in a transaction or read its caller owns.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::codec::{self, PUNCH_COLUMNS, to_us};
+use jiff::civil::{Time, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::attendance::{Assignment, Schedule, Shift};
+use crate::engine::{Decision, EmployeeId, OrgId, PunchId};
+use crate::store::{PunchRow, Result, Review, ReviewOutcome, StoreError};
+
+/// The schedule as stored: JSON with plain strings, so that the format is
+/// this file's and not a library's.
+#[derive(Serialize, Deserialize)]
+struct StoredSchedule {
+    time_zone: String,
+    shifts: Vec<StoredShift>,
+    assignments: Vec<StoredAssignment>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredShift {
+    id: String,
+    start: String,
+    end: String,
+    late_grace_min: u32,
+    early_grace_min: u32,
+    serious_late_min: u32,
+    flexible_start_min: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredAssignment {
+    employee: String,
+    /// ISO weekday numbers, Monday = 1.
+    weekdays: Vec<i8>,
+    shift: String,
+}
+
+fn schedule_to_json(s: &Schedule) -> String {
+    let stored = StoredSchedule {
+        time_zone: s.time_zone.clone(),
+        shifts: s
+            .shifts
+            .iter()
+            .map(|d| StoredShift {
+                id: d.id.clone(),
+                start: d.start.to_string(),
+                end: d.end.to_string(),
+                late_grace_min: d.late_grace_min,
+                early_grace_min: d.early_grace_min,
+                serious_late_min: d.serious_late_min,
+                flexible_start_min: d.flexible_start_min,
+            })
+            .collect(),
+        assignments: s
+            .assignments
+            .iter()
+            .map(|a| StoredAssignment {
+                employee: a.employee.as_str().to_owned(),
+                weekdays: a
+                    .weekdays
+                    .iter()
+                    .map(|d| d.to_monday_one_offset())
+                    .collect(),
+                shift: a.shift.clone(),
+            })
+            .collect(),
+    };
+    serde_json::to_string(&stored).expect("a schedule always serialises")
+}
+
+fn schedule_from_json(text: &str) -> Result<Schedule> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("stored schedule: {e}"));
+    let s: StoredSchedule = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+    let time = |t: &str| t.parse::<Time>().map_err(|e| corrupt(e.to_string()));
+    Ok(Schedule {
+        time_zone: s.time_zone,
+        shifts: s
+            .shifts
+            .into_iter()
+            .map(|d| {
+                Ok(Shift {
+                    start: time(&d.start)?,
+                    end: time(&d.end)?,
+                    id: d.id,
+                    late_grace_min: d.late_grace_min,
+                    early_grace_min: d.early_grace_min,
+                    serious_late_min: d.serious_late_min,
+                    flexible_start_min: d.flexible_start_min,
+                })
+            })
+            .collect::<Result<_>>()?,
+        assignments: s
+            .assignments
+            .into_iter()
+            .map(|a| {
+                Ok(Assignment {
+                    employee: EmployeeId::new(a.employee).map_err(corrupt)?,
+                    weekdays: a
+                        .weekdays
+                        .into_iter()
+                        .map(|d| {
+                            Weekday::from_monday_one_offset(d).map_err(|e| corrupt(e.to_string()))
+                        })
+                        .collect::<Result<_>>()?,
+                    shift: a.shift,
+                })
+            })
+            .collect::<Result<_>>()?,
+    })
+}
+
+pub fn put_schedule(tx: &Connection, org: &OrgId, schedule: &Schedule) -> Result<()> {
+    let text = schedule_to_json(schedule);
+    tx.execute(
+        "INSERT INTO org_schedules (org_id, schedule, updated_us) VALUES (?1, ?2, ?3)
+         ON CONFLICT (org_id) DO UPDATE SET schedule = excluded.schedule,
+             updated_us = excluded.updated_us",
+        params![org.as_str(), text, to_us(jiff::Timestamp::now())],
+    )?;
+    Ok(())
+}
+
+pub fn load_schedule(conn: &Connection, org: &OrgId) -> Result<Option<Schedule>> {
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT schedule FROM org_schedules WHERE org_id = ?1")?
+        .query_row([org.as_str()], |r| r.get(0))
+        .optional()?;
+    stored.as_deref().map(schedule_from_json).transpose()
+}
+
+/// Rows of a `SELECT PUNCH_COLUMNS …` query.
+fn rows(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<PunchRow>> {
+    conn.prepare_cached(sql)?
+        .query_map(params, codec::punch_row)?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .collect()
+}
+
+pub fn employee_punches(
+    conn: &Connection,
+    org: &OrgId,
+    employee: &EmployeeId,
+    from: jiff::Timestamp,
+    to: jiff::Timestamp,
+) -> Result<Vec<PunchRow>> {
+    rows(
+        conn,
+        &format!(
+            "SELECT {PUNCH_COLUMNS} FROM punches
+             WHERE org_id = ?1 AND employee_id = ?2 AND client_us >= ?3 AND client_us < ?4
+             ORDER BY client_us, seq"
+        ),
+        params![org.as_str(), employee.as_str(), to_us(from), to_us(to)],
+    )
+}
+
+pub fn review_queue(
+    conn: &Connection,
+    org: &OrgId,
+    after_seq: i64,
+    limit: usize,
+) -> Result<Vec<PunchRow>> {
+    rows(
+        conn,
+        &format!(
+            "SELECT {PUNCH_COLUMNS} FROM punches
+             WHERE org_id = ?1 AND decision = 'review' AND seq > ?2
+               AND NOT EXISTS (SELECT 1 FROM punch_reviews r WHERE r.seq = punches.seq)
+             ORDER BY seq LIMIT ?3"
+        ),
+        params![org.as_str(), after_seq, limit as i64],
+    )
+}
+
+fn punch_by_id(
+    conn: &Connection,
+    org: &OrgId,
+    employee: &EmployeeId,
+    punch_id: &PunchId,
+) -> Result<Option<PunchRow>> {
+    Ok(rows(
+        conn,
+        &format!(
+            "SELECT {PUNCH_COLUMNS} FROM punches
+             WHERE org_id = ?1 AND employee_id = ?2 AND punch_id = ?3"
+        ),
+        params![org.as_str(), employee.as_str(), punch_id.as_str()],
+    )?
+    .pop())
+}
+
+pub fn review_punch(
+    tx: &Connection,
+    org: &OrgId,
+    employee: &EmployeeId,
+    punch_id: &PunchId,
+    review: &Review,
+) -> Result<ReviewOutcome> {
+    let Some(row) = punch_by_id(tx, org, employee, punch_id)? else {
+        return Ok(ReviewOutcome::NotFound);
+    };
+    if let Some(first) = row.review {
+        return Ok(ReviewOutcome::AlreadyDecided(first));
+    }
+    if row.verdict.decision != Decision::Review {
+        return Ok(ReviewOutcome::NotAwaitingReview(row.verdict.decision));
+    }
+    tx.execute(
+        "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            row.seq,
+            review.approved,
+            review.reason,
+            review.reviewer,
+            to_us(review.at)
+        ],
+    )?;
+    // Retention counts a flagged punch's evidence period from its review.
+    tx.execute(
+        "UPDATE punches SET reviewed_us = ?2 WHERE seq = ?1",
+        params![row.seq, to_us(review.at)],
+    )?;
+    punch_by_id(tx, org, employee, punch_id)?
+        .map(|row| ReviewOutcome::Reviewed(Box::new(row)))
+        .ok_or_else(|| StoreError::Corrupt("reviewed punch vanished".into()))
+}
+
+pub fn punches_after(
+    conn: &Connection,
+    org: &OrgId,
+    after_seq: i64,
+    limit: usize,
+) -> Result<Vec<PunchRow>> {
+    rows(
+        conn,
+        &format!(
+            "SELECT {PUNCH_COLUMNS} FROM punches WHERE org_id = ?1 AND seq > ?2
+             ORDER BY seq LIMIT ?3"
+        ),
+        params![org.as_str(), after_seq, limit as i64],
+    )
+}
