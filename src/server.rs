@@ -112,7 +112,13 @@ pub async fn run(
         )
         .add_service(AttendanceServiceServer::new(AttendanceApi(app.clone())))
         .add_service(PrivacyServiceServer::new(PrivacyApi(app.clone())))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), {
+            let closing = app.closing.clone();
+            async move {
+                shutdown.await;
+                closing.cancel();
+            }
+        })
         .await;
 
     background.cancel();

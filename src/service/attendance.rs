@@ -325,13 +325,19 @@ impl AttendanceApi {
                         cursor: row.seq.to_string(),
                     };
                     // The reader's pace: waits here, never on the hot path.
-                    if tx.send(Ok(event)).await.is_err() {
-                        return;
+                    tokio::select! {
+                        sent = tx.send(Ok(event)) => if sent.is_err() { return },
+                        _ = app.closing.cancelled() => return,
                     }
                 }
                 if caught_up {
                     tokio::select! {
                         _ = tx.closed() => return,
+                        _ = app.closing.cancelled() => {
+                            let bye = Status::unavailable("server shutting down; resume with your cursor");
+                            let _ = tx.send(Err(bye)).await;
+                            return;
+                        }
                         _ = recorded.changed() => {}
                         _ = tokio::time::sleep(FEED_POLL) => {}
                     }

@@ -26,6 +26,9 @@ pub struct App {
     /// The seq of the latest punch recorded through this process: live
     /// feeds wait on it instead of polling the store.
     pub feed: Arc<tokio::sync::watch::Sender<i64>>,
+    /// Cancelled when the server begins to shut down: live feeds end (the
+    /// client resumes elsewhere with its cursor) instead of holding it open.
+    pub closing: tokio_util::sync::CancellationToken,
 }
 
 impl App {
@@ -35,6 +38,7 @@ impl App {
             snapshots: Arc::new(Snapshots::default()),
             employee_locks: Arc::new(punch::EmployeeLocks::default()),
             feed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            closing: tokio_util::sync::CancellationToken::new(),
         }
     }
 }

@@ -1,0 +1,396 @@
+//! HR's side over gRPC: schedules, daily results, the review of flagged
+//! punches, and the live feed across a disconnect.
+
+mod common;
+
+use std::collections::HashSet;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+use common::*;
+use punchguard::auth::Role;
+use punchguard::proto::v1 as pb;
+
+/// One circle site, 100 m round.
+const HQ: &str = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+    "properties":{"site":"hq","radius_m":100},
+    "geometry":{"type":"Point","coordinates":[26.94,60.47]}}]}"#;
+const ZONE: &str = "Europe/Helsinki";
+
+fn at_hq(id: &str, kind: pb::PunchKind) -> pb::SubmitPunchRequest {
+    let mut request = punch_at(id, geo::Point::new(26.94, 60.47), 10.0);
+    request.kind = kind.into();
+    request
+}
+
+/// 105 m from the centre with a 30 m fix: NEAR_FENCE, which the default
+/// policy sends to review.
+fn at_the_edge(id: &str) -> pb::SubmitPunchRequest {
+    punch_at(id, geo::Point::new(26.94, 60.47 + 105.0 / 111_320.0), 30.0)
+}
+
+/// A shift starting `offset_min` minutes from now (local wall time), eight
+/// hours long, and the local date it starts on.
+fn shift_around_now(id: &str, offset_min: i64) -> (pb::ShiftDefinition, String) {
+    let start = TimeZone::get(ZONE)
+        .unwrap()
+        .to_datetime(Timestamp::now() + SignedDuration::from_mins(offset_min));
+    let end = start + SignedDuration::from_hours(8);
+    (
+        pb::ShiftDefinition {
+            shift_id: id.into(),
+            start: start.strftime("%H:%M").to_string(),
+            end: end.strftime("%H:%M").to_string(),
+            late_grace_min: 5,
+            early_grace_min: 5,
+            serious_late_min: 30,
+            flexible_start_min: 0,
+        },
+        start.date().to_string(),
+    )
+}
+
+fn every_day(employee: &str, shift: &str) -> pb::ShiftAssignment {
+    use pb::Weekday::*;
+    pb::ShiftAssignment {
+        employee_id: employee.into(),
+        weekdays: [
+            Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday,
+        ]
+        .map(Into::into)
+        .to_vec(),
+        shift_id: shift.into(),
+    }
+}
+
+fn results_request(from: &str, to: &str, employees: &[&str]) -> pb::GetDailyResultsRequest {
+    pb::GetDailyResultsRequest {
+        from_date: from.into(),
+        to_date: to.into(),
+        employee_ids: employees.iter().map(|e| (*e).into()).collect(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn daily_results_follow_punches_and_reviews() {
+    let server = TestServer::start().await;
+    let admin = server.token("acme", Role::Admin, None).await;
+    let hr = server.token("acme", Role::Hr, None).await;
+    server.import(&admin, HQ).await;
+    let mut admin_client = server.admin_client().await;
+    // Aino's shift started 2 minutes from now: on time. Onni's 20 minutes
+    // ago: late. Liisa's punch at the edge awaits review.
+    let (early, date) = shift_around_now("early", 2);
+    let (late, _) = shift_around_now("late", -20);
+    let (liisas, liisa_date) = shift_around_now("liisas", 1);
+    let schedule = pb::Schedule {
+        time_zone: ZONE.into(),
+        shifts: vec![early, late, liisas],
+        assignments: vec![
+            every_day("aino", "early"),
+            every_day("onni", "late"),
+            every_day("liisa", "liisas"),
+            every_day("ville", "early"),
+        ],
+    };
+    let stored = admin_client
+        .put_schedule(authed(
+            pb::PutScheduleRequest {
+                org_id: String::new(),
+                schedule: Some(schedule.clone()),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored, schedule);
+
+    let mut punches = server.punch_client().await;
+    let mut submit = async |employee: &str, request: pb::SubmitPunchRequest| {
+        let token = server.token("acme", Role::Device, Some(employee)).await;
+        punches
+            .submit_punch(authed(request, &token))
+            .await
+            .unwrap()
+            .into_inner()
+            .verdict
+            .unwrap()
+    };
+    submit("aino", at_hq("aino-in", pb::PunchKind::In)).await;
+    submit("onni", at_hq("onni-in", pb::PunchKind::In)).await;
+    let edge = submit("liisa", at_the_edge("liisa-in")).await;
+    assert_eq!(edge.decision(), pb::Decision::Review);
+    // Ville's punch from across town is rejected: it never counts.
+    let away = submit(
+        "ville",
+        punch_at("ville-in", geo::Point::new(26.99, 60.50), 10.0),
+    )
+    .await;
+    assert_eq!(away.decision(), pb::Decision::Rejected);
+
+    let mut attendance = server.attendance_client().await;
+    let results = async |employee: &str, date: &str| {
+        let mut attendance = server.attendance_client().await;
+        attendance
+            .get_daily_results(authed(results_request(date, date, &[employee]), &hr))
+            .await
+            .unwrap()
+            .into_inner()
+            .results
+            .remove(0)
+    };
+    let aino = results("aino", &date).await;
+    assert_eq!(aino.first_in_punch_id, "aino-in");
+    assert_eq!(aino.in_result(), pb::TimeResult::Normal);
+    assert_eq!(aino.time_result(), pb::TimeResult::NotSigned, "no out yet");
+    assert_eq!(aino.location_result(), pb::LocationResult::Normal);
+    let onni = results("onni", &date).await;
+    assert_eq!(onni.in_result(), pb::TimeResult::Late);
+    let ville = results("ville", &date).await;
+    assert_eq!(ville.time_result(), pb::TimeResult::Absenteeism);
+    assert_eq!(ville.punches.len(), 1, "the rejected punch is listed");
+    assert!(!ville.punches[0].counted);
+    let liisa = results("liisa", &liisa_date).await;
+    assert_eq!(
+        liisa.time_result(),
+        pb::TimeResult::Absenteeism,
+        "awaiting review"
+    );
+
+    // HR reviews Liisa's punch: it now counts.
+    let queue = attendance
+        .list_review_queue(authed(pb::ListReviewQueueRequest::default(), &hr))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(queue.punches.len(), 1);
+    let flagged = &queue.punches[0];
+    assert_eq!(flagged.punch_id, "liisa-in");
+    let evidence = flagged.evidence.as_ref().expect("evidence while kept");
+    assert_eq!(evidence.accuracy_m, Some(30.0));
+    let review = |approve: bool, punch_id: &str, employee: &str| pb::ReviewPunchRequest {
+        org_id: String::new(),
+        employee_id: employee.into(),
+        punch_id: punch_id.into(),
+        approve,
+        reason: "seen at the door on camera".into(),
+    };
+    let reviewed = attendance
+        .review_punch(authed(review(true, "liisa-in", "liisa"), &hr))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(reviewed.review.as_ref().unwrap().approved);
+    let liisa = results("liisa", &liisa_date).await;
+    assert_eq!(liisa.first_in_punch_id, "liisa-in");
+    assert_eq!(liisa.in_result(), pb::TimeResult::Normal);
+    assert!(liisa.punches[0].counted);
+
+    // A decision stands; accepted punches are not reviewed; others' punches
+    // are not found; a reason is required.
+    let cases = [
+        (review(false, "liisa-in", "liisa"), Code::AlreadyExists),
+        (review(true, "aino-in", "aino"), Code::FailedPrecondition),
+        (review(true, "nope", "liisa"), Code::NotFound),
+        (
+            pb::ReviewPunchRequest {
+                reason: " ".into(),
+                ..review(true, "liisa-in", "liisa")
+            },
+            Code::InvalidArgument,
+        ),
+    ];
+    for (request, code) in cases {
+        let status = attendance
+            .review_punch(authed(request, &hr))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), code, "{status:?}");
+    }
+    let queue = attendance
+        .list_review_queue(authed(pb::ListReviewQueueRequest::default(), &hr))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(queue.punches.is_empty(), "reviewed punches leave the queue");
+    let liisa = results("liisa", &liisa_date).await;
+    assert!(liisa.punches[0].counted, "the first decision still stands");
+
+    // Another organisation's HR sees none of it.
+    let other_hr = server.token("other", Role::Hr, None).await;
+    let status = attendance
+        .review_punch(authed(review(false, "liisa-in", "liisa"), &other_hr))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_schedules_and_result_requests_name_the_field() {
+    let server = TestServer::start().await;
+    let admin = server.token("acme", Role::Admin, None).await;
+    let hr = server.token("acme", Role::Hr, None).await;
+    let mut admin_client = server.admin_client().await;
+    let mut attendance = server.attendance_client().await;
+
+    let status = attendance
+        .get_daily_results(authed(
+            results_request("2026-11-02", "2026-11-02", &[]),
+            &hr,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "no schedule yet");
+
+    let (day, _) = shift_around_now("day", 0);
+    let good = pb::Schedule {
+        time_zone: ZONE.into(),
+        shifts: vec![day.clone()],
+        assignments: vec![every_day("aino", "day")],
+    };
+    let put = |schedule: pb::Schedule| pb::PutScheduleRequest {
+        org_id: String::new(),
+        schedule: Some(schedule),
+    };
+    admin_client
+        .put_schedule(authed(put(good.clone()), &admin))
+        .await
+        .unwrap();
+    let mut twice = good.clone();
+    twice.assignments.push(every_day("aino", "day"));
+    let mut unknown_shift = good.clone();
+    unknown_shift.assignments[0].shift_id = "night".into();
+    let mut bad_time = good.clone();
+    bad_time.shifts[0].start = "25:00".into();
+    let cases = [
+        (
+            pb::Schedule {
+                time_zone: "Europe/Atlantis".into(),
+                ..good.clone()
+            },
+            "schedule.time_zone",
+        ),
+        (twice, "schedule.assignments[1].weekdays"),
+        (unknown_shift, "schedule.assignments[0].shift_id"),
+        (bad_time, "schedule.shifts[0].start"),
+    ];
+    for (schedule, field) in cases {
+        let status = admin_client
+            .put_schedule(authed(put(schedule), &admin))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(violated_field(&status).as_deref(), Some(field));
+    }
+    let stored = admin_client
+        .get_schedule(authed(pb::GetScheduleRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored, good, "refused schedules changed nothing");
+
+    let requests = [
+        (results_request("2026-11-05", "2026-11-02", &[]), "to_date"),
+        (results_request("2026-01-01", "2026-06-30", &[]), "to_date"),
+        (
+            results_request("2026-13-01", "2026-11-02", &[]),
+            "from_date",
+        ),
+        (
+            results_request("2026-11-02", "2026-11-02", &["aino", "stranger"]),
+            "employee_ids[1]",
+        ),
+    ];
+    for (request, field) in requests {
+        let status = attendance
+            .get_daily_results(authed(request, &hr))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(violated_field(&status).as_deref(), Some(field));
+    }
+    server.stop().await;
+}
+
+/// A reader follows the feed, disconnects, and resumes from its last cursor
+/// while punches keep arriving: it sees every punch exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_feed_resumes_without_gaps_or_repeats() {
+    let server = TestServer::start().await;
+    let admin = server.token("acme", Role::Admin, None).await;
+    let hr = server.token("acme", Role::Hr, None).await;
+    server.import(&admin, HQ).await;
+    let device = server.token("acme", Role::Device, Some("aino")).await;
+    // Before the watch starts: not in a feed that starts "from now".
+    let mut client = server.punch_client().await;
+    client
+        .submit_punch(authed(at_hq("before", pb::PunchKind::In), &device))
+        .await
+        .unwrap();
+
+    let mut attendance = server.attendance_client().await;
+    let watch = |cursor: &str| pb::WatchPunchesRequest {
+        org_id: String::new(),
+        cursor: cursor.into(),
+    };
+    let mut feed = attendance
+        .watch_punches(authed(watch(""), &hr))
+        .await
+        .unwrap()
+        .into_inner();
+    let total = 60;
+    let producer = {
+        let client = client.clone();
+        let device = device.clone();
+        tokio::spawn(async move {
+            for i in 0..total {
+                let mut client = client.clone();
+                let request = at_hq(&format!("p{i:02}"), pb::PunchKind::In);
+                client.submit_punch(authed(request, &device)).await.unwrap();
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    while seen.len() < 20 {
+        let event = feed.next().await.unwrap().unwrap();
+        seen.push(event.punch.unwrap().punch_id);
+        cursor = event.cursor;
+    }
+    drop(feed);
+    let mut feed = attendance
+        .watch_punches(authed(watch(&cursor), &hr))
+        .await
+        .unwrap()
+        .into_inner();
+    while seen.len() < total {
+        let event = feed.next().await.unwrap().unwrap();
+        seen.push(event.punch.unwrap().punch_id);
+    }
+    producer.await.unwrap();
+    let expected: Vec<String> = (0..total).map(|i| format!("p{i:02}")).collect();
+    assert_eq!(seen, expected, "in record order, none missed, none twice");
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), total);
+
+    // "0" replays everything held, the punch before the first watch too.
+    let mut replay = attendance
+        .watch_punches(authed(watch("0"), &hr))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = replay.next().await.unwrap().unwrap();
+    assert_eq!(first.punch.unwrap().punch_id, "before");
+    let status = attendance
+        .watch_punches(authed(watch("-5"), &hr))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&status).as_deref(), Some("cursor"));
+    server.stop().await;
+}
