@@ -116,6 +116,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ))
         .await
         .context("adding the office WiFi")?;
+    admin
+        .put_schedule(authed(
+            pb::PutScheduleRequest {
+                org_id: ORG.into(),
+                schedule: Some(demo_schedule(Timestamp::now())),
+            },
+            &tokens["admin"],
+        ))
+        .await
+        .context("putting the schedule")?;
     println!(
         "imported {} sites (real building footprints in Kotka, © OpenStreetMap contributors) in {} ms;\n\
          building {OFFICE} is the office, with two WiFi access points\n",
@@ -563,4 +573,41 @@ fn verdict_row(n: usize, scene: &Scene, verdict: &pb::Verdict, duplicate: bool) 
         Cell::new(distance),
         Cell::new(findings.join("\n")),
     ]
+}
+
+/// Everyone works an eight-hour shift starting five minutes from now (local
+/// Helsinki time), every day, so that the morning's punches have results.
+fn demo_schedule(now: Timestamp) -> pb::Schedule {
+    let start = jiff::tz::TimeZone::get("Europe/Helsinki")
+        .map(|tz| tz.to_datetime(now + SignedDuration::from_mins(5)))
+        .unwrap_or_else(|_| jiff::tz::TimeZone::UTC.to_datetime(now));
+    let end = start + SignedDuration::from_hours(8);
+    use pb::Weekday::*;
+    pb::Schedule {
+        time_zone: "Europe/Helsinki".into(),
+        shifts: vec![pb::ShiftDefinition {
+            shift_id: "day".into(),
+            start: start.strftime("%H:%M").to_string(),
+            end: end.strftime("%H:%M").to_string(),
+            late_grace_min: 5,
+            early_grace_min: 5,
+            serious_late_min: 30,
+            flexible_start_min: 0,
+        }],
+        assignments: [
+            "aino", "eero", "mikko", "liisa", "sanna", "pekka", "juha", "kaisa", "timo", "hanna",
+            "ville", "noora", "olli",
+        ]
+        .into_iter()
+        .map(|employee| pb::ShiftAssignment {
+            employee_id: employee.into(),
+            weekdays: [
+                Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday,
+            ]
+            .map(Into::into)
+            .to_vec(),
+            shift_id: "day".into(),
+        })
+        .collect(),
+    }
 }

@@ -14,6 +14,7 @@
 //! - [`auth`]: bearer tokens and roles.
 //! - [`demo`]: the end-to-end demo behind `punchguard demo`.
 //! - [`privacy`]: the data-subject export document.
+//! - [`reports`]: daily results from the store, exports, the HTML report.
 //! - [`retention`]: retention periods per category and the sweeper.
 //! - [`verify`]: `punchguard verify`, re-judging punches from a file.
 //! - [`proto`]: code generated from `proto/`.
@@ -27,6 +28,7 @@ pub mod engine;
 pub mod metrics;
 pub mod privacy;
 pub mod proto;
+pub mod reports;
 pub mod retention;
 pub mod server;
 pub mod service;

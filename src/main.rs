@@ -48,6 +48,41 @@ enum Command {
     /// Answer data-subject requests through a running server (role privacy).
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+    /// Export daily results or punches of a date range as CSV or JSON lines
+    /// (columns in the README), streamed to a file or standard output.
+    Export {
+        /// What to export.
+        #[arg(value_enum)]
+        what: ExportWhat,
+        #[arg(long)]
+        org: String,
+        /// First local date, YYYY-MM-DD (the schedule's time zone, else UTC).
+        #[arg(long)]
+        from: jiff::civil::Date,
+        /// Last local date, inclusive.
+        #[arg(long)]
+        to: jiff::civil::Date,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: punchguard::reports::export::Format,
+        /// Output file; standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: PathBuf,
+    },
+    /// Write one self-contained HTML page for reviewers: the day's results
+    /// and a map of each flagged punch (no external tiles or scripts).
+    Report {
+        #[arg(long)]
+        org: String,
+        /// Local date, YYYY-MM-DD.
+        #[arg(long)]
+        date: jiff::civil::Date,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: PathBuf,
+    },
     /// Re-judge punches from a JSON-lines file against an organisation's
     /// current fences and policy, recording nothing; verdicts as JSON lines.
     Verify {
@@ -59,6 +94,14 @@ enum Command {
         #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
         database: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportWhat {
+    /// Per employee per scheduled day (needs a schedule).
+    Daily,
+    /// Every punch received in the range.
+    Punches,
 }
 
 #[derive(Subcommand)]
@@ -245,6 +288,53 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Export {
+            what,
+            org,
+            from,
+            to,
+            format,
+            out,
+            database,
+        } => {
+            init_logging("warn");
+            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let store = SqliteStore::open(&database)?;
+            let sink: Box<dyn std::io::Write> = match &out {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let written = export(&store, &org, what, from, to, format, sink).await;
+            store.close().await?;
+            let rows = written?;
+            eprintln!("exported {rows} rows");
+            Ok(())
+        }
+        Command::Report {
+            org,
+            date,
+            out,
+            database,
+        } => {
+            init_logging("warn");
+            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let store = SqliteStore::open(&database)?;
+            let report = punchguard::reports::html::gather(&store, &org, date).await;
+            cli_audit(&store, &org, "report", format!("{date}")).await?;
+            store.close().await?;
+            let report = report?;
+            std::fs::write(&out, punchguard::reports::html::render(&report))
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "wrote {} ({} flagged punches)",
+                out.display(),
+                report.flagged.len()
+            );
+            Ok(())
+        }
         Command::Privacy(command) => {
             init_logging("warn");
             privacy_request(command).await
@@ -270,6 +360,96 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Records a CLI read of personal data in the audit log: the operator ran
+/// it with direct access to the database, so the actor is `cli`.
+async fn cli_audit(
+    store: &SqliteStore,
+    org: &OrgId,
+    action: &str,
+    detail: String,
+) -> anyhow::Result<()> {
+    store
+        .append_audit(
+            org,
+            punchguard::store::AuditEntry {
+                at: jiff::Timestamp::now(),
+                actor: "cli".into(),
+                role: Role::Hr,
+                action: action.into(),
+                employee: None,
+                detail,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Streams the export; returns the rows written.
+async fn export(
+    store: &SqliteStore,
+    org: &OrgId,
+    what: ExportWhat,
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+    format: punchguard::reports::export::Format,
+    sink: Box<dyn std::io::Write>,
+) -> anyhow::Result<u64> {
+    use punchguard::reports::{self, export::*};
+    let dates = punchguard::attendance::dates(from, to)
+        .map_err(|e| anyhow::anyhow!("--{}: {}", e.field, e.description))?;
+    let schedule = reports::schedule(store, org).await?;
+    cli_audit(store, org, "export", format!("{from}..={to}")).await?;
+    let mut writer = RowWriter::new(format, sink);
+    let mut rows = 0;
+    match what {
+        ExportWhat::Daily => {
+            let schedule = schedule.context("the organisation has no schedule")?;
+            let employees = schedule.employees();
+            let progress =
+                indicatif::ProgressBar::new(employees.len() as u64).with_message("employees");
+            for employee in &employees {
+                let days = reports::employee_days(store, org, &schedule, employee, &dates).await?;
+                for r in &days.results {
+                    writer.write(&DailyLine::new(r, &days))?;
+                    rows += 1;
+                }
+                progress.inc(1);
+            }
+            progress.finish_and_clear();
+        }
+        ExportWhat::Punches => {
+            let tz = schedule.map(|s| s.tz).unwrap_or(jiff::tz::TimeZone::UTC);
+            let (start, end) = reports::local_span(&tz, from, to).context("dates out of range")?;
+            let progress = indicatif::ProgressBar::new_spinner().with_message("punches");
+            let mut after = None;
+            loop {
+                let page = store
+                    .list_punches(punchguard::store::PunchQuery {
+                        org: org.clone(),
+                        from: start,
+                        to: end,
+                        after,
+                        limit: 1000,
+                    })
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = Some(punchguard::store::PunchCursor {
+                    received_at: last.received_at,
+                    seq: last.seq,
+                });
+                for p in &page {
+                    writer.write(&PunchLine::new(p))?;
+                }
+                rows += page.len() as u64;
+                progress.inc(page.len() as u64);
+            }
+            progress.finish_and_clear();
+        }
+    }
+    writer.finish()?;
+    Ok(rows)
 }
 
 async fn privacy_request(command: PrivacyCommand) -> anyhow::Result<()> {

@@ -625,3 +625,116 @@ async fn logs_and_metrics_carry_no_personal_data() {
         }
     }
 }
+
+/// After a demo run: the CSV and JSON-lines exports hold the day's results
+/// and punches, and the HTML report is one self-contained file (nothing to
+/// fetch) that headless Chromium renders, when it is installed.
+#[test]
+fn a_demo_day_exports_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let out = Command::new(BIN)
+        .args(["demo", "--database"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let today = jiff::tz::TimeZone::get("Europe/Helsinki")
+        .unwrap()
+        .to_datetime(Timestamp::now())
+        .date()
+        .to_string();
+    let daily = cli(
+        &[
+            "export",
+            "daily",
+            "--org",
+            "kotka-demo",
+            "--from",
+            &today,
+            "--to",
+            &today,
+        ],
+        &db,
+    );
+    let mut reader = csv::Reader::from_reader(daily.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header[..3], ["employee_id", "date", "shift_id"]);
+    assert!(header.contains(&"time_result".to_string()));
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 13, "one row per demo employee:\n{daily}");
+    let aino = rows.iter().find(|r| &r[0] == "aino").unwrap();
+    assert_eq!(&aino[5], "aino-in");
+
+    let punches = cli(
+        &[
+            "export",
+            "punches",
+            "--org",
+            "kotka-demo",
+            "--from",
+            &today,
+            "--to",
+            &today,
+            "--format",
+            "jsonl",
+        ],
+        &db,
+    );
+    let lines: Vec<serde_json::Value> = punches
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 16, "the punches ListPunches returns");
+    assert!(lines.iter().any(|l| l["decision"] == "rejected"));
+
+    let report = dir.path().join("report.html");
+    let written = Command::new(BIN)
+        .args(["report", "--org", "kotka-demo", "--date", &today, "--out"])
+        .arg(&report)
+        .arg("--database")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(written.status.success());
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<svg") && html.contains("NEAR_FENCE"));
+    for external in ["http://", "https://", "<script", "src=", "@import", "url("] {
+        assert!(
+            !html.contains(external),
+            "the report would fetch {external}"
+        );
+    }
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok());
+    let Some(chromium) = chromium else {
+        eprintln!("SKIPPED: no Chromium on PATH to screenshot the report (apt install chromium)");
+        return;
+    };
+    let png = dir.path().join("report.png");
+    let shot = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1100,1800",
+        ])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap();
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let image = std::fs::read(&png).unwrap();
+    assert_eq!(&image[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(image.len() > 20_000, "a blank page is smaller than this");
+}

@@ -15,6 +15,7 @@ use crate::attendance::{self, CheckedSchedule};
 use crate::auth::Role;
 use crate::engine::{EmployeeId, OrgId, PunchId};
 use crate::proto::v1::{self as pb, attendance_service_server::AttendanceService};
+use crate::reports;
 use crate::store::{PunchCursor, PunchQuery, Review, ReviewOutcome};
 
 /// Events a live feed reads from the store at a time.
@@ -71,17 +72,14 @@ impl AttendanceApi {
 
 impl AttendanceApi {
     async fn schedule(&self, org: &OrgId) -> Result<CheckedSchedule, ApiError> {
-        let stored = self.0.store.load_schedule(org).await?.ok_or_else(|| {
-            ApiError::FailedPrecondition(
-                "the organisation has no schedule: put one with AdminService/PutSchedule".into(),
-            )
-        })?;
-        stored.check().map_err(|e| {
-            ApiError::Store(crate::store::StoreError::Corrupt(format!(
-                "stored schedule: {}: {}",
-                e.field, e.description
-            )))
-        })
+        reports::schedule(self.0.store.as_ref(), org)
+            .await?
+            .ok_or_else(|| {
+                ApiError::FailedPrecondition(
+                    "the organisation has no schedule: put one with AdminService/PutSchedule"
+                        .into(),
+                )
+            })
     }
 
     async fn daily_results(
@@ -148,20 +146,20 @@ impl AttendanceApi {
         .await?;
         let mut results = Vec::new();
         for employee in &employees {
-            let Some((span_from, span_to)) = attendance::claim_span(&schedule, employee, &dates)
-            else {
-                continue;
-            };
-            let punches = app
-                .store
-                .employee_punches(&caller.org, employee, span_from, span_to)
-                .await?;
-            let by_seq: HashMap<i64, _> = punches.iter().map(|p| (p.seq, p)).collect();
-            results.extend(dates.iter().filter_map(|date| {
-                schedule
-                    .daily_result(employee, *date, &punches)
-                    .map(|r| convert::daily_result_to_pb(&r, &by_seq))
-            }));
+            let days = reports::employee_days(
+                app.store.as_ref(),
+                &caller.org,
+                &schedule,
+                employee,
+                &dates,
+            )
+            .await?;
+            let by_seq: HashMap<i64, _> = days.punches.iter().map(|p| (p.seq, p)).collect();
+            results.extend(
+                days.results
+                    .iter()
+                    .map(|r| convert::daily_result_to_pb(r, &by_seq)),
+            );
         }
         Ok(pb::GetDailyResultsResponse {
             results,

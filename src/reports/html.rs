@@ -1,0 +1,403 @@
+//! `punchguard report`: one self-contained HTML file for reviewers. No
+//! scripts, fonts, tiles or images are fetched: every map is inline SVG,
+//! drawn in metres around the fix on a local flat projection (exact enough
+//! at the scale of a site).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use geo::{Coord, LineString};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use super::{EmployeeDays, employee_days, local_span, schedule};
+use crate::engine::fence::FenceGeometry;
+use crate::engine::sites::SiteDefinition;
+use crate::engine::{Decision, OrgId};
+use crate::store::{PunchCursor, PunchQuery, PunchRow, Result, Store, StoredEvidence};
+
+/// A flagged punch with what its map needs.
+pub struct FlaggedPunch {
+    pub row: PunchRow,
+    pub evidence: Option<StoredEvidence>,
+    pub site: Option<SiteDefinition>,
+}
+
+/// Everything on the report.
+pub struct Report {
+    pub org: OrgId,
+    pub date: Date,
+    pub tz: TimeZone,
+    pub generated_at: Timestamp,
+    pub days: Vec<EmployeeDays>,
+    pub flagged: Vec<FlaggedPunch>,
+    pub punches_total: usize,
+}
+
+/// Gathers the day's results and flagged punches (local `date`, in the
+/// schedule's time zone, UTC without a schedule).
+pub async fn gather(store: &dyn Store, org: &OrgId, date: Date) -> Result<Report> {
+    let schedule = schedule(store, org).await?;
+    let tz = schedule
+        .as_ref()
+        .map(|s| s.tz.clone())
+        .unwrap_or(TimeZone::UTC);
+    let mut days = Vec::new();
+    if let Some(schedule) = &schedule {
+        for employee in schedule.employees() {
+            days.push(employee_days(store, org, schedule, &employee, &[date]).await?);
+        }
+    }
+    let (from, to) = local_span(&tz, date, date)
+        .ok_or_else(|| crate::store::StoreError::Corrupt("date out of range".into()))?;
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_punches(PunchQuery {
+                org: org.clone(),
+                from,
+                to,
+                after,
+                limit: 1000,
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(PunchCursor {
+            received_at: last.received_at,
+            seq: last.seq,
+        });
+        rows.extend(page);
+    }
+    let punches_total = rows.len();
+    let flagged_rows: Vec<PunchRow> = rows
+        .into_iter()
+        .filter(|r| r.verdict.decision != Decision::Accepted)
+        .collect();
+    let mut evidence: HashMap<i64, StoredEvidence> = store
+        .punch_evidence(org, flagged_rows.iter().map(|r| r.seq).collect())
+        .await?
+        .into_iter()
+        .collect();
+    let (_, sites) = store.load_sites(org).await?;
+    let sites: HashMap<_, _> = sites.into_iter().map(|s| (s.id.clone(), s)).collect();
+    let flagged = flagged_rows
+        .into_iter()
+        .map(|row| {
+            let site = row
+                .verdict
+                .site
+                .as_ref()
+                .or(row.verdict.nearest_site.as_ref())
+                .and_then(|id| sites.get(id).cloned());
+            FlaggedPunch {
+                evidence: evidence.remove(&row.seq),
+                site,
+                row,
+            }
+        })
+        .collect();
+    Ok(Report {
+        org: org.clone(),
+        date,
+        tz,
+        generated_at: Timestamp::now(),
+        days,
+        flagged,
+        punches_total,
+    })
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}
+h1{font-size:22px}h2{font-size:17px;margin-top:32px}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
+th{background:#f2f2f2}.card{display:flex;gap:20px;margin:16px 0;padding:12px;border:1px solid #ddd;border-radius:6px}
+.review{color:#a15c00;font-weight:600}.rejected{color:#b00020;font-weight:600}
+svg{background:#f7f9fb;border:1px solid #cfd8dc}.muted{color:#777}";
+
+/// The report as one HTML document.
+pub fn render(report: &Report) -> String {
+    let mut html = String::new();
+    let title = format!(
+        "punchguard: {} on {}",
+        escape(report.org.as_str()),
+        report.date
+    );
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>{STYLE}</style></head><body><h1>{title}</h1>\
+         <p class=\"muted\">Local dates in {}. Generated {}. {} punches received that day, {} flagged. \
+         This page holds personal data: keep it to the review.</p>",
+        escape(report.tz.iana_name().unwrap_or("UTC")),
+        local(&report.tz, report.generated_at),
+        report.punches_total,
+        report.flagged.len()
+    );
+    html.push_str("<h2>Daily results</h2>");
+    if report.days.iter().all(|d| d.results.is_empty()) {
+        html.push_str("<p class=\"muted\">No scheduled shifts on this day.</p>");
+    } else {
+        html.push_str(
+            "<table><tr><th>employee</th><th>shift</th><th>in</th><th>out</th>\
+             <th>worked</th><th>time</th><th>location</th><th>punches</th></tr>",
+        );
+        for days in &report.days {
+            for r in &days.results {
+                let time_of = |seq: Option<i64>| {
+                    seq.and_then(|s| days.punch(s))
+                        .map(|p| {
+                            report
+                                .tz
+                                .to_datetime(p.client_time)
+                                .strftime("%H:%M")
+                                .to_string()
+                        })
+                        .unwrap_or_else(|| "—".into())
+                };
+                let _ = write!(
+                    html,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} min</td>\
+                     <td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(r.employee.as_str()),
+                    escape(&r.shift),
+                    time_of(r.first_in),
+                    time_of(r.last_out),
+                    r.worked.as_mins(),
+                    r.time_result.as_str(),
+                    r.location_result.as_str(),
+                    r.punches.len()
+                );
+            }
+        }
+        html.push_str("</table>");
+    }
+    html.push_str("<h2>Flagged punches</h2>");
+    if report.flagged.is_empty() {
+        html.push_str("<p class=\"muted\">None.</p>");
+    }
+    for flagged in &report.flagged {
+        html.push_str(&card(flagged, &report.tz));
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+fn local(tz: &TimeZone, at: Timestamp) -> String {
+    tz.to_datetime(at).strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn card(f: &FlaggedPunch, tz: &TimeZone) -> String {
+    let row = &f.row;
+    let v = &row.verdict;
+    let class = match v.decision {
+        Decision::Rejected => "rejected",
+        _ => "review",
+    };
+    let mut text = format!(
+        "<div><div class=\"{class}\">{}</div><div><b>{}</b> · punch {} · {}</div>",
+        v.decision.as_str().to_uppercase(),
+        escape(row.employee.as_str()),
+        escape(row.punch_id.as_str()),
+        local(tz, row.client_time)
+    );
+    let distance = match (v.distance_m, row.distance_bucket) {
+        (Some(d), _) => format!("{d:.0} m from the nearest fence"),
+        (None, Some(b)) => format!("distance {}", b.as_str()),
+        (None, None) => "no fences".into(),
+    };
+    let site = v
+        .site
+        .as_ref()
+        .or(v.nearest_site.as_ref())
+        .map(|s| escape(s.as_str()))
+        .unwrap_or_else(|| "—".into());
+    let _ = write!(text, "<div>site {site} · {distance}</div><ul>");
+    for finding in &v.findings {
+        let _ = write!(
+            text,
+            "<li><b>{}</b> {}</li>",
+            finding.code.as_str(),
+            escape(&finding.message)
+        );
+    }
+    text.push_str("</ul>");
+    if let Some(review) = &row.review {
+        let _ = write!(
+            text,
+            "<div>Reviewed: {} ({})</div>",
+            if review.approved {
+                "approved"
+            } else {
+                "rejected"
+            },
+            escape(&review.reason)
+        );
+    }
+    text.push_str("</div>");
+    format!("<div class=\"card\">{}{text}</div>", map(f))
+}
+
+/// Metres east and north of an origin: flat, fine at site scale.
+struct Local {
+    lon0: f64,
+    lat0: f64,
+    cos: f64,
+}
+
+const M_PER_DEG: f64 = 111_320.0;
+
+impl Local {
+    fn project(&self, c: Coord<f64>) -> (f64, f64) {
+        (
+            (c.x - self.lon0) * M_PER_DEG * self.cos,
+            (c.y - self.lat0) * M_PER_DEG,
+        )
+    }
+}
+
+const MAP_W: f64 = 420.0;
+const MAP_H: f64 = 300.0;
+
+/// The SVG map: the site's fences, the fix with its accuracy circle.
+fn map(f: &FlaggedPunch) -> String {
+    let fix = f.evidence.as_ref().and_then(|e| {
+        Some((
+            Coord {
+                x: e.longitude?,
+                y: e.latitude?,
+            },
+            e.accuracy_m.unwrap_or(0.0),
+        ))
+    });
+    let fences = f.site.as_ref().map(|s| s.fences.as_slice()).unwrap_or(&[]);
+    let origin = fix.map(|(c, _)| c).or_else(|| {
+        f.site
+            .as_ref()
+            .and_then(|s| s.bounds())
+            .map(|(lo, hi)| Coord {
+                x: (lo[0] + hi[0]) / 2.0,
+                y: (lo[1] + hi[1]) / 2.0,
+            })
+    });
+    let Some(origin) = origin else {
+        return format!(
+            "<svg width=\"{MAP_W}\" height=\"{MAP_H}\" role=\"img\"><text x=\"20\" y=\"150\" \
+             fill=\"#777\">No location: evidence coarsened and no site.</text></svg>"
+        );
+    };
+    let local = Local {
+        lon0: origin.x,
+        lat0: origin.y,
+        cos: origin.y.to_radians().cos(),
+    };
+    // Extent in metres of everything drawn.
+    let (mut min, mut max) = ((0.0f64, 0.0f64), (0.0f64, 0.0f64));
+    let mut grow = |(x, y): (f64, f64), r: f64| {
+        min = (min.0.min(x - r), min.1.min(y - r));
+        max = (max.0.max(x + r), max.1.max(y + r));
+    };
+    if let Some((c, accuracy)) = fix {
+        grow(local.project(c), accuracy.max(10.0));
+    }
+    for fence in fences {
+        match fence {
+            FenceGeometry::Polygon(mp) => {
+                for c in mp.0.iter().flat_map(|p| p.exterior().coords()) {
+                    grow(local.project(*c), 0.0);
+                }
+            }
+            FenceGeometry::Circle { center, radius_m } => grow(local.project(center.0), *radius_m),
+        }
+    }
+    let span = ((max.0 - min.0) / MAP_W).max((max.1 - min.1) / MAP_H) * 1.15;
+    let scale = 1.0 / span.max(0.05); // pixels per metre
+    let mid = ((min.0 + max.0) / 2.0, (min.1 + max.1) / 2.0);
+    let px = |(x, y): (f64, f64)| {
+        (
+            MAP_W / 2.0 + (x - mid.0) * scale,
+            MAP_H / 2.0 - (y - mid.1) * scale,
+        )
+    };
+    let mut svg = format!(
+        "<svg width=\"{MAP_W}\" height=\"{MAP_H}\" viewBox=\"0 0 {MAP_W} {MAP_H}\" role=\"img\">"
+    );
+    let ring = |ls: &LineString<f64>| {
+        let mut d = String::new();
+        for (i, c) in ls.coords().enumerate() {
+            let (x, y) = px(local.project(*c));
+            let _ = write!(d, "{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" });
+        }
+        d.push('Z');
+        d
+    };
+    for fence in fences {
+        match fence {
+            FenceGeometry::Polygon(mp) => {
+                let d: String =
+                    mp.0.iter()
+                        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                        .map(ring)
+                        .collect();
+                let _ = write!(
+                    svg,
+                    "<path d=\"{d}\" fill=\"#c8e6c9\" fill-rule=\"evenodd\" stroke=\"#2e7d32\" stroke-width=\"1.5\"/>"
+                );
+            }
+            FenceGeometry::Circle { center, radius_m } => {
+                let (x, y) = px(local.project(center.0));
+                let _ = write!(
+                    svg,
+                    "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{:.1}\" fill=\"#c8e6c9\" stroke=\"#2e7d32\" stroke-width=\"1.5\"/>",
+                    radius_m * scale
+                );
+            }
+        }
+    }
+    if let Some((c, accuracy)) = fix {
+        let (x, y) = px(local.project(c));
+        let _ = write!(
+            svg,
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{:.1}\" fill=\"#1565c0\" fill-opacity=\"0.18\" \
+             stroke=\"#1565c0\" stroke-dasharray=\"4 3\"/><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" \
+             fill=\"#1565c0\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" fill=\"#0d47a1\">fix ±{accuracy:.0} m</text>",
+            accuracy * scale,
+            x + 7.0,
+            y - 7.0
+        );
+    }
+    // A scale bar of a round length about a quarter of the width.
+    let target = MAP_W / 4.0 / scale;
+    let magnitude = 10f64.powf(target.log10().floor());
+    let bar_m = [1.0, 2.0, 5.0]
+        .iter()
+        .map(|k| k * magnitude)
+        .rfind(|m| *m <= target)
+        .unwrap_or(magnitude);
+    let bar_px = bar_m * scale;
+    let _ = write!(
+        svg,
+        "<line x1=\"12\" y1=\"{y}\" x2=\"{x2:.1}\" y2=\"{y}\" stroke=\"#333\" stroke-width=\"3\"/>\
+         <text x=\"12\" y=\"{ty}\" font-size=\"11\">{bar_m} m</text></svg>",
+        y = MAP_H - 14.0,
+        x2 = 12.0 + bar_px,
+        ty = MAP_H - 20.0
+    );
+    svg
+}
