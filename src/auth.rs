@@ -54,6 +54,12 @@ impl TokenHash {
     pub fn of(token: &str) -> Self {
         TokenHash(hex::encode(Sha256::digest(token.as_bytes())))
     }
+
+    /// The token's public id: the first 12 hex digits of its hash. It names
+    /// the token in audit entries and lists; it cannot be used to call.
+    pub fn id(&self) -> String {
+        self.0[..12].to_owned()
+    }
 }
 
 /// A fresh random token and its hash.

@@ -226,6 +226,7 @@ async fn create_token(
                 org: org.clone(),
                 role,
                 employee,
+                expires_at: None,
             },
         )
         .await?;

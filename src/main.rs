@@ -157,6 +157,39 @@ enum TokenCommand {
         /// The employee a device token punches for (required for device tokens).
         #[arg(long)]
         employee: Option<String>,
+        /// The token stops working this many days from now [default: never].
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: PathBuf,
+    },
+    /// List an organisation's tokens (ids, roles, expiry, last use; never secrets).
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: PathBuf,
+    },
+    /// Revoke a token at once (a running server refuses it on its next call).
+    Revoke {
+        #[arg(long)]
+        org: String,
+        /// The token's id (see `token list`).
+        #[arg(long)]
+        id: String,
+        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: PathBuf,
+    },
+    /// Issue a new token with the same grant; the old one keeps working for
+    /// the grace period. Prints the new token once.
+    Rotate {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        id: String,
+        /// Minutes the old token keeps working.
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: u32,
         #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
         database: PathBuf,
     },
@@ -200,6 +233,7 @@ async fn main() -> anyhow::Result<()> {
             org,
             role,
             employee,
+            expires_in_days,
             database,
         }) => {
             init_logging("warn");
@@ -224,11 +258,69 @@ async fn main() -> anyhow::Result<()> {
                         org,
                         role,
                         employee,
+                        expires_at: expires_in_days.map(|days| {
+                            jiff::Timestamp::now()
+                                + jiff::SignedDuration::from_hours(24 * i64::from(days))
+                        }),
                     },
                 )
                 .await?;
             store.close().await?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { org, database }) => {
+            init_logging("warn");
+            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let store = SqliteStore::open(&database)?;
+            let tokens = store.list_tokens(&org).await?;
+            store.close().await?;
+            let show = |t: Option<jiff::Timestamp>| t.map_or("-".to_string(), |t| t.to_string());
+            println!("id            role     employee  created  expires  revoked  last used");
+            for t in tokens {
+                println!(
+                    "{}  {:<8} {:<9} {}  {}  {}  {}",
+                    t.id,
+                    t.grant.role.as_str(),
+                    t.grant.employee.as_ref().map_or("-", |e| e.as_str()),
+                    t.created_at,
+                    show(t.grant.expires_at),
+                    show(t.revoked_at),
+                    show(t.last_used_at)
+                );
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { org, id, database }) => {
+            init_logging("warn");
+            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let store = SqliteStore::open(&database)?;
+            let revoked = store.revoke_token(&org, &id).await?;
+            store.close().await?;
+            match revoked {
+                Some(_) => println!("revoked {id}"),
+                None => bail!("no token {id} in {org}"),
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Rotate {
+            org,
+            id,
+            grace_minutes,
+            database,
+        }) => {
+            init_logging("warn");
+            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let store = SqliteStore::open(&database)?;
+            let (token, hash) = generate_token();
+            let until =
+                jiff::Timestamp::now() + jiff::SignedDuration::from_mins(i64::from(grace_minutes));
+            let rotated = store.rotate_token(&org, &id, hash, until).await?;
+            store.close().await?;
+            match rotated {
+                Some(_) => println!("{token}"),
+                None => bail!("no live token {id} in {org}"),
+            }
             Ok(())
         }
         Command::Verify {

@@ -85,6 +85,7 @@ pub async fn run(
         every.snapshot_refresh,
         background.clone(),
     ));
+    tokio::spawn(flush_token_uses(app.clone(), background.clone()));
     if let Some(interval) = every.retention_sweep {
         tokio::spawn(retention::run_sweeper(
             app.store.clone(),
@@ -123,9 +124,27 @@ pub async fn run(
 
     background.cancel();
     tracing::info!("gRPC stopped; flushing the store");
+    if let Err(e) = app.token_uses.flush(app.store.as_ref()).await {
+        tracing::warn!(error = %e, "could not record the tokens' last use");
+    }
     app.store.close().await?;
     served?;
     Ok(())
+}
+
+/// Writes when tokens were last used, once a minute.
+async fn flush_token_uses(app: App, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = app.token_uses.flush(app.store.as_ref()).await {
+                    tracing::warn!(error = %e, "could not record the tokens' last use");
+                }
+            }
+        }
+    }
 }
 
 /// Picks up fence changes made by other processes (the CLI, other replicas).

@@ -225,6 +225,7 @@ mod cases {
                     org: org("b"),
                     role: Role::Hr,
                     employee: None,
+                    expires_at: None,
                 },
             )
             .await
@@ -247,7 +248,7 @@ mod cases {
                 .unwrap()
                 .is_empty()
         );
-        let grant = store.find_token(&hash).await.unwrap().unwrap();
+        let grant = store.find_token(&hash).await.unwrap().unwrap().grant;
         assert_eq!(grant.org, org("b"));
         assert_eq!(grant.role, Role::Hr);
         assert!(

@@ -4,12 +4,14 @@ use tonic::{Request, Response, Status};
 
 use super::error::{ApiError, respond};
 use super::{App, audit, auth, convert};
-use crate::auth::Role;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::auth::{Role, generate_token};
 use crate::engine::SiteId;
 use crate::engine::signatures::SignatureList;
 use crate::engine::sites::{SiteDefinition, parse_sites_geojson};
 use crate::proto::v1::{self as pb, admin_service_server::AdminService};
-use crate::store::SiteRadios;
+use crate::store::{SiteRadios, StoreError, TokenGrant, TokenRecord};
 
 /// Largest GeoJSON text one import may carry.
 pub const MAX_GEOJSON_BYTES: usize = 32 * 1024 * 1024;
@@ -45,7 +47,7 @@ impl AdminApi {
     ) -> Result<pb::ImportSitesResponse, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -79,7 +81,7 @@ impl AdminApi {
     ) -> Result<pb::ListSitesResponse, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -104,7 +106,7 @@ impl AdminApi {
     ) -> Result<pb::OrgPolicy, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -120,7 +122,7 @@ impl AdminApi {
     ) -> Result<pb::OrgPolicy, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -143,7 +145,7 @@ impl AdminApi {
     ) -> Result<pb::ListDevicesResponse, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -166,7 +168,7 @@ impl AdminApi {
     ) -> Result<pb::Device, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -198,7 +200,7 @@ impl AdminApi {
     ) -> Result<pb::SignatureList, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -216,7 +218,7 @@ impl AdminApi {
     ) -> Result<pb::SignatureList, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -248,7 +250,7 @@ impl AdminApi {
         radios: impl FnOnce() -> Result<SiteRadios, ApiError>,
     ) -> Result<pb::Site, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(app.store.as_ref(), metadata, Role::Admin, org_id).await?;
+        let caller = auth::authorize_org(app, metadata, Role::Admin, org_id).await?;
         let org = caller.org.clone();
         let site = SiteId::new(site_id).map_err(|e| ApiError::invalid("site_id", e))?;
         let radios = radios()?;
@@ -271,7 +273,7 @@ impl AdminApi {
     ) -> Result<pb::RetentionPolicy, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -288,7 +290,7 @@ impl AdminApi {
     ) -> Result<pb::RetentionPolicy, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -309,7 +311,7 @@ impl AdminApi {
     ) -> Result<pb::Schedule, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -329,7 +331,7 @@ impl AdminApi {
     ) -> Result<pb::Schedule, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Admin,
             &request.get_ref().org_id,
@@ -347,6 +349,180 @@ impl AdminApi {
     }
 }
 
+/// Longest grace a rotated token keeps working: a week.
+const MAX_ROTATION_GRACE_MIN: u32 = 7 * 24 * 60;
+/// Longest life of a token an admin creates: ten years.
+const MAX_TOKEN_DAYS: u32 = 3650;
+
+fn token_to_pb(t: &TokenRecord) -> pb::TokenInfo {
+    pb::TokenInfo {
+        token_id: t.id.clone(),
+        role: t.grant.role.as_str().to_owned(),
+        employee_id: t
+            .grant
+            .employee
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default(),
+        created_time: Some(convert::timestamp_to_pb(t.created_at)),
+        expires_time: t.grant.expires_at.map(convert::timestamp_to_pb),
+        revoked_time: t.revoked_at.map(convert::timestamp_to_pb),
+        last_used_time: t.last_used_at.map(convert::timestamp_to_pb),
+    }
+}
+
+impl AdminApi {
+    async fn create_token_inner(
+        &self,
+        request: Request<pb::CreateTokenRequest>,
+    ) -> Result<pb::IssuedToken, ApiError> {
+        let app = &self.0;
+        let caller = auth::authorize_org(
+            app,
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
+        let request = request.into_inner();
+        let role = Role::parse(&request.role)
+            .ok_or_else(|| ApiError::invalid("role", "admin, hr, device or privacy"))?;
+        let employee = match (role, request.employee_id.is_empty()) {
+            (Role::Device, false) => Some(convert::employee_id(request.employee_id)?),
+            (Role::Device, true) => {
+                return Err(ApiError::invalid(
+                    "employee_id",
+                    "required for device tokens",
+                ));
+            }
+            (_, true) => None,
+            (_, false) => {
+                return Err(ApiError::invalid("employee_id", "only for device tokens"));
+            }
+        };
+        if request.expires_in_days > MAX_TOKEN_DAYS {
+            return Err(ApiError::invalid(
+                "expires_in_days",
+                format!("at most {MAX_TOKEN_DAYS}"),
+            ));
+        }
+        let expires_at = (request.expires_in_days > 0).then(|| {
+            Timestamp::now() + SignedDuration::from_hours(24 * i64::from(request.expires_in_days))
+        });
+        let (token, hash) = generate_token();
+        let grant = TokenGrant {
+            org: caller.org.clone(),
+            role,
+            employee,
+            expires_at,
+        };
+        app.store.create_token(hash.clone(), grant).await?;
+        let info = app
+            .store
+            .find_token(&hash)
+            .await?
+            .ok_or_else(|| ApiError::Store(StoreError::Corrupt("token vanished".into())))?;
+        audit::record(
+            app,
+            &caller,
+            "CreateToken",
+            info.grant.employee.as_ref(),
+            info.id.clone(),
+        )
+        .await?;
+        Ok(pb::IssuedToken {
+            token,
+            info: Some(token_to_pb(&info)),
+        })
+    }
+
+    async fn list_tokens_inner(
+        &self,
+        request: Request<pb::ListTokensRequest>,
+    ) -> Result<pb::ListTokensResponse, ApiError> {
+        let app = &self.0;
+        let caller = auth::authorize_org(
+            app,
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
+        Ok(pb::ListTokensResponse {
+            tokens: app
+                .store
+                .list_tokens(&caller.org)
+                .await?
+                .iter()
+                .map(token_to_pb)
+                .collect(),
+        })
+    }
+
+    async fn revoke_token_inner(
+        &self,
+        request: Request<pb::TokenIdRequest>,
+    ) -> Result<pb::TokenInfo, ApiError> {
+        let app = &self.0;
+        let caller = auth::authorize_org(
+            app,
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
+        let id = request.into_inner().token_id;
+        let revoked = app
+            .store
+            .revoke_token(&caller.org, &id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("no such token in the organisation".into()))?;
+        audit::record(app, &caller, "RevokeToken", None, id).await?;
+        Ok(token_to_pb(&revoked))
+    }
+
+    async fn rotate_token_inner(
+        &self,
+        request: Request<pb::RotateTokenRequest>,
+    ) -> Result<pb::IssuedToken, ApiError> {
+        let app = &self.0;
+        let caller = auth::authorize_org(
+            app,
+            request.metadata(),
+            Role::Admin,
+            &request.get_ref().org_id,
+        )
+        .await?;
+        let request = request.into_inner();
+        if request.grace_minutes > MAX_ROTATION_GRACE_MIN {
+            return Err(ApiError::invalid(
+                "grace_minutes",
+                format!("at most {MAX_ROTATION_GRACE_MIN}"),
+            ));
+        }
+        let old_until =
+            Timestamp::now() + SignedDuration::from_mins(i64::from(request.grace_minutes));
+        let (token, hash) = generate_token();
+        let info = app
+            .store
+            .rotate_token(&caller.org, &request.token_id, hash, old_until)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("no such live token in the organisation".into()))?;
+        audit::record(
+            app,
+            &caller,
+            "RotateToken",
+            None,
+            format!("{} -> {}", request.token_id, info.id),
+        )
+        .await?;
+        Ok(pb::IssuedToken {
+            token,
+            info: Some(token_to_pb(&info)),
+        })
+    }
+}
+
 /// The organisation's own list, or the shipped one when it has none.
 fn signature_list_to_pb(own: Option<&SignatureList>) -> pb::SignatureList {
     let builtin = SignatureList::builtin();
@@ -359,6 +535,34 @@ fn signature_list_to_pb(own: Option<&SignatureList>) -> pb::SignatureList {
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
+    async fn create_token(
+        &self,
+        request: Request<pb::CreateTokenRequest>,
+    ) -> Result<Response<pb::IssuedToken>, Status> {
+        respond("CreateToken", self.create_token_inner(request).await)
+    }
+
+    async fn list_tokens(
+        &self,
+        request: Request<pb::ListTokensRequest>,
+    ) -> Result<Response<pb::ListTokensResponse>, Status> {
+        respond("ListTokens", self.list_tokens_inner(request).await)
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<pb::TokenIdRequest>,
+    ) -> Result<Response<pb::TokenInfo>, Status> {
+        respond("RevokeToken", self.revoke_token_inner(request).await)
+    }
+
+    async fn rotate_token(
+        &self,
+        request: Request<pb::RotateTokenRequest>,
+    ) -> Result<Response<pb::IssuedToken>, Status> {
+        respond("RotateToken", self.rotate_token_inner(request).await)
+    }
+
     async fn get_schedule(
         &self,
         request: Request<pb::GetScheduleRequest>,

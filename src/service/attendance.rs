@@ -35,13 +35,9 @@ impl AttendanceApi {
         request: Request<pb::ListPunchesRequest>,
     ) -> Result<pb::ListPunchesResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app.store.as_ref(),
-            request.metadata(),
-            Role::Hr,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller =
+            auth::authorize_org(app, request.metadata(), Role::Hr, &request.get_ref().org_id)
+                .await?;
         let org = caller.org.clone();
         let request = request.into_inner();
         let (from, to) = convert::time_range(request.from, request.to)?;
@@ -87,13 +83,9 @@ impl AttendanceApi {
         request: Request<pb::GetDailyResultsRequest>,
     ) -> Result<pb::GetDailyResultsResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app.store.as_ref(),
-            request.metadata(),
-            Role::Hr,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller =
+            auth::authorize_org(app, request.metadata(), Role::Hr, &request.get_ref().org_id)
+                .await?;
         let request = request.into_inner();
         let from = convert::date("from_date", &request.from_date)?;
         let to = convert::date("to_date", &request.to_date)?;
@@ -172,13 +164,9 @@ impl AttendanceApi {
         request: Request<pb::ListReviewQueueRequest>,
     ) -> Result<pb::ListReviewQueueResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app.store.as_ref(),
-            request.metadata(),
-            Role::Hr,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller =
+            auth::authorize_org(app, request.metadata(), Role::Hr, &request.get_ref().org_id)
+                .await?;
         let request = request.into_inner();
         let after = seq_cursor("page_token", &request.page_token)?.unwrap_or(0);
         let limit = convert::page_size(request.page_size);
@@ -211,13 +199,9 @@ impl AttendanceApi {
         request: Request<pb::ReviewPunchRequest>,
     ) -> Result<pb::PunchRecord, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app.store.as_ref(),
-            request.metadata(),
-            Role::Hr,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller =
+            auth::authorize_org(app, request.metadata(), Role::Hr, &request.get_ref().org_id)
+                .await?;
         let request = request.into_inner();
         let employee = convert::employee_id(request.employee_id)?;
         let punch_id =
@@ -280,7 +264,7 @@ impl AttendanceApi {
     ) -> Result<PunchStream, ApiError> {
         let app = self.0.clone();
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            &app,
             request.metadata(),
             Role::Hr,
             &request.get_ref().org_id,

@@ -2,8 +2,13 @@
 //! `authorization` metadata, of the role the call needs, for the organisation
 //! the call names.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use jiff::Timestamp;
 use tonic::metadata::MetadataMap;
 
+use super::App;
 use super::error::ApiError;
 use crate::auth::{Role, TokenHash};
 use crate::engine::{EmployeeId, OrgId};
@@ -34,12 +39,45 @@ impl Caller {
     }
 }
 
+/// When each token was last used, written to the store in batches at most
+/// once a minute per token, so that authentication adds no write to a call.
+#[derive(Default)]
+pub struct TokenUses {
+    pending: Mutex<HashMap<String, Timestamp>>,
+}
+
+/// Tokens whose use waits to be written; beyond this, uses wait for the
+/// next flush (the newest time of a token always wins).
+const MAX_PENDING_USES: usize = 100_000;
+
+impl TokenUses {
+    fn note(&self, id: &str, at: Timestamp) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.len() < MAX_PENDING_USES || pending.contains_key(id) {
+            pending.insert(id.to_owned(), at);
+        }
+    }
+
+    /// Writes the uses noted since the last flush.
+    pub async fn flush(&self, store: &dyn Store) -> Result<(), ApiError> {
+        let used: Vec<_> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
+        if !used.is_empty() {
+            store.touch_tokens(used).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Checks the bearer token in `metadata` and that it has `role`.
 pub async fn authenticate(
-    store: &dyn Store,
+    app: &App,
     metadata: &MetadataMap,
     role: Role,
 ) -> Result<Caller, ApiError> {
+    let store = app.store.as_ref();
     let header = metadata
         .get("authorization")
         .ok_or(ApiError::Unauthenticated(
@@ -56,10 +94,17 @@ pub async fn authenticate(
             "authorization must be 'Bearer <token>'",
         ))?;
     let hash = TokenHash::of(token);
-    let grant = store
+    // Found by its SHA-256: the secret is never compared byte by byte, so
+    // response times say nothing about how close a guess was.
+    let record = store
         .find_token(&hash)
         .await?
         .ok_or(ApiError::Unauthenticated("unknown token"))?;
+    if let Some(why) = record.refusal(Timestamp::now()) {
+        return Err(ApiError::Unauthenticated(why));
+    }
+    let grant = record.grant;
+    app.token_uses.note(&record.id, Timestamp::now());
     if grant.role != role {
         return Err(ApiError::PermissionDenied(format!(
             "this call needs a {} token, not a {} token",
@@ -71,19 +116,19 @@ pub async fn authenticate(
         org: grant.org,
         role: grant.role,
         employee: grant.employee,
-        token_id: hash.0[..12].to_owned(),
+        token_id: record.id,
     })
 }
 
 /// Checks the token as [`authenticate`] does and that the organisation the
 /// request names (`requested_org`, empty for the token's own) is the token's.
 pub async fn authorize_org(
-    store: &dyn Store,
+    app: &App,
     metadata: &MetadataMap,
     role: Role,
     requested_org: &str,
 ) -> Result<Caller, ApiError> {
-    let caller = authenticate(store, metadata, role).await?;
+    let caller = authenticate(app, metadata, role).await?;
     caller.org_scope(requested_org)?;
     Ok(caller)
 }

@@ -29,6 +29,7 @@ pub struct App {
     /// Cancelled when the server begins to shut down: live feeds end (the
     /// client resumes elsewhere with its cursor) instead of holding it open.
     pub closing: tokio_util::sync::CancellationToken,
+    pub token_uses: Arc<auth::TokenUses>,
 }
 
 impl App {
@@ -39,6 +40,7 @@ impl App {
             employee_locks: Arc::new(punch::EmployeeLocks::default()),
             feed: Arc::new(tokio::sync::watch::Sender::new(0)),
             closing: tokio_util::sync::CancellationToken::new(),
+            token_uses: Arc::new(auth::TokenUses::default()),
         }
     }
 }

@@ -42,7 +42,7 @@ impl PrivacyApi {
     ) -> Result<pb::Consent, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Privacy,
             &request.get_ref().org_id,
@@ -74,7 +74,7 @@ impl PrivacyApi {
     ) -> Result<pb::ListConsentsResponse, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Privacy,
             &request.get_ref().org_id,
@@ -98,7 +98,7 @@ impl PrivacyApi {
     ) -> Result<pb::ExportEmployeeResponse, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Privacy,
             &request.get_ref().org_id,
@@ -123,7 +123,7 @@ impl PrivacyApi {
     ) -> Result<pb::EraseEmployeeResponse, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Privacy,
             &request.get_ref().org_id,
@@ -162,7 +162,7 @@ impl PrivacyApi {
     ) -> Result<pb::ListAuditEntriesResponse, ApiError> {
         let app = &self.0;
         let caller = auth::authorize_org(
-            app.store.as_ref(),
+            app,
             request.metadata(),
             Role::Privacy,
             &request.get_ref().org_id,

@@ -52,6 +52,32 @@ pub struct TokenGrant {
     pub role: Role,
     /// Set for device tokens: the one employee the device punches for.
     pub employee: Option<EmployeeId>,
+    /// After this the token no longer works; `None`: it does not expire.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A stored token: its grant and its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// See [`TokenHash::id`].
+    pub id: String,
+    pub grant: TokenGrant,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl TokenRecord {
+    /// Why the token does not work at `now`, if it does not.
+    pub fn refusal(&self, now: Timestamp) -> Option<&'static str> {
+        if self.revoked_at.is_some() {
+            Some("token revoked")
+        } else if self.grant.expires_at.is_some_and(|at| at <= now) {
+            Some("token expired")
+        } else {
+            None
+        }
+    }
 }
 
 /// One recorded punch with its verdict (the attendance record; evidence is
@@ -279,7 +305,27 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a token (hashed), creating its organisation if needed.
     async fn create_token(&self, hash: TokenHash, grant: TokenGrant) -> Result<()>;
 
-    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenGrant>>;
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>>;
+
+    /// The organisation's tokens, newest first.
+    async fn list_tokens(&self, org: &OrgId) -> Result<Vec<TokenRecord>>;
+
+    /// Revokes a token of the organisation; `None` when it has no such token.
+    async fn revoke_token(&self, org: &OrgId, id: &str) -> Result<Option<TokenRecord>>;
+
+    /// Issues `new` with the grant of the organisation's token `id` and makes
+    /// the old one expire at `old_expires_at` (at the latest), in one
+    /// transaction; `None` when there is no such live token.
+    async fn rotate_token(
+        &self,
+        org: &OrgId,
+        id: &str,
+        new: TokenHash,
+        old_expires_at: Timestamp,
+    ) -> Result<Option<TokenRecord>>;
+
+    /// Records that tokens were used (ids with the time of use).
+    async fn touch_tokens(&self, used: Vec<(String, Timestamp)>) -> Result<()>;
 
     /// Replaces the named sites (all their fences) in one transaction and
     /// returns the organisation's new fence-set version.

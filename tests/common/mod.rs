@@ -81,6 +81,7 @@ impl TestServer {
             org: OrgId::new(org).unwrap(),
             role,
             employee: employee.map(|e| EmployeeId::new(e).unwrap()),
+            expires_at: None,
         };
         self.app.store.create_token(hash, grant).await.unwrap();
         token

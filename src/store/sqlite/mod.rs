@@ -11,6 +11,7 @@
 mod attendance;
 mod codec;
 mod privacy;
+mod tokens;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -26,10 +27,10 @@ use super::recent::{DEVICE_MEMORY, DeviceRecent, EmployeeRecent, RecentHistory};
 use super::{
     AuditEntry, AuditQuery, AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, ErasureCounts,
     HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Review, ReviewOutcome,
-    SiteRadios, Store, StoreError, StoredEvidence, TokenGrant,
+    SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
 };
 use crate::attendance::Schedule;
-use crate::auth::{Role, TokenHash};
+use crate::auth::TokenHash;
 use crate::engine::beacons::SiteBeacon;
 use crate::engine::signatures::SignatureList;
 use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
@@ -53,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0008_site_requirements.sql"),
     include_str!("0009_retention.sql"),
     include_str!("0010_attendance.sql"),
+    include_str!("0011_token_lifecycle.sql"),
 ];
 
 /// Employees (and devices) whose recent history is kept in memory.
@@ -366,53 +368,42 @@ impl Store for SqliteStore {
 
     async fn create_token(&self, hash: TokenHash, grant: TokenGrant) -> Result<()> {
         self.writer
-            .write(move |tx| {
-                ensure_org(tx, &grant.org)?;
-                tx.execute(
-                    "INSERT INTO tokens (token_hash, org_id, role, employee_id, created_us)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        hash.0,
-                        grant.org.as_str(),
-                        grant.role.as_str(),
-                        grant.employee.as_ref().map(EmployeeId::as_str),
-                        to_us(Timestamp::now())
-                    ],
-                )?;
-                Ok(())
-            })
+            .write(move |tx| tokens::insert(tx, &hash, &grant))
             .await
     }
 
-    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenGrant>> {
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
         let hash = hash.clone();
-        self.read(move |conn| {
-            let row = conn
-                .prepare_cached(
-                    "SELECT org_id, role, employee_id FROM tokens WHERE token_hash = ?1",
-                )?
-                .query_row([&hash.0], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                    ))
-                })
-                .optional()?;
-            row.map(|(org, role, employee)| {
-                Ok(TokenGrant {
-                    org: OrgId::new(org).map_err(StoreError::Corrupt)?,
-                    role: Role::parse(&role)
-                        .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role}")))?,
-                    employee: employee
-                        .map(EmployeeId::new)
-                        .transpose()
-                        .map_err(StoreError::Corrupt)?,
-                })
-            })
-            .transpose()
-        })
-        .await
+        self.read(move |conn| tokens::by_hash(conn, &hash)).await
+    }
+
+    async fn list_tokens(&self, org: &OrgId) -> Result<Vec<TokenRecord>> {
+        let org = org.clone();
+        self.read(move |conn| tokens::list(conn, &org)).await
+    }
+
+    async fn revoke_token(&self, org: &OrgId, id: &str) -> Result<Option<TokenRecord>> {
+        let (org, id) = (org.clone(), id.to_owned());
+        self.writer
+            .write(move |tx| tokens::revoke(tx, &org, &id))
+            .await
+    }
+
+    async fn rotate_token(
+        &self,
+        org: &OrgId,
+        id: &str,
+        new: TokenHash,
+        old_expires_at: Timestamp,
+    ) -> Result<Option<TokenRecord>> {
+        let (org, id) = (org.clone(), id.to_owned());
+        self.writer
+            .write(move |tx| tokens::rotate(tx, &org, &id, &new, old_expires_at))
+            .await
+    }
+
+    async fn touch_tokens(&self, used: Vec<(String, Timestamp)>) -> Result<()> {
+        self.writer.write(move |tx| tokens::touch(tx, &used)).await
     }
 
     async fn put_sites(&self, org: &OrgId, sites: Vec<SiteDefinition>) -> Result<u64> {
