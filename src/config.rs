@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::service::limits::LimitSettings;
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 pub const DEFAULT_DATABASE: &str = "punchguard.db";
@@ -32,9 +34,30 @@ pub struct ServeArgs {
     /// SQLite database file, created if missing [default: punchguard.db].
     #[arg(long, env = "PUNCHGUARD_DATABASE")]
     pub database: Option<PathBuf>,
-    /// Allow listening on a non-loopback address without TLS.
+    /// Listen on a non-loopback address WITHOUT TLS: tokens and
+    /// whereabouts cross the network in clear. For a trusted network or a
+    /// TLS-terminating proxy only.
     #[arg(long)]
-    pub allow_remote: bool,
+    pub insecure_allow_remote_plaintext: bool,
+    /// TLS certificate chain, PEM (with --tls-key).
+    #[arg(long, env = "PUNCHGUARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM.
+    #[arg(long, env = "PUNCHGUARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA of client certificates (mutual TLS): admin, hr and privacy calls
+    /// must then present a certificate it signed.
+    #[arg(long, env = "PUNCHGUARD_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Punches (and bundle fetches) one device token may make a minute [default: 30].
+    #[arg(long)]
+    pub device_punches_per_minute: Option<u32>,
+    /// Punches one organisation may make a second [default: 5000].
+    #[arg(long)]
+    pub org_punches_per_second: Option<u32>,
+    /// Punches handled at once; more are shed [default: 2048].
+    #[arg(long)]
+    pub max_punches_in_flight: Option<usize>,
     /// Seconds between checks for fence changes made by other processes [default: 5].
     #[arg(long)]
     pub snapshot_refresh_secs: Option<u64>,
@@ -51,7 +74,13 @@ pub struct FileConfig {
     pub metrics_listen: Option<SocketAddr>,
     pub metrics: Option<bool>,
     pub database: Option<PathBuf>,
-    pub allow_remote: Option<bool>,
+    pub insecure_allow_remote_plaintext: Option<bool>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    pub device_punches_per_minute: Option<u32>,
+    pub org_punches_per_second: Option<u32>,
+    pub max_punches_in_flight: Option<usize>,
     pub snapshot_refresh_secs: Option<u64>,
     pub retention_sweep_secs: Option<u64>,
 }
@@ -68,6 +97,16 @@ pub struct Config {
     pub database: PathBuf,
     pub snapshot_refresh: Duration,
     pub retention_sweep: Duration,
+    pub tls: Option<TlsPaths>,
+    pub limits: LimitSettings,
+}
+
+/// Where the TLS material is (read at start; a change needs a restart).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsPaths {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
 }
 
 impl Config {
@@ -86,14 +125,49 @@ impl Config {
                 .or(file.metrics_listen)
                 .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.parse().expect("valid default"))
         });
-        let allow_remote = args.allow_remote || file.allow_remote.unwrap_or(false);
-        // Without TLS (not built yet), tokens would cross the network in clear.
-        for addr in [Some(listen), metrics_listen].into_iter().flatten() {
-            if !addr.ip().is_loopback() && !allow_remote {
+        let insecure = args.insecure_allow_remote_plaintext
+            || file.insecure_allow_remote_plaintext.unwrap_or(false);
+        let tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsPaths {
+                cert,
+                key,
+                client_ca: args.tls_client_ca.clone().or(file.tls_client_ca),
+            }),
+            (None, None) => None,
+            _ => bail!("tls_cert and tls_key go together"),
+        };
+        // Without TLS, tokens and whereabouts would cross the network in
+        // clear; /metrics is always plain HTTP.
+        let grpc_plain = tls.is_none().then_some(listen);
+        for addr in [grpc_plain, metrics_listen].into_iter().flatten() {
+            if !addr.ip().is_loopback() && !insecure {
                 bail!(
-                    "refusing to listen on {addr} without TLS; use a loopback address or pass --allow-remote"
+                    "refusing to listen on {addr} without TLS; use a loopback address, \
+                     give --tls-cert and --tls-key, or pass --insecure-allow-remote-plaintext"
                 );
             }
+        }
+        let defaults = LimitSettings::default();
+        let limits = LimitSettings {
+            device_per_minute: args
+                .device_punches_per_minute
+                .or(file.device_punches_per_minute)
+                .unwrap_or(defaults.device_per_minute),
+            org_per_second: args
+                .org_punches_per_second
+                .or(file.org_punches_per_second)
+                .unwrap_or(defaults.org_per_second),
+            max_in_flight: args
+                .max_punches_in_flight
+                .or(file.max_punches_in_flight)
+                .unwrap_or(defaults.max_in_flight),
+        };
+        if limits.device_per_minute == 0 || limits.org_per_second == 0 || limits.max_in_flight == 0
+        {
+            bail!("rate limits and max_punches_in_flight must be at least 1");
         }
         let refresh_secs = args
             .snapshot_refresh_secs
@@ -120,6 +194,8 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_DATABASE.into()),
             snapshot_refresh: Duration::from_secs(refresh_secs),
             retention_sweep: Duration::from_secs(sweep_secs),
+            tls,
+            limits,
         })
     }
 }
@@ -169,11 +245,18 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::resolve(&args).is_err());
-        let args = ServeArgs {
-            allow_remote: true,
+        let insecure = ServeArgs {
+            insecure_allow_remote_plaintext: true,
+            ..args.clone()
+        };
+        assert!(Config::resolve(&insecure).is_ok());
+        let tls = ServeArgs {
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
+            no_metrics: true,
             ..args
         };
-        assert!(Config::resolve(&args).is_ok());
+        assert!(Config::resolve(&tls).unwrap().tls.is_some());
     }
 
     #[test]

@@ -64,10 +64,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let serving = tokio::spawn(server::run(
         app.clone(),
         listener,
-        server::Background {
-            snapshot_refresh: std::time::Duration::from_secs(5),
-            retention_sweep: None,
-        },
+        server::Options::local(std::time::Duration::from_secs(5)),
         shutdown.clone().cancelled_owned(),
     ));
     println!(

@@ -612,6 +612,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
 
+    let read =
+        |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let tls = match &config.tls {
+        Some(paths) => Some(server::TlsFiles {
+            certificate: read(&paths.cert)?,
+            key: read(&paths.key)?,
+            client_ca: paths.client_ca.as_ref().map(read).transpose()?,
+        }),
+        None => None,
+    };
     let app = server::open_sqlite(&config.database).await?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -621,9 +631,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     server::run(
         app,
         listener,
-        server::Background {
+        server::Options {
             snapshot_refresh: config.snapshot_refresh,
             retention_sweep: Some(config.retention_sweep),
+            tls,
+            limits: config.limits,
         },
         shutdown.cancelled_owned(),
     )

@@ -21,6 +21,8 @@ pub const SNAPSHOT_BUILDS: &str = "punchguard_snapshot_builds_total";
 pub const SNAPSHOT_BUILD_SECONDS: &str = "punchguard_snapshot_build_seconds";
 pub const RETENTION_ROWS: &str = "punchguard_retention_rows_total";
 pub const AUDIT_ENTRIES: &str = "punchguard_audit_entries_total";
+pub const RATE_LIMITED: &str = "punchguard_rate_limited_total";
+pub const SHED: &str = "punchguard_shed_total";
 
 /// Registers descriptions with the installed recorder (call once after installing it).
 pub fn describe() {
@@ -57,6 +59,11 @@ pub fn describe() {
         "Rows the retention sweeper coarsened or deleted, by category and action."
     );
     describe_counter!(AUDIT_ENTRIES, "Audit log entries appended, by role.");
+    describe_counter!(
+        RATE_LIMITED,
+        "Calls refused by a rate limit, by scope (device, org)."
+    );
+    describe_counter!(SHED, "Punches shed because too many were in flight.");
     describe_histogram!(
         SNAPSHOT_BUILD_SECONDS,
         "Time to load and index one organisation's fences."

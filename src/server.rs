@@ -22,6 +22,7 @@ use crate::proto::v1::{
     privacy_service_server::PrivacyServiceServer, punch_service_server::PunchServiceServer,
 };
 use crate::retention;
+use crate::service::limits::{LimitSettings, RateLimits, Shed};
 use crate::service::{
     App, admin::AdminApi, attendance::AttendanceApi, privacy::PrivacyApi, punch::PunchApi,
 };
@@ -44,23 +45,51 @@ pub async fn open_sqlite(database: &Path) -> anyhow::Result<App> {
     Ok(app)
 }
 
-/// How often the server's background tasks run.
-#[derive(Debug, Clone, Copy)]
-pub struct Background {
+/// Certificates for TLS, PEM.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub certificate: Vec<u8>,
+    pub key: Vec<u8>,
+    /// Mutual TLS: client certificates signed by this CA are verified, and
+    /// admin, hr and privacy calls must present one (phones need not).
+    pub client_ca: Option<Vec<u8>>,
+}
+
+/// How the server runs besides its address.
+#[derive(Debug, Clone)]
+pub struct Options {
     /// Checks for fence changes made by other processes.
     pub snapshot_refresh: Duration,
     /// Retention sweeps; `None` runs none (tests that sweep themselves).
     pub retention_sweep: Option<Duration>,
+    /// `None`: plaintext (the configuration allows that on loopback only).
+    pub tls: Option<TlsFiles>,
+    pub limits: LimitSettings,
+}
+
+impl Options {
+    /// Defaults for tests and the demo: plaintext, no sweeps.
+    pub fn local(snapshot_refresh: Duration) -> Self {
+        Options {
+            snapshot_refresh,
+            retention_sweep: None,
+            tls: None,
+            limits: LimitSettings::default(),
+        }
+    }
 }
 
 /// Serves gRPC on `listener` until `shutdown` resolves, then drains and
 /// closes the store.
 pub async fn run(
-    app: App,
+    mut app: App,
     listener: TcpListener,
-    every: Background,
+    options: Options,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    app.rate_limits = Arc::new(RateLimits::new(options.limits));
+    app.require_client_certificates = options.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    let every = &options;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<PunchServiceServer<PunchApi>>()
@@ -97,16 +126,33 @@ pub async fn run(
     }
 
     tracing::info!(addr = %listener.local_addr()?, "serving gRPC");
-    let served = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &options.tls {
+        let mut config = tonic::transport::ServerTlsConfig::new().identity(
+            tonic::transport::Identity::from_pem(&tls.certificate, &tls.key),
+        );
+        if let Some(ca) = &tls.client_ca {
+            // Optional at the handshake, so that phones without certificates
+            // connect; required by role in service::auth.
+            config = config
+                .client_ca_root(tonic::transport::Certificate::from_pem(ca))
+                .client_auth_optional(true);
+        }
+        builder = builder
+            .tls_config(config)
+            .context("the TLS certificate or key")?;
+    }
+    let served = builder
         .timeout(REQUEST_TIMEOUT)
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(
+        .add_service(Shed::new(
             PunchServiceServer::new(PunchApi(app.clone()))
                 .max_decoding_message_size(MAX_PUNCH_MESSAGE),
-        )
+            options.limits.max_in_flight,
+        ))
         .add_service(
             AdminServiceServer::new(AdminApi(app.clone()))
                 .max_decoding_message_size(MAX_ADMIN_MESSAGE),
@@ -139,6 +185,7 @@ async fn flush_token_uses(app: App, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {
+                app.rate_limits.forget_idle();
                 if let Err(e) = app.token_uses.flush(app.store.as_ref()).await {
                     tracing::warn!(error = %e, "could not record the tokens' last use");
                 }

@@ -48,7 +48,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -82,7 +82,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -107,7 +107,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -123,7 +123,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -146,7 +146,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -169,7 +169,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -201,7 +201,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -219,7 +219,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -243,14 +243,14 @@ impl AdminApi {
     /// Replaces one kind of a site's radio evidence and makes it effective.
     async fn put_site_radios(
         &self,
-        metadata: &tonic::metadata::MetadataMap,
+        credentials: auth::Credentials<'_>,
         org_id: &str,
         action: &str,
         site_id: String,
         radios: impl FnOnce() -> Result<SiteRadios, ApiError>,
     ) -> Result<pb::Site, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(app, metadata, Role::Admin, org_id).await?;
+        let caller = auth::authorize_org(app, credentials, Role::Admin, org_id).await?;
         let org = caller.org.clone();
         let site = SiteId::new(site_id).map_err(|e| ApiError::invalid("site_id", e))?;
         let radios = radios()?;
@@ -274,7 +274,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -291,7 +291,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -312,7 +312,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -332,7 +332,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -379,7 +379,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -443,7 +443,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -466,7 +466,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -488,7 +488,7 @@ impl AdminApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Admin,
             &request.get_ref().org_id,
         )
@@ -596,12 +596,18 @@ impl AdminService for AdminApi {
         request: Request<pb::PutSiteAccessPointsRequest>,
     ) -> Result<Response<pb::Site>, Status> {
         const ACTION: &str = "PutSiteAccessPoints";
-        let (metadata, _, request) = request.into_parts();
+        let message = request.get_ref();
         let answer = self
-            .put_site_radios(&metadata, &request.org_id, ACTION, request.site_id, || {
-                convert::site_access_points_from_pb(request.access_points)
-                    .map(SiteRadios::AccessPoints)
-            })
+            .put_site_radios(
+                auth::Credentials::of(&request),
+                &message.org_id,
+                ACTION,
+                message.site_id.clone(),
+                || {
+                    convert::site_access_points_from_pb(message.access_points.clone())
+                        .map(SiteRadios::AccessPoints)
+                },
+            )
             .await;
         respond(ACTION, answer)
     }
@@ -611,11 +617,15 @@ impl AdminService for AdminApi {
         request: Request<pb::PutSiteBeaconsRequest>,
     ) -> Result<Response<pb::Site>, Status> {
         const ACTION: &str = "PutSiteBeacons";
-        let (metadata, _, request) = request.into_parts();
+        let message = request.get_ref();
         let answer = self
-            .put_site_radios(&metadata, &request.org_id, ACTION, request.site_id, || {
-                convert::site_beacons_from_pb(request.beacons).map(SiteRadios::Beacons)
-            })
+            .put_site_radios(
+                auth::Credentials::of(&request),
+                &message.org_id,
+                ACTION,
+                message.site_id.clone(),
+                || convert::site_beacons_from_pb(message.beacons.clone()).map(SiteRadios::Beacons),
+            )
             .await;
         respond(ACTION, answer)
     }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use jiff::Timestamp;
+use tonic::Request;
 use tonic::metadata::MetadataMap;
 
 use super::App;
@@ -71,13 +72,34 @@ impl TokenUses {
     }
 }
 
-/// Checks the bearer token in `metadata` and that it has `role`.
+/// What a call presents: its metadata (the bearer token) and whether its
+/// TLS connection carried a client certificate the server verified.
+#[derive(Clone, Copy)]
+pub struct Credentials<'a> {
+    metadata: &'a MetadataMap,
+    client_certificate: bool,
+}
+
+impl<'a> Credentials<'a> {
+    pub fn of<T>(request: &'a Request<T>) -> Self {
+        Credentials {
+            metadata: request.metadata(),
+            // Present only when the server asked for client certificates
+            // and this one verified against the configured CA.
+            client_certificate: request.peer_certs().is_some_and(|certs| !certs.is_empty()),
+        }
+    }
+}
+
+/// Checks the bearer token and that it has `role`; with mutual TLS on,
+/// that a role other than device came with a verified client certificate.
 pub async fn authenticate(
     app: &App,
-    metadata: &MetadataMap,
+    credentials: Credentials<'_>,
     role: Role,
 ) -> Result<Caller, ApiError> {
     let store = app.store.as_ref();
+    let metadata = credentials.metadata;
     let header = metadata
         .get("authorization")
         .ok_or(ApiError::Unauthenticated(
@@ -104,6 +126,14 @@ pub async fn authenticate(
         return Err(ApiError::Unauthenticated(why));
     }
     let grant = record.grant;
+    if app.require_client_certificates
+        && grant.role != Role::Device
+        && !credentials.client_certificate
+    {
+        return Err(ApiError::Unauthenticated(
+            "this server requires a client certificate for admin, hr and privacy tokens",
+        ));
+    }
     app.token_uses.note(&record.id, Timestamp::now());
     if grant.role != role {
         return Err(ApiError::PermissionDenied(format!(
@@ -124,11 +154,11 @@ pub async fn authenticate(
 /// request names (`requested_org`, empty for the token's own) is the token's.
 pub async fn authorize_org(
     app: &App,
-    metadata: &MetadataMap,
+    credentials: Credentials<'_>,
     role: Role,
     requested_org: &str,
 ) -> Result<Caller, ApiError> {
-    let caller = authenticate(app, metadata, role).await?;
+    let caller = authenticate(app, credentials, role).await?;
     caller.org_scope(requested_org)?;
     Ok(caller)
 }

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// What the request would create exists already and stands.
     #[error("{0}")]
     AlreadyExists(String),
+    /// A rate limit: retry after the wait.
+    #[error("rate limited for {0:?}")]
+    RateLimited(std::time::Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -50,6 +53,7 @@ impl From<ApiError> for Status {
             ApiError::NotFound(what) => Status::not_found(what),
             ApiError::FailedPrecondition(why) => Status::failed_precondition(why),
             ApiError::AlreadyExists(why) => Status::already_exists(why),
+            ApiError::RateLimited(wait) => super::limits::rate_limited(wait),
             ApiError::Store(StoreError::Closed) => Status::unavailable("server is shutting down"),
             ApiError::Store(e) => {
                 // Store errors carry no request data, so they are safe to log;

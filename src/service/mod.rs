@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod convert;
 pub mod error;
+pub mod limits;
 pub mod privacy;
 pub mod punch;
 
@@ -30,6 +31,10 @@ pub struct App {
     /// client resumes elsewhere with its cursor) instead of holding it open.
     pub closing: tokio_util::sync::CancellationToken,
     pub token_uses: Arc<auth::TokenUses>,
+    /// Mutual TLS is on: admin, hr and privacy calls need a client
+    /// certificate signed by the configured CA.
+    pub require_client_certificates: bool,
+    pub rate_limits: Arc<limits::RateLimits>,
 }
 
 impl App {
@@ -41,6 +46,8 @@ impl App {
             feed: Arc::new(tokio::sync::watch::Sender::new(0)),
             closing: tokio_util::sync::CancellationToken::new(),
             token_uses: Arc::new(auth::TokenUses::default()),
+            require_client_certificates: false,
+            rate_limits: Arc::new(limits::RateLimits::new(limits::LimitSettings::default())),
         }
     }
 }

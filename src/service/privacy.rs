@@ -43,7 +43,7 @@ impl PrivacyApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Privacy,
             &request.get_ref().org_id,
         )
@@ -75,7 +75,7 @@ impl PrivacyApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Privacy,
             &request.get_ref().org_id,
         )
@@ -99,7 +99,7 @@ impl PrivacyApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Privacy,
             &request.get_ref().org_id,
         )
@@ -124,7 +124,7 @@ impl PrivacyApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Privacy,
             &request.get_ref().org_id,
         )
@@ -163,7 +163,7 @@ impl PrivacyApi {
         let app = &self.0;
         let caller = auth::authorize_org(
             app,
-            request.metadata(),
+            auth::Credentials::of(&request),
             Role::Privacy,
             &request.get_ref().org_id,
         )

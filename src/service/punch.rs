@@ -50,7 +50,8 @@ impl PunchApi {
     ) -> Result<pb::SubmitPunchResponse, ApiError> {
         let started = Instant::now();
         let app = &self.0;
-        let caller = auth::authenticate(app, request.metadata(), Role::Device).await?;
+        let caller = auth::authenticate(app, auth::Credentials::of(&request), Role::Device).await?;
+        app.rate_limits.check(&caller.token_id, &caller.org)?;
         let punch = convert::punch(request.into_inner(), &caller, convert::now())?;
 
         let snapshot = app.snapshots.get(&punch.org);
@@ -93,7 +94,8 @@ impl PunchApi {
         request: Request<pb::GetFenceBundleRequest>,
     ) -> Result<pb::GetFenceBundleResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authenticate(app, request.metadata(), Role::Device).await?;
+        let caller = auth::authenticate(app, auth::Credentials::of(&request), Role::Device).await?;
+        app.rate_limits.check(&caller.token_id, &caller.org)?;
         let snapshot = app.snapshots.get(&caller.org);
         if request.get_ref().known_version == snapshot.version && snapshot.version > 0 {
             return Ok(pb::GetFenceBundleResponse {

@@ -58,10 +58,7 @@ impl TestServer {
         let task = tokio::spawn(server::run(
             app.clone(),
             listener,
-            server::Background {
-                snapshot_refresh: std::time::Duration::from_secs(1),
-                retention_sweep: None,
-            },
+            server::Options::local(std::time::Duration::from_secs(1)),
             shutdown.clone().cancelled_owned(),
         ));
         Self {
