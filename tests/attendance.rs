@@ -318,6 +318,15 @@ async fn bad_schedules_and_result_requests_name_the_field() {
     server.stop().await;
 }
 
+/// The next event, or a failure (not a hang) when none comes.
+async fn next_event(feed: &mut tonic::Streaming<pb::PunchEvent>) -> pb::PunchEvent {
+    tokio::time::timeout(std::time::Duration::from_secs(20), feed.next())
+        .await
+        .expect("the feed went quiet")
+        .unwrap()
+        .unwrap()
+}
+
 /// A reader follows the feed, disconnects, and resumes from its last cursor
 /// while punches keep arriving: it sees every punch exactly once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,7 +368,7 @@ async fn the_live_feed_resumes_without_gaps_or_repeats() {
     let mut seen = Vec::new();
     let mut cursor = String::new();
     while seen.len() < 20 {
-        let event = feed.next().await.unwrap().unwrap();
+        let event = next_event(&mut feed).await;
         seen.push(event.punch.unwrap().punch_id);
         cursor = event.cursor;
     }
@@ -370,7 +379,7 @@ async fn the_live_feed_resumes_without_gaps_or_repeats() {
         .unwrap()
         .into_inner();
     while seen.len() < total {
-        let event = feed.next().await.unwrap().unwrap();
+        let event = next_event(&mut feed).await;
         seen.push(event.punch.unwrap().punch_id);
     }
     producer.await.unwrap();

@@ -58,7 +58,15 @@ impl TestServer {
         let task = tokio::spawn(server::run(
             app.clone(),
             listener,
-            server::Options::local(std::time::Duration::from_secs(1)),
+            server::Options {
+                // The tests drive many punches through few devices.
+                limits: punchguard::service::limits::LimitSettings {
+                    device_per_minute: 1_000_000,
+                    org_per_second: 1_000_000,
+                    max_in_flight: 100_000,
+                },
+                ..server::Options::local(std::time::Duration::from_secs(1))
+            },
             shutdown.clone().cancelled_owned(),
         ));
         Self {
