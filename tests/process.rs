@@ -741,3 +741,94 @@ fn a_demo_day_exports_and_reports() {
     assert_eq!(&image[..8], b"\x89PNG\r\n\x1a\n");
     assert!(image.len() > 20_000, "a blank page is smaller than this");
 }
+
+/// The server under concurrent load, killed with SIGKILL at seeded random
+/// moments and restarted on the same database, again and again: every punch
+/// that was acknowledged is there exactly once, and the database passes its
+/// integrity check. `PUNCHGUARD_KILL_ROUNDS` (default 20) and
+/// `PUNCHGUARD_KILL_SEED` set the count and the moments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_punches_survive_repeated_kill_9() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = env("PUNCHGUARD_KILL_ROUNDS", 20);
+    let mut seed = env("PUNCHGUARD_KILL_SEED", 0x5eed_1234_abcd) | 1;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("punchguard.db");
+    let device = device_token(&db, "emp-1");
+    let hr = cli(&["token", "create", "--org", "kotka", "--role", "hr"], &db);
+
+    let mut acknowledged: Vec<String> = Vec::new();
+    for round in 0..rounds {
+        let mut served = serve(&db);
+        let client = PunchServiceClient::new(channel(&served.grpc).await);
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..8)
+            .map(|w| {
+                let (mut client, device, stop) = (client.clone(), device.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut ok = Vec::new();
+                    for n in 0.. {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let id = format!("r{round}-w{w}-{n}");
+                        let request = authed(punch_at(&id, inside_building(n % 10), 8.0), &device);
+                        match client.submit_punch(request).await {
+                            Ok(_) => ok.push(id),
+                            Err(_) => break,
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(30 + next(250))).await;
+        served.child.kill().unwrap(); // SIGKILL: no drain, no flush
+        served.child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for w in workers {
+            acknowledged.extend(w.await.unwrap());
+        }
+    }
+    assert!(
+        acknowledged.len() as u64 > rounds,
+        "the load was real: {} punches acknowledged",
+        acknowledged.len()
+    );
+
+    eprintln!("{rounds} SIGKILLs; {} punches acknowledged", acknowledged.len());
+    let mut served = serve(&db);
+    let listed = listed_ids(&served.grpc, &hr).await;
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let mut counts = std::collections::HashMap::new();
+    for id in &listed {
+        *counts.entry(id.as_str()).or_insert(0) += 1;
+    }
+    for id in &acknowledged {
+        assert_eq!(
+            counts.get(id.as_str()),
+            Some(&1),
+            "acknowledged {id} not there exactly once"
+        );
+    }
+    assert!(counts.values().all(|n| *n == 1), "a punch recorded twice");
+    let integrity: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
