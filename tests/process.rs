@@ -809,7 +809,10 @@ async fn acknowledged_punches_survive_repeated_kill_9() {
         acknowledged.len()
     );
 
-    eprintln!("{rounds} SIGKILLs; {} punches acknowledged", acknowledged.len());
+    eprintln!(
+        "{rounds} SIGKILLs; {} punches acknowledged",
+        acknowledged.len()
+    );
     let mut served = serve(&db);
     let listed = listed_ids(&served.grpc, &hr).await;
     served.child.kill().unwrap();
