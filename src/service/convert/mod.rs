@@ -473,10 +473,10 @@ pub fn validate_arbitrary_requests(bytes: &[u8]) {
         let _ = time_range(m.from, m.to);
         let _ = decode_punch_cursor(&m.page_token);
     }
-    if let Ok(m) = pb::GetDailyResultsRequest::decode(bytes) {
-        if let (Ok(from), Ok(to)) = (date("from_date", &m.from_date), date("to_date", &m.to_date)) {
-            let _ = crate::attendance::dates(from, to);
-        }
+    if let Ok(m) = pb::GetDailyResultsRequest::decode(bytes)
+        && let (Ok(from), Ok(to)) = (date("from_date", &m.from_date), date("to_date", &m.to_date))
+    {
+        let _ = crate::attendance::dates(from, to);
     }
     if let Ok(m) = pb::ListSitesRequest::decode(bytes) {
         let _ = decode_site_cursor(&m.page_token);
