@@ -378,6 +378,54 @@ pub fn device_id(value: String) -> Result<DeviceId, ApiError> {
     DeviceId::new(value).map_err(|e| ApiError::invalid("device_id", e))
 }
 
+/// Decodes `bytes` as each request message that carries data to validate
+/// and runs the validation the service runs, discarding the outcome. For
+/// fuzzing and property tests: whatever the bytes, this must return, with
+/// no panic and no allocation beyond the message's own bounds.
+pub fn validate_arbitrary_requests(bytes: &[u8]) {
+    use prost::Message;
+    let caller = crate::service::auth::Caller {
+        org: crate::engine::OrgId::new("fuzz").expect("a valid id"),
+        role: crate::auth::Role::Device,
+        employee: Some(EmployeeId::new("fuzz").expect("a valid id")),
+        token_id: String::new(),
+    };
+    let now = Timestamp::from_second(1_790_000_000).expect("a valid instant");
+    if let Ok(m) = pb::SubmitPunchRequest::decode(bytes) {
+        let _ = punch(m, &caller, now);
+    }
+    if let Ok(m) = pb::PutPolicyRequest::decode(bytes) {
+        let _ = policy_from_pb(m.policy);
+    }
+    if let Ok(m) = pb::PutSignaturesRequest::decode(bytes) {
+        let _ = signatures_from_pb(m.signatures);
+    }
+    if let Ok(m) = pb::PutSiteAccessPointsRequest::decode(bytes) {
+        let _ = site_access_points_from_pb(m.access_points);
+    }
+    if let Ok(m) = pb::PutSiteBeaconsRequest::decode(bytes) {
+        let _ = site_beacons_from_pb(m.beacons);
+    }
+    if let Ok(m) = pb::PutRetentionRequest::decode(bytes) {
+        let _ = retention_from_pb(m.retention);
+    }
+    if let Ok(m) = pb::PutScheduleRequest::decode(bytes) {
+        let _ = schedule_from_pb(m.schedule).map(|s| s.check());
+    }
+    if let Ok(m) = pb::ListPunchesRequest::decode(bytes) {
+        let _ = time_range(m.from, m.to);
+        let _ = decode_punch_cursor(&m.page_token);
+    }
+    if let Ok(m) = pb::GetDailyResultsRequest::decode(bytes)
+        && let (Ok(from), Ok(to)) = (date("from_date", &m.from_date), date("to_date", &m.to_date))
+    {
+        let _ = crate::attendance::dates(from, to);
+    }
+    if let Ok(m) = pb::ListSitesRequest::decode(bytes) {
+        let _ = decode_site_cursor(&m.page_token);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,53 +480,5 @@ mod tests {
         assert_eq!(page_size(0), DEFAULT_PAGE_SIZE);
         assert_eq!(page_size(7), 7);
         assert_eq!(page_size(1_000_000), MAX_PAGE_SIZE);
-    }
-}
-
-/// Decodes `bytes` as each request message that carries data to validate
-/// and runs the validation the service runs, discarding the outcome. For
-/// fuzzing and property tests: whatever the bytes, this must return, with
-/// no panic and no allocation beyond the message's own bounds.
-pub fn validate_arbitrary_requests(bytes: &[u8]) {
-    use prost::Message;
-    let caller = crate::service::auth::Caller {
-        org: crate::engine::OrgId::new("fuzz").expect("a valid id"),
-        role: crate::auth::Role::Device,
-        employee: Some(EmployeeId::new("fuzz").expect("a valid id")),
-        token_id: String::new(),
-    };
-    let now = Timestamp::from_second(1_790_000_000).expect("a valid instant");
-    if let Ok(m) = pb::SubmitPunchRequest::decode(bytes) {
-        let _ = punch(m, &caller, now);
-    }
-    if let Ok(m) = pb::PutPolicyRequest::decode(bytes) {
-        let _ = policy_from_pb(m.policy);
-    }
-    if let Ok(m) = pb::PutSignaturesRequest::decode(bytes) {
-        let _ = signatures_from_pb(m.signatures);
-    }
-    if let Ok(m) = pb::PutSiteAccessPointsRequest::decode(bytes) {
-        let _ = site_access_points_from_pb(m.access_points);
-    }
-    if let Ok(m) = pb::PutSiteBeaconsRequest::decode(bytes) {
-        let _ = site_beacons_from_pb(m.beacons);
-    }
-    if let Ok(m) = pb::PutRetentionRequest::decode(bytes) {
-        let _ = retention_from_pb(m.retention);
-    }
-    if let Ok(m) = pb::PutScheduleRequest::decode(bytes) {
-        let _ = schedule_from_pb(m.schedule).map(|s| s.check());
-    }
-    if let Ok(m) = pb::ListPunchesRequest::decode(bytes) {
-        let _ = time_range(m.from, m.to);
-        let _ = decode_punch_cursor(&m.page_token);
-    }
-    if let Ok(m) = pb::GetDailyResultsRequest::decode(bytes)
-        && let (Ok(from), Ok(to)) = (date("from_date", &m.from_date), date("to_date", &m.to_date))
-    {
-        let _ = crate::attendance::dates(from, to);
-    }
-    if let Ok(m) = pb::ListSitesRequest::decode(bytes) {
-        let _ = decode_site_cursor(&m.page_token);
     }
 }
