@@ -16,6 +16,7 @@
 //! - [`privacy`]: the data-subject export document.
 //! - [`reports`]: daily results from the store, exports, the HTML report.
 //! - [`retention`]: retention periods per category and the sweeper.
+//! - [`loadgen`]: `punchguard loadgen`, load over real gRPC.
 //! - [`verify`]: `punchguard verify`, re-judging punches from a file.
 //! - [`proto`]: code generated from `proto/`.
 //! - [`metrics`]: every metric, declared in one place.
@@ -25,6 +26,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod loadgen;
 pub mod metrics;
 pub mod privacy;
 pub mod proto;

@@ -83,6 +83,9 @@ enum Command {
         #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
         database: PathBuf,
     },
+    /// Drive a running server with realistic punches (and a health-check
+    /// baseline) over real gRPC; print throughput, errors and latency.
+    Loadgen(punchguard::loadgen::LoadgenArgs),
     /// Re-judge punches from a JSON-lines file against an organisation's
     /// current fences and policy, recording nothing; verdicts as JSON lines.
     Verify {
@@ -425,6 +428,11 @@ async fn main() -> anyhow::Result<()> {
                 out.display(),
                 report.flagged.len()
             );
+            Ok(())
+        }
+        Command::Loadgen(args) => {
+            init_logging("warn");
+            punchguard::loadgen::run(args).await?;
             Ok(())
         }
         Command::Privacy(command) => {
