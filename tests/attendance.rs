@@ -403,3 +403,43 @@ async fn the_live_feed_resumes_without_gaps_or_repeats() {
     assert_eq!(violated_field(&status).as_deref(), Some("cursor"));
     server.stop().await;
 }
+
+/// A feed nobody reads does not hold punches back: they are all answered
+/// while its buffer sits full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_reading_does_not_slow_punches() {
+    let server = TestServer::start().await;
+    let admin = server.token("acme", Role::Admin, None).await;
+    let hr = server.token("acme", Role::Hr, None).await;
+    server.import(&admin, HQ).await;
+    let device = server.token("acme", Role::Device, Some("aino")).await;
+    let mut attendance = server.attendance_client().await;
+    let stalled = attendance
+        .watch_punches(authed(
+            pb::WatchPunchesRequest {
+                org_id: String::new(),
+                cursor: "0".into(),
+            },
+            &hr,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let client = server.punch_client().await;
+    let punches: Vec<_> = (0..300)
+        .map(|i| {
+            let mut client = client.clone();
+            let request = authed(at_hq(&format!("s{i}"), pb::PunchKind::In), &device);
+            tokio::spawn(async move { client.submit_punch(request).await })
+        })
+        .collect();
+    for p in punches {
+        tokio::time::timeout(std::time::Duration::from_secs(30), p)
+            .await
+            .expect("a punch waited on the stalled feed")
+            .unwrap()
+            .unwrap();
+    }
+    drop(stalled);
+    server.stop().await;
+}
