@@ -418,6 +418,23 @@ fn fence_of(
     let Some(geometry) = &feature.geometry else {
         return Err(err(geometry_path, "required"));
     };
+    // geojson's conversion indexes [0] and [1] of every position: a
+    // position of one number must be refused here, not panic there (found
+    // by the GeoJSON fuzz target).
+    let positions: Vec<&geojson::Position> = match &geometry.value {
+        GeometryValue::Point { coordinates } => vec![coordinates],
+        GeometryValue::Polygon { coordinates } => coordinates.iter().flatten().collect(),
+        GeometryValue::MultiPolygon { coordinates } => {
+            coordinates.iter().flatten().flatten().collect()
+        }
+        _ => Vec::new(),
+    };
+    if positions.iter().any(|p| !(2..=3).contains(&p.len())) {
+        return Err(err(
+            geometry_path,
+            "every position must be [longitude, latitude] (an altitude may follow)",
+        ));
+    }
     match &geometry.value {
         value @ (GeometryValue::Polygon { .. } | GeometryValue::MultiPolygon { .. }) => {
             let polygons: MultiPolygon<f64> = match value {
@@ -598,6 +615,22 @@ mod tests {
         assert_eq!(
             parse_sites_geojson(&bad).unwrap_err().field,
             "coordinate_system"
+        );
+    }
+
+    #[test]
+    fn positions_of_one_number_are_refused_not_a_panic() {
+        // The fuzz target's finding, reduced.
+        let text = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"site":"a"},
+            "geometry":{"type":"Polygon","coordinates":[[[1,1],[2,1],[2,2],[1,1]],
+                [[1.2,1.1],[1.8,1.1],[2343],[1.2,1.1]]]}}]}"#;
+        let e = parse_sites_geojson(text).unwrap_err();
+        assert_eq!(e.field, "features[0].geometry");
+        let point = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+            "properties":{"site":"a","radius_m":50},"geometry":{"type":"Point","coordinates":[7]}}]}"#;
+        assert!(
+            parse_sites_geojson(point).is_err(),
+            "refused by the parser itself"
         );
     }
 
