@@ -259,7 +259,8 @@ where
             }
         })
     };
-    let workers: Vec<_> = (0..args.concurrency.max(1))
+    let concurrency = args.concurrency.max(1);
+    let workers: Vec<_> = (0..concurrency)
         .map(|worker| {
             let (call, tally, issued, done) =
                 (call.clone(), tally.clone(), issued.clone(), done.clone());
@@ -267,7 +268,12 @@ where
                 let mut local =
                     Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
                 let mut errors = std::collections::BTreeMap::<String, u64>::new();
-                let mut next_slot = Instant::now();
+                // Staggered: the workers' slots spread evenly over the
+                // interval, not a burst of all of them at once.
+                let mut next_slot = Instant::now()
+                    + interval.map_or(Duration::ZERO, |every| {
+                        every.mul_f64(worker as f64 / concurrency as f64)
+                    });
                 while Instant::now() < deadline {
                     if let Some(every) = interval {
                         tokio::time::sleep_until(next_slot.into()).await;
