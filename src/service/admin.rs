@@ -46,13 +46,7 @@ impl AdminApi {
         request: Request<pb::ImportSitesRequest>,
     ) -> Result<pb::ImportSitesResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let org = caller.org.clone();
         let request = request.into_inner();
         let sites = parse_geojson(request.geojson).await?;
@@ -80,13 +74,7 @@ impl AdminApi {
         request: Request<pb::ListSitesRequest>,
     ) -> Result<pb::ListSitesResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let org = caller.org.clone();
         let request = request.into_inner();
         let after = convert::decode_site_cursor(&request.page_token)?;
@@ -105,13 +93,7 @@ impl AdminApi {
         request: Request<pb::GetPolicyRequest>,
     ) -> Result<pb::OrgPolicy, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let org = caller.org.clone();
         Ok(convert::policy_to_pb(&app.store.load_policy(&org).await?))
     }
@@ -121,13 +103,7 @@ impl AdminApi {
         request: Request<pb::PutPolicyRequest>,
     ) -> Result<pb::OrgPolicy, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let org = caller.org.clone();
         let request = request.into_inner();
         let policy = convert::policy_from_pb(request.policy)?;
@@ -144,13 +120,7 @@ impl AdminApi {
         request: Request<pb::ListDevicesRequest>,
     ) -> Result<pb::ListDevicesResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let org = caller.org.clone();
         let request = request.into_inner();
         let employee = convert::employee_id(request.employee_id)?;
@@ -167,13 +137,7 @@ impl AdminApi {
         bind: bool,
     ) -> Result<pb::Device, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let org = caller.org.clone();
         let request = request.into_inner();
         let employee = convert::employee_id(request.employee_id)?;
@@ -199,13 +163,7 @@ impl AdminApi {
         request: Request<pb::GetSignaturesRequest>,
     ) -> Result<pb::SignatureList, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let org = caller.org.clone();
         Ok(signature_list_to_pb(
             app.store.load_signatures(&org).await?.as_ref(),
@@ -217,13 +175,7 @@ impl AdminApi {
         request: Request<pb::PutSignaturesRequest>,
     ) -> Result<pb::SignatureList, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let org = caller.org.clone();
         let request = request.into_inner();
         let own = match request.use_builtin {
@@ -241,16 +193,15 @@ impl AdminApi {
 
 impl AdminApi {
     /// Replaces one kind of a site's radio evidence and makes it effective.
-    async fn put_site_radios(
+    async fn put_site_radios<T: auth::OrgScoped>(
         &self,
-        credentials: auth::Credentials<'_>,
-        org_id: &str,
+        request: &Request<T>,
         action: &str,
         site_id: String,
         radios: impl FnOnce() -> Result<SiteRadios, ApiError>,
     ) -> Result<pb::Site, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(app, credentials, Role::Admin, org_id).await?;
+        let caller = auth::authorize(app, request, Role::Admin).await?;
         let org = caller.org.clone();
         let site = SiteId::new(site_id).map_err(|e| ApiError::invalid("site_id", e))?;
         let radios = radios()?;
@@ -272,13 +223,7 @@ impl AdminApi {
         request: Request<pb::GetRetentionRequest>,
     ) -> Result<pb::RetentionPolicy, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         Ok(convert::retention_to_pb(
             &app.store.load_retention(&caller.org).await?,
         ))
@@ -289,13 +234,7 @@ impl AdminApi {
         request: Request<pb::PutRetentionRequest>,
     ) -> Result<pb::RetentionPolicy, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let retention = convert::retention_from_pb(request.into_inner().retention)?;
         app.store.put_retention(&caller.org, retention).await?;
         audit::record(app, &caller, "PutRetention", None, "").await?;
@@ -310,13 +249,7 @@ impl AdminApi {
         request: Request<pb::GetScheduleRequest>,
     ) -> Result<pb::Schedule, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let schedule = app
             .store
             .load_schedule(&caller.org)
@@ -330,13 +263,7 @@ impl AdminApi {
         request: Request<pb::PutScheduleRequest>,
     ) -> Result<pb::Schedule, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let schedule = convert::schedule_from_pb(request.into_inner().schedule)?;
         let checked = schedule.check().map_err(convert::schedule_error)?;
         let answer = convert::schedule_to_pb(&checked.schedule);
@@ -377,13 +304,7 @@ impl AdminApi {
         request: Request<pb::CreateTokenRequest>,
     ) -> Result<pb::IssuedToken, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let request = request.into_inner();
         let role = Role::parse(&request.role)
             .ok_or_else(|| ApiError::invalid("role", "admin, hr, device or privacy"))?;
@@ -441,13 +362,7 @@ impl AdminApi {
         request: Request<pb::ListTokensRequest>,
     ) -> Result<pb::ListTokensResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         Ok(pb::ListTokensResponse {
             tokens: app
                 .store
@@ -464,13 +379,7 @@ impl AdminApi {
         request: Request<pb::TokenIdRequest>,
     ) -> Result<pb::TokenInfo, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let id = request.into_inner().token_id;
         let revoked = app
             .store
@@ -486,13 +395,7 @@ impl AdminApi {
         request: Request<pb::RotateTokenRequest>,
     ) -> Result<pb::IssuedToken, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Admin,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Admin).await?;
         let request = request.into_inner();
         if request.grace_minutes > MAX_ROTATION_GRACE_MIN {
             return Err(ApiError::invalid(
@@ -598,16 +501,10 @@ impl AdminService for AdminApi {
         const ACTION: &str = "PutSiteAccessPoints";
         let message = request.get_ref();
         let answer = self
-            .put_site_radios(
-                auth::Credentials::of(&request),
-                &message.org_id,
-                ACTION,
-                message.site_id.clone(),
-                || {
-                    convert::site_access_points_from_pb(message.access_points.clone())
-                        .map(SiteRadios::AccessPoints)
-                },
-            )
+            .put_site_radios(&request, ACTION, message.site_id.clone(), || {
+                convert::site_access_points_from_pb(message.access_points.clone())
+                    .map(SiteRadios::AccessPoints)
+            })
             .await;
         respond(ACTION, answer)
     }
@@ -619,13 +516,9 @@ impl AdminService for AdminApi {
         const ACTION: &str = "PutSiteBeacons";
         let message = request.get_ref();
         let answer = self
-            .put_site_radios(
-                auth::Credentials::of(&request),
-                &message.org_id,
-                ACTION,
-                message.site_id.clone(),
-                || convert::site_beacons_from_pb(message.beacons.clone()).map(SiteRadios::Beacons),
-            )
+            .put_site_radios(&request, ACTION, message.site_id.clone(), || {
+                convert::site_beacons_from_pb(message.beacons.clone()).map(SiteRadios::Beacons)
+            })
             .await;
         respond(ACTION, answer)
     }

@@ -35,13 +35,7 @@ impl AttendanceApi {
         request: Request<pb::ListPunchesRequest>,
     ) -> Result<pb::ListPunchesResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Hr,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Hr).await?;
         let org = caller.org.clone();
         let request = request.into_inner();
         let (from, to) = convert::time_range(request.from, request.to)?;
@@ -87,13 +81,7 @@ impl AttendanceApi {
         request: Request<pb::GetDailyResultsRequest>,
     ) -> Result<pb::GetDailyResultsResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Hr,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Hr).await?;
         let request = request.into_inner();
         let from = convert::date("from_date", &request.from_date)?;
         let to = convert::date("to_date", &request.to_date)?;
@@ -172,13 +160,7 @@ impl AttendanceApi {
         request: Request<pb::ListReviewQueueRequest>,
     ) -> Result<pb::ListReviewQueueResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Hr,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Hr).await?;
         let request = request.into_inner();
         let after = seq_cursor("page_token", &request.page_token)?.unwrap_or(0);
         let limit = convert::page_size(request.page_size);
@@ -211,13 +193,7 @@ impl AttendanceApi {
         request: Request<pb::ReviewPunchRequest>,
     ) -> Result<pb::PunchRecord, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Hr,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Hr).await?;
         let request = request.into_inner();
         let employee = convert::employee_id(request.employee_id)?;
         let punch_id =
@@ -279,13 +255,7 @@ impl AttendanceApi {
         request: Request<pb::WatchPunchesRequest>,
     ) -> Result<PunchStream, ApiError> {
         let app = self.0.clone();
-        let caller = auth::authorize_org(
-            &app,
-            auth::Credentials::of(&request),
-            Role::Hr,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(&app, &request, Role::Hr).await?;
         let request = request.into_inner();
         let mut after = match seq_cursor("cursor", &request.cursor)? {
             Some(seq) => seq,

@@ -13,6 +13,7 @@ use super::App;
 use super::error::ApiError;
 use crate::auth::{Role, TokenHash};
 use crate::engine::{EmployeeId, OrgId};
+use crate::proto::v1 as pb;
 use crate::store::Store;
 
 /// Who is calling, once their token checked out.
@@ -152,7 +153,7 @@ pub async fn authenticate(
 
 /// Checks the token as [`authenticate`] does and that the organisation the
 /// request names (`requested_org`, empty for the token's own) is the token's.
-pub async fn authorize_org(
+async fn authorize_org(
     app: &App,
     credentials: Credentials<'_>,
     role: Role,
@@ -161,4 +162,65 @@ pub async fn authorize_org(
     let caller = authenticate(app, credentials, role).await?;
     caller.org_scope(requested_org)?;
     Ok(caller)
+}
+
+/// A request that names the organisation it acts on: `org_id`, empty for
+/// the token's own.
+pub trait OrgScoped {
+    fn org_id(&self) -> &str;
+}
+
+macro_rules! org_scoped {
+    ($($message:ident),* $(,)?) => {
+        $(impl OrgScoped for pb::$message {
+            fn org_id(&self) -> &str {
+                &self.org_id
+            }
+        })*
+    };
+}
+
+org_scoped!(
+    CreateTokenRequest,
+    DeviceRequest,
+    EmployeeRequest,
+    GetDailyResultsRequest,
+    GetPolicyRequest,
+    GetRetentionRequest,
+    GetScheduleRequest,
+    GetSignaturesRequest,
+    ImportSitesRequest,
+    ListAuditEntriesRequest,
+    ListConsentsRequest,
+    ListDevicesRequest,
+    ListPunchesRequest,
+    ListReviewQueueRequest,
+    ListSitesRequest,
+    ListTokensRequest,
+    PutPolicyRequest,
+    PutRetentionRequest,
+    PutScheduleRequest,
+    PutSignaturesRequest,
+    PutSiteAccessPointsRequest,
+    PutSiteBeaconsRequest,
+    ReviewPunchRequest,
+    RotateTokenRequest,
+    SetConsentRequest,
+    TokenIdRequest,
+    WatchPunchesRequest,
+);
+
+/// [`authorize_org`] for a request that names its organisation.
+pub async fn authorize<T: OrgScoped>(
+    app: &App,
+    request: &Request<T>,
+    role: Role,
+) -> Result<Caller, ApiError> {
+    authorize_org(
+        app,
+        Credentials::of(request),
+        role,
+        request.get_ref().org_id(),
+    )
+    .await
 }

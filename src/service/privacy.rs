@@ -41,13 +41,7 @@ impl PrivacyApi {
         request: Request<pb::SetConsentRequest>,
     ) -> Result<pb::Consent, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Privacy,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Privacy).await?;
         let org = caller.org.clone();
         let request = request.into_inner();
         let employee = convert::employee_id(request.employee_id)?;
@@ -73,13 +67,7 @@ impl PrivacyApi {
         request: Request<pb::ListConsentsRequest>,
     ) -> Result<pb::ListConsentsResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Privacy,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Privacy).await?;
         let org = caller.org.clone();
         let request = request.into_inner();
         let employee = convert::employee_id(request.employee_id)?;
@@ -97,13 +85,7 @@ impl PrivacyApi {
         request: Request<pb::EmployeeRequest>,
     ) -> Result<pb::ExportEmployeeResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Privacy,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Privacy).await?;
         let employee = convert::employee_id(request.into_inner().employee_id)?;
         let data = app.store.employee_data(&caller.org, &employee).await?;
         if data.is_empty() {
@@ -122,13 +104,7 @@ impl PrivacyApi {
         request: Request<pb::EmployeeRequest>,
     ) -> Result<pb::EraseEmployeeResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Privacy,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Privacy).await?;
         let employee = convert::employee_id(request.into_inner().employee_id)?;
         // Serialised with the employee's punches: none can slip in half-way.
         let _serialised = app.employee_locks.lock(&caller.org, &employee).await;
@@ -161,13 +137,7 @@ impl PrivacyApi {
         request: Request<pb::ListAuditEntriesRequest>,
     ) -> Result<pb::ListAuditEntriesResponse, ApiError> {
         let app = &self.0;
-        let caller = auth::authorize_org(
-            app,
-            auth::Credentials::of(&request),
-            Role::Privacy,
-            &request.get_ref().org_id,
-        )
-        .await?;
+        let caller = auth::authorize(app, &request, Role::Privacy).await?;
         let request = request.into_inner();
         let employee = match request.employee_id.as_str() {
             "" => None,
