@@ -54,8 +54,8 @@ enum Command {
         /// What to export.
         #[arg(value_enum)]
         what: ExportWhat,
-        #[arg(long)]
-        org: String,
+        #[arg(long, value_parser = org_id)]
+        org: OrgId,
         /// First local date, YYYY-MM-DD (the schedule's time zone, else UTC).
         #[arg(long)]
         from: jiff::civil::Date,
@@ -73,8 +73,8 @@ enum Command {
     /// Write one self-contained HTML page for reviewers: the day's results
     /// and a map of each flagged punch (no external tiles or scripts).
     Report {
-        #[arg(long)]
-        org: String,
+        #[arg(long, value_parser = org_id)]
+        org: OrgId,
         /// Local date, YYYY-MM-DD.
         #[arg(long)]
         date: jiff::civil::Date,
@@ -89,8 +89,8 @@ enum Command {
     /// Re-judge punches from a JSON-lines file against an organisation's
     /// current fences and policy, recording nothing; verdicts as JSON lines.
     Verify {
-        #[arg(long)]
-        org: String,
+        #[arg(long, value_parser = org_id)]
+        org: OrgId,
         /// JSON-lines file of punches (see the README); `-` for standard input.
         #[arg(long)]
         input: PathBuf,
@@ -153,8 +153,8 @@ enum PrivacyCommand {
 enum TokenCommand {
     /// Create a token (and the organisation, if new) and print it once.
     Create {
-        #[arg(long)]
-        org: String,
+        #[arg(long, value_parser = org_id)]
+        org: OrgId,
         #[arg(long, value_parser = ["admin", "hr", "device", "privacy"])]
         role: String,
         /// The employee a device token punches for (required for device tokens).
@@ -168,15 +168,15 @@ enum TokenCommand {
     },
     /// List an organisation's tokens (ids, roles, expiry, last use; never secrets).
     List {
-        #[arg(long)]
-        org: String,
+        #[arg(long, value_parser = org_id)]
+        org: OrgId,
         #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
         database: PathBuf,
     },
     /// Revoke a token at once (a running server refuses it on its next call).
     Revoke {
-        #[arg(long)]
-        org: String,
+        #[arg(long, value_parser = org_id)]
+        org: OrgId,
         /// The token's id (see `token list`).
         #[arg(long)]
         id: String,
@@ -186,8 +186,8 @@ enum TokenCommand {
     /// Issue a new token with the same grant; the old one keeps working for
     /// the grace period. Prints the new token once.
     Rotate {
-        #[arg(long)]
-        org: String,
+        #[arg(long, value_parser = org_id)]
+        org: OrgId,
         #[arg(long)]
         id: String,
         /// Minutes the old token keeps working.
@@ -203,12 +203,17 @@ enum SiteCommand {
     /// Import sites from a GeoJSON FeatureCollection (see the README). A
     /// running server picks the change up within its refresh interval.
     Import {
-        #[arg(long)]
-        org: String,
+        #[arg(long, value_parser = org_id)]
+        org: OrgId,
         file: PathBuf,
         #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
         database: PathBuf,
     },
+}
+
+/// `--org`, checked as an id when the arguments are parsed.
+fn org_id(text: &str) -> Result<OrgId, String> {
+    OrgId::new(text)
 }
 
 fn init_logging(default: &str) {
@@ -251,7 +256,6 @@ async fn main() -> anyhow::Result<()> {
             if role != Role::Device && employee.is_some() {
                 bail!("--employee is only for device tokens");
             }
-            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
             let store = SqliteStore::open(&database)?;
             let (token, hash) = generate_token();
             store
@@ -274,7 +278,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::List { org, database }) => {
             init_logging("warn");
-            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
             let store = SqliteStore::open(&database)?;
             let tokens = store.list_tokens(&org).await?;
             store.close().await?;
@@ -296,7 +299,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::Revoke { org, id, database }) => {
             init_logging("warn");
-            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
             let store = SqliteStore::open(&database)?;
             let revoked = store.revoke_token(&org, &id).await?;
             store.close().await?;
@@ -313,7 +315,6 @@ async fn main() -> anyhow::Result<()> {
             database,
         }) => {
             init_logging("warn");
-            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
             let store = SqliteStore::open(&database)?;
             let (token, hash) = generate_token();
             let until =
@@ -332,7 +333,6 @@ async fn main() -> anyhow::Result<()> {
             database,
         } => {
             init_logging("warn");
-            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
             let store = SqliteStore::open(&database)?;
             let snapshots = punchguard::snapshots::Snapshots::default();
             let snapshot = snapshots.reload(&store, &org).await?;
@@ -393,7 +393,6 @@ async fn main() -> anyhow::Result<()> {
             database,
         } => {
             init_logging("warn");
-            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
             let store = SqliteStore::open(&database)?;
             let sink: Box<dyn std::io::Write> = match &out {
                 Some(path) => Box::new(std::io::BufWriter::new(
@@ -415,7 +414,6 @@ async fn main() -> anyhow::Result<()> {
             database,
         } => {
             init_logging("warn");
-            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
             let store = SqliteStore::open(&database)?;
             let report = punchguard::reports::html::gather(&store, &org, date).await;
             cli_audit(&store, &org, "report", format!("{date}")).await?;
@@ -445,7 +443,6 @@ async fn main() -> anyhow::Result<()> {
             database,
         }) => {
             init_logging("warn");
-            let org = OrgId::new(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let sites = parse_geojson(text).await?;

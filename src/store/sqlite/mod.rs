@@ -122,6 +122,18 @@ impl SqliteStore {
         .map_err(|e| StoreError::Corrupt(format!("checkpoint task failed: {e}")))?
     }
 
+    /// A write that changes what the history cache holds about one
+    /// employee (devices, consent): the cached entry goes once it commits.
+    async fn write_about<T, F>(&self, org: &OrgId, employee: &EmployeeId, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let written = self.writer.write(work).await?;
+        self.recent.forget_employee(org, employee);
+        Ok(written)
+    }
+
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -634,24 +646,19 @@ impl Store for SqliteStore {
         device: &DeviceId,
     ) -> Result<DeviceBinding> {
         let owned = (org.clone(), employee.clone(), device.clone());
-        let written = self
-            .writer
-            .write(move |tx| {
-                let (org, employee, device) = owned;
-                ensure_org(tx, &org)?;
-                tx.execute(
-                    "INSERT INTO devices (org_id, employee_id, device_id, bound_us) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT DO UPDATE SET revoked_us = NULL",
-                    params![org.as_str(), employee.as_str(), device.as_str(), to_us(Timestamp::now())],
-                )?;
-                codec::devices(tx, &org, &employee, Some(&device))?
-                    .pop()
-                    .ok_or_else(|| StoreError::Corrupt("binding vanished".into()))
-            })
-            .await?;
-        // The employee's cached devices or consent are out of date now.
-        self.recent.forget_employee(org, employee);
-        Ok(written)
+        self.write_about(org, employee, move |tx| {
+            let (org, employee, device) = owned;
+            ensure_org(tx, &org)?;
+            tx.execute(
+                "INSERT INTO devices (org_id, employee_id, device_id, bound_us) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO UPDATE SET revoked_us = NULL",
+                params![org.as_str(), employee.as_str(), device.as_str(), to_us(Timestamp::now())],
+            )?;
+            codec::devices(tx, &org, &employee, Some(&device))?
+                .pop()
+                .ok_or_else(|| StoreError::Corrupt("binding vanished".into()))
+        })
+        .await
     }
 
     async fn revoke_device(
@@ -661,26 +668,21 @@ impl Store for SqliteStore {
         device: &DeviceId,
     ) -> Result<Option<DeviceBinding>> {
         let owned = (org.clone(), employee.clone(), device.clone());
-        let written = self
-            .writer
-            .write(move |tx| {
-                let (org, employee, device) = owned;
-                tx.execute(
-                    "UPDATE devices SET revoked_us = coalesce(revoked_us, ?4)
-                     WHERE org_id = ?1 AND employee_id = ?2 AND device_id = ?3",
-                    params![
-                        org.as_str(),
-                        employee.as_str(),
-                        device.as_str(),
-                        to_us(Timestamp::now())
-                    ],
-                )?;
-                Ok(codec::devices(tx, &org, &employee, Some(&device))?.pop())
-            })
-            .await?;
-        // The employee's cached devices or consent are out of date now.
-        self.recent.forget_employee(org, employee);
-        Ok(written)
+        self.write_about(org, employee, move |tx| {
+            let (org, employee, device) = owned;
+            tx.execute(
+                "UPDATE devices SET revoked_us = coalesce(revoked_us, ?4)
+                 WHERE org_id = ?1 AND employee_id = ?2 AND device_id = ?3",
+                params![
+                    org.as_str(),
+                    employee.as_str(),
+                    device.as_str(),
+                    to_us(Timestamp::now())
+                ],
+            )?;
+            Ok(codec::devices(tx, &org, &employee, Some(&device))?.pop())
+        })
+        .await
     }
 
     async fn set_consent(
@@ -691,26 +693,21 @@ impl Store for SqliteStore {
         granted: bool,
     ) -> Result<ConsentRecord> {
         let owned = (org.clone(), employee.clone());
-        let written = self
-            .writer
-            .write(move |tx| {
-                let (org, employee) = owned;
-                ensure_org(tx, &org)?;
-                tx.execute(
-                    "INSERT INTO consents (org_id, employee_id, purpose, granted, changed_us)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT DO UPDATE SET granted = excluded.granted, changed_us = excluded.changed_us",
-                    params![org.as_str(), employee.as_str(), purpose.as_str(), granted, to_us(Timestamp::now())],
-                )?;
-                codec::consents(tx, &org, &employee)?
-                    .into_iter()
-                    .find(|c| c.purpose == purpose)
-                    .ok_or_else(|| StoreError::Corrupt("consent vanished".into()))
-            })
-            .await?;
-        // The employee's cached devices or consent are out of date now.
-        self.recent.forget_employee(org, employee);
-        Ok(written)
+        self.write_about(org, employee, move |tx| {
+            let (org, employee) = owned;
+            ensure_org(tx, &org)?;
+            tx.execute(
+                "INSERT INTO consents (org_id, employee_id, purpose, granted, changed_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO UPDATE SET granted = excluded.granted, changed_us = excluded.changed_us",
+                params![org.as_str(), employee.as_str(), purpose.as_str(), granted, to_us(Timestamp::now())],
+            )?;
+            codec::consents(tx, &org, &employee)?
+                .into_iter()
+                .find(|c| c.purpose == purpose)
+                .ok_or_else(|| StoreError::Corrupt("consent vanished".into()))
+        })
+        .await
     }
 
     async fn list_consents(
