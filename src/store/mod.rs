@@ -8,7 +8,9 @@
 //! - every write is all or nothing;
 //! - every read and write is scoped to one organisation.
 
+pub mod encoding;
 pub mod policy_json;
+pub mod postgres;
 pub mod recent;
 pub mod sqlite;
 

@@ -3,115 +3,12 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::codec::{self, PUNCH_COLUMNS, to_us};
-use jiff::civil::{Time, Weekday};
-use serde::{Deserialize, Serialize};
-
-use crate::attendance::{Assignment, Schedule, Shift};
+use super::codec::{self, PUNCH_COLUMNS};
+use crate::attendance::Schedule;
 use crate::engine::{Decision, EmployeeId, OrgId, PunchId};
+use crate::store::encoding::to_us;
+use crate::store::encoding::{schedule_from_json, schedule_to_json};
 use crate::store::{PunchRow, Result, Review, ReviewOutcome, StoreError};
-
-/// The schedule as stored: JSON with plain strings, so that the format is
-/// this file's and not a library's.
-#[derive(Serialize, Deserialize)]
-struct StoredSchedule {
-    time_zone: String,
-    shifts: Vec<StoredShift>,
-    assignments: Vec<StoredAssignment>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredShift {
-    id: String,
-    start: String,
-    end: String,
-    late_grace_min: u32,
-    early_grace_min: u32,
-    serious_late_min: u32,
-    flexible_start_min: u32,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredAssignment {
-    employee: String,
-    /// ISO weekday numbers, Monday = 1.
-    weekdays: Vec<i8>,
-    shift: String,
-}
-
-fn schedule_to_json(s: &Schedule) -> String {
-    let stored = StoredSchedule {
-        time_zone: s.time_zone.clone(),
-        shifts: s
-            .shifts
-            .iter()
-            .map(|d| StoredShift {
-                id: d.id.clone(),
-                start: d.start.to_string(),
-                end: d.end.to_string(),
-                late_grace_min: d.late_grace_min,
-                early_grace_min: d.early_grace_min,
-                serious_late_min: d.serious_late_min,
-                flexible_start_min: d.flexible_start_min,
-            })
-            .collect(),
-        assignments: s
-            .assignments
-            .iter()
-            .map(|a| StoredAssignment {
-                employee: a.employee.as_str().to_owned(),
-                weekdays: a
-                    .weekdays
-                    .iter()
-                    .map(|d| d.to_monday_one_offset())
-                    .collect(),
-                shift: a.shift.clone(),
-            })
-            .collect(),
-    };
-    serde_json::to_string(&stored).expect("a schedule always serialises")
-}
-
-fn schedule_from_json(text: &str) -> Result<Schedule> {
-    let corrupt = |e: String| StoreError::Corrupt(format!("stored schedule: {e}"));
-    let s: StoredSchedule = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
-    let time = |t: &str| t.parse::<Time>().map_err(|e| corrupt(e.to_string()));
-    Ok(Schedule {
-        time_zone: s.time_zone,
-        shifts: s
-            .shifts
-            .into_iter()
-            .map(|d| {
-                Ok(Shift {
-                    start: time(&d.start)?,
-                    end: time(&d.end)?,
-                    id: d.id,
-                    late_grace_min: d.late_grace_min,
-                    early_grace_min: d.early_grace_min,
-                    serious_late_min: d.serious_late_min,
-                    flexible_start_min: d.flexible_start_min,
-                })
-            })
-            .collect::<Result<_>>()?,
-        assignments: s
-            .assignments
-            .into_iter()
-            .map(|a| {
-                Ok(Assignment {
-                    employee: EmployeeId::new(a.employee).map_err(corrupt)?,
-                    weekdays: a
-                        .weekdays
-                        .into_iter()
-                        .map(|d| {
-                            Weekday::from_monday_one_offset(d).map_err(|e| corrupt(e.to_string()))
-                        })
-                        .collect::<Result<_>>()?,
-                    shift: a.shift,
-                })
-            })
-            .collect::<Result<_>>()?,
-    })
-}
 
 pub fn put_schedule(tx: &Connection, org: &OrgId, schedule: &Schedule) -> Result<()> {
     let text = schedule_to_json(schedule);

@@ -2,101 +2,15 @@
 
 use jiff::Timestamp;
 use rusqlite::{Connection, Row, params};
-use serde::{Deserialize, Serialize};
 
-use crate::engine::beacons::{IBeaconId, SiteBeacon};
 use crate::engine::history::LastFix;
-use crate::engine::signatures::CheatCategory;
-use crate::engine::sites::Requirement;
-use crate::engine::wifi::Bssid;
-use crate::engine::{
-    Action, CheatMatch, Decision, DistanceBucket, EmployeeId, Finding, FindingCode, LocationMethod,
-    OrgId, Punch, PunchId, PunchKind, SiteId, Verdict,
-};
 use crate::engine::{ConsentPurpose, DeviceId, binds_device};
+use crate::engine::{DistanceBucket, EmployeeId, OrgId, Punch, SiteId, Verdict};
+use crate::store::encoding::{RawPunchRow, corrupt, findings_to_json, from_us, to_us};
 use crate::store::recent::{DeviceRecent, EmployeeRecent};
 use crate::store::{
-    ConsentRecord, DeviceBinding, HistoryQuery, PunchRow, Recorded, Result, Review, StoreError,
+    ConsentRecord, DeviceBinding, HistoryQuery, PunchRow, Recorded, Result, StoreError,
 };
-
-pub fn to_us(t: Timestamp) -> i64 {
-    t.as_microsecond()
-}
-
-pub fn from_us(us: i64) -> Result<Timestamp> {
-    Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// A finding as stored in the `findings` JSON column.
-#[derive(Serialize, Deserialize)]
-struct StoredFinding {
-    code: String,
-    action: String,
-    message: String,
-}
-
-fn findings_to_json(findings: &[Finding]) -> String {
-    let stored: Vec<StoredFinding> = findings
-        .iter()
-        .map(|f| StoredFinding {
-            code: f.code.as_str().to_owned(),
-            action: f.action.as_str().to_owned(),
-            message: f.message.clone(),
-        })
-        .collect();
-    serde_json::to_string(&stored).expect("findings always serialise")
-}
-
-fn findings_from_json(text: &str) -> Result<Vec<Finding>> {
-    let stored: Vec<StoredFinding> =
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    stored
-        .into_iter()
-        .map(|f| {
-            Ok(Finding {
-                code: FindingCode::parse(&f.code)
-                    .ok_or_else(|| corrupt("finding code", &f.code))?,
-                action: Action::parse(&f.action).ok_or_else(|| corrupt("action", &f.action))?,
-                message: f.message,
-            })
-        })
-        .collect()
-}
-
-/// A cheat match as `PUNCH_COLUMNS` aggregates it from `punch_cheat_matches`.
-#[derive(Deserialize)]
-struct StoredMatch {
-    id: String,
-    category: String,
-}
-
-fn matches_from_json(text: &str) -> Result<Vec<CheatMatch>> {
-    let stored: Vec<StoredMatch> =
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    stored
-        .into_iter()
-        .map(|m| {
-            Ok(CheatMatch {
-                category: CheatCategory::parse(&m.category)
-                    .ok_or_else(|| corrupt("cheat category", &m.category))?,
-                signature_id: m.id,
-            })
-        })
-        .collect()
-}
-
-fn bssids_from_json(text: &str) -> Result<Vec<Bssid>> {
-    let stored: Vec<String> =
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    stored
-        .iter()
-        .map(|b| Bssid::parse(b).map_err(StoreError::Corrupt))
-        .collect()
-}
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("unknown {what} {value:?}"))
-}
 
 pub const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, client_us, received_us, \
      decision, site_id, method, distance_m, nearest_site_id, findings, \
@@ -108,74 +22,30 @@ pub const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, clien
      (SELECT json_object('approved', json(CASE WHEN approved THEN 'true' ELSE 'false' END), 'reason', reason, 'reviewer', reviewer, \
              'at', reviewed_us) FROM punch_reviews WHERE seq = punches.seq)";
 
-#[derive(Deserialize)]
-struct StoredReview {
-    approved: bool,
-    reason: String,
-    reviewer: String,
-    at: i64,
-}
-
-fn review_from_json(text: &str) -> Result<Review> {
-    let r: StoredReview =
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(Review {
-        approved: r.approved,
-        reason: r.reason,
-        reviewer: r.reviewer,
-        at: from_us(r.at)?,
-    })
-}
-
 /// Decodes a row selected with [`PUNCH_COLUMNS`]. The outer result is
 /// SQLite's, the inner one says whether the stored values make sense.
 pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
-    let seq: i64 = r.get(0)?;
-    let org: String = r.get(1)?;
-    let employee: String = r.get(2)?;
-    let punch_id: String = r.get(3)?;
-    let kind: String = r.get(4)?;
-    let client_us: i64 = r.get(5)?;
-    let received_us: i64 = r.get(6)?;
-    let decision: String = r.get(7)?;
-    let site: Option<String> = r.get(8)?;
-    let method: String = r.get(9)?;
-    let distance_m: Option<f64> = r.get(10)?;
-    let nearest_site: Option<String> = r.get(11)?;
-    let findings: String = r.get(12)?;
-    let cheat_matches: String = r.get(13)?;
-    let wifi_bssids: String = r.get(14)?;
-    let distance_bucket: Option<String> = r.get(15)?;
-    let evidence_kept: bool = r.get(16)?;
-    let review: Option<String> = r.get(17)?;
-    let site_id = |s: Option<String>| s.map(SiteId::new).transpose().map_err(StoreError::Corrupt);
-    Ok((|| {
-        Ok(PunchRow {
-            seq,
-            org: OrgId::new(org).map_err(StoreError::Corrupt)?,
-            employee: EmployeeId::new(employee).map_err(StoreError::Corrupt)?,
-            punch_id: PunchId::new(punch_id).map_err(StoreError::Corrupt)?,
-            kind: PunchKind::parse(&kind).ok_or_else(|| corrupt("punch kind", &kind))?,
-            client_time: from_us(client_us)?,
-            received_at: from_us(received_us)?,
-            verdict: Verdict {
-                decision: Decision::parse(&decision)
-                    .ok_or_else(|| corrupt("decision", &decision))?,
-                findings: findings_from_json(&findings)?,
-                site: site_id(site)?,
-                method: LocationMethod::parse(&method).ok_or_else(|| corrupt("method", &method))?,
-                distance_m,
-                nearest_site: site_id(nearest_site)?,
-                cheat_matches: matches_from_json(&cheat_matches)?,
-                wifi_bssids: bssids_from_json(&wifi_bssids)?,
-            },
-            distance_bucket: distance_bucket
-                .map(|b| DistanceBucket::parse(&b).ok_or_else(|| corrupt("distance bucket", &b)))
-                .transpose()?,
-            evidence_kept,
-            review: review.as_deref().map(review_from_json).transpose()?,
-        })
-    })())
+    Ok(RawPunchRow {
+        seq: r.get(0)?,
+        org: r.get(1)?,
+        employee: r.get(2)?,
+        punch_id: r.get(3)?,
+        kind: r.get(4)?,
+        client_us: r.get(5)?,
+        received_us: r.get(6)?,
+        decision: r.get(7)?,
+        site: r.get(8)?,
+        method: r.get(9)?,
+        distance_m: r.get(10)?,
+        nearest_site: r.get(11)?,
+        findings: r.get(12)?,
+        cheat_matches: r.get(13)?,
+        wifi_bssids: r.get(14)?,
+        distance_bucket: r.get(15)?,
+        evidence_kept: r.get(16)?,
+        review: r.get(17)?,
+    }
+    .decode())
 }
 
 /// Inserts a punch unless its id is already recorded for the employee, in
@@ -457,79 +327,4 @@ pub fn consents(
         })
     })
     .collect()
-}
-
-/// A site beacon as stored in `site_beacons.beacon`.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum StoredBeacon {
-    Ibeacon {
-        uuid: uuid::Uuid,
-        major: u16,
-        minor: u16,
-        min_rssi_dbm: i32,
-    },
-    Eid {
-        identity_key: String,
-        rotation_exponent: u8,
-        clock_offset_s: i64,
-        min_rssi_dbm: i32,
-    },
-}
-
-pub fn beacon_to_json(beacon: &SiteBeacon) -> String {
-    let stored = match *beacon {
-        SiteBeacon::IBeacon { id, min_rssi_dbm } => StoredBeacon::Ibeacon {
-            uuid: id.uuid,
-            major: id.major,
-            minor: id.minor,
-            min_rssi_dbm,
-        },
-        SiteBeacon::Eid {
-            identity_key,
-            rotation_exponent,
-            clock_offset_s,
-            min_rssi_dbm,
-        } => StoredBeacon::Eid {
-            identity_key: hex::encode(identity_key),
-            rotation_exponent,
-            clock_offset_s,
-            min_rssi_dbm,
-        },
-    };
-    serde_json::to_string(&stored).expect("a beacon always serialises")
-}
-
-pub fn beacon_from_json(text: &str) -> Result<SiteBeacon> {
-    let stored: StoredBeacon =
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(match stored {
-        StoredBeacon::Ibeacon {
-            uuid,
-            major,
-            minor,
-            min_rssi_dbm,
-        } => SiteBeacon::IBeacon {
-            id: IBeaconId { uuid, major, minor },
-            min_rssi_dbm,
-        },
-        StoredBeacon::Eid {
-            identity_key,
-            rotation_exponent,
-            clock_offset_s,
-            min_rssi_dbm,
-        } => SiteBeacon::Eid {
-            identity_key: hex::decode(&identity_key)
-                .ok()
-                .and_then(|k| k.try_into().ok())
-                .ok_or_else(|| corrupt("beacon identity key", &identity_key))?,
-            rotation_exponent,
-            clock_offset_s,
-            min_rssi_dbm,
-        },
-    })
-}
-
-pub fn requirement_from_text(text: &str) -> Result<Requirement> {
-    Requirement::parse(text).ok_or_else(|| corrupt("site requirement", text))
 }

@@ -21,8 +21,8 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use self::codec::to_us;
 use self::writer::Writer;
+use super::encoding::{self, to_us};
 use super::recent::{DEVICE_MEMORY, DeviceRecent, EmployeeRecent, RecentHistory};
 use super::{
     AuditEntry, AuditQuery, AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, ErasureCounts,
@@ -294,7 +294,7 @@ fn load_site(conn: &Connection, org: &OrgId, site: &str) -> Result<SiteDefinitio
             "SELECT beacon FROM site_beacons WHERE org_id = ?1 AND site_id = ?2 ORDER BY beacon_no",
         )?
         .query_map(params![org.as_str(), site], |r| r.get::<_, String>(0))?
-        .map(|row| codec::beacon_from_json(&row?))
+        .map(|row| encoding::beacon_from_json(&row?))
         .collect::<Result<Vec<_>>>()?;
     let requires: Option<String> = conn
         .prepare_cached("SELECT requires FROM sites WHERE org_id = ?1 AND site_id = ?2")?
@@ -308,7 +308,7 @@ fn load_site(conn: &Connection, org: &OrgId, site: &str) -> Result<SiteDefinitio
         beacons,
         requires: requires
             .as_deref()
-            .map(codec::requirement_from_text)
+            .map(encoding::requirement_from_text)
             .transpose()?,
     })
 }
@@ -347,7 +347,7 @@ fn insert_beacons(
             org.as_str(),
             site.as_str(),
             no as i64,
-            codec::beacon_to_json(beacon)
+            encoding::beacon_to_json(beacon)
         ])?;
     }
     Ok(())

@@ -3,10 +3,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::codec::{self, from_us, to_us};
+use super::codec;
 use crate::auth::Role;
 use crate::engine::{DeviceId, EmployeeId, OrgId};
 use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
+use crate::store::encoding::{self, from_us, to_us};
 use crate::store::{
     AuditEntry, AuditQuery, AuditRecord, EmployeeData, ErasureCounts, HistoryQuery, Result,
     StoreError, StoredEvidence,
@@ -19,12 +20,12 @@ pub fn load_retention(conn: &Connection, org: &OrgId) -> Result<RetentionPolicy>
         .optional()?;
     stored.map_or_else(
         || Ok(RetentionPolicy::default()),
-        |text| serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string())),
+        |text| encoding::retention_from_json(&text),
     )
 }
 
 pub fn put_retention(tx: &Connection, org: &OrgId, retention: &RetentionPolicy) -> Result<()> {
-    let text = serde_json::to_string(retention).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let text = encoding::retention_to_json(retention);
     tx.execute(
         "INSERT INTO org_retention (org_id, retention, updated_us) VALUES (?1, ?2, ?3)
          ON CONFLICT (org_id) DO UPDATE SET retention = excluded.retention,

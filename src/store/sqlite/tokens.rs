@@ -4,10 +4,10 @@
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::codec::{from_us, to_us};
 use super::ensure_org;
 use crate::auth::{Role, TokenHash};
 use crate::engine::{EmployeeId, OrgId};
+use crate::store::encoding::{from_us, to_us};
 use crate::store::{Result, StoreError, TokenGrant, TokenRecord};
 
 const COLUMNS: &str =
