@@ -16,7 +16,10 @@ use punchguard::engine::{
     GpsFix, History, Integrity, LocationMethod, OrgId, Platform, Policy, Punch, PunchId, PunchKind,
     SiteId, Verdict,
 };
+use punchguard::store::postgres::PostgresStore;
 use punchguard::store::sqlite::SqliteStore;
+
+mod common;
 use punchguard::store::{HistoryQuery, PunchCursor, PunchQuery, Store, StoreError, TokenGrant};
 
 fn org(s: &str) -> OrgId {
@@ -444,19 +447,32 @@ macro_rules! suite {
     (@case $open:expr, $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
-            let (store, _guard) = $open;
+            let Some((store, _guard)) = $open(stringify!($case)).await else {
+                return;
+            };
             cases::$case(store).await;
         }
     };
 }
 
-fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+/// What keeps a backend's storage alive for the length of a case.
+type Guard = Box<dyn std::any::Any + Send>;
+
+async fn sqlite(_case: &str) -> Option<(Arc<dyn Store>, Guard)> {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("conformance.db")).unwrap();
-    (Arc::new(store), dir)
+    Some((Arc::new(store), Box::new(dir)))
 }
 
-suite!(sqlite_backend, sqlite());
+/// A fresh schema per case; skipped (with a message) without a test database.
+async fn postgres(case: &str) -> Option<(Arc<dyn Store>, Guard)> {
+    let schema = common::postgres::Schema::fresh(case).await?;
+    let store = PostgresStore::open(&schema.url).await.unwrap();
+    Some((Arc::new(store), Box::new(schema)))
+}
+
+suite!(sqlite_backend, sqlite);
+suite!(postgres_backend, postgres);
 
 /// SQLite specifics: the file is in WAL mode with full sync, concurrent
 /// writes share transactions, and what was acknowledged is there after reopening.

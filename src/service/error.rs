@@ -55,6 +55,10 @@ impl From<ApiError> for Status {
             ApiError::AlreadyExists(why) => Status::already_exists(why),
             ApiError::RateLimited(wait) => super::limits::rate_limited(wait),
             ApiError::Store(StoreError::Closed) => Status::unavailable("server is shutting down"),
+            ApiError::Store(StoreError::Unavailable(why)) => {
+                tracing::error!(error = %why, "database unavailable");
+                Status::unavailable("the database is unavailable; retry")
+            }
             ApiError::Store(e) => {
                 // Store errors carry no request data, so they are safe to log;
                 // the client only learns that the fault is ours.

@@ -33,6 +33,14 @@ use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {}", postgres_detail(.0))]
+    Postgres(tokio_postgres::Error),
+    /// The database cannot be reached (connection lost, server down): the
+    /// request may be retried.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database configuration: {0}")]
+    Config(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("commit failed: {0}")]
@@ -43,6 +51,14 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// tokio-postgres displays a server error as just "db error": say what it was.
+fn postgres_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -2,6 +2,8 @@
 //! helpers to call it the way any gRPC client would.
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

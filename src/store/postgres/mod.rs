@@ -1,1 +1,1159 @@
-//! placeholder
+//! The PostgreSQL backend, for several `punchguard serve` replicas sharing
+//! one database (`--database postgres://…`).
+//!
+//! What differs from SQLite, and why:
+//! - Punches are committed in groups by one task per process (see
+//!   [`punches::Batcher`]): each group is a handful of multi-row statements
+//!   (`unnest` of arrays) and one commit, so durability costs one round trip
+//!   and one WAL flush per group, not per punch.
+//! - Every other write is its own transaction on a pooled connection;
+//!   PostgreSQL takes concurrent writers, so there is no single writer.
+//! - There is no in-memory history cache: another replica may have written
+//!   since, so the history rules read the database on every punch.
+//! - Configuration changes reach other replicas through the organisation's
+//!   version, which every replica polls (`--snapshot-refresh-secs`).
+//! - Erased rows are gone from every query at commit; their bytes leave the
+//!   table files at the next VACUUM and page reuse, and the WAL at its
+//!   recycling (PostgreSQL has no `secure_delete`; see the README).
+
+mod privacy;
+mod punches;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use jiff::Timestamp;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use self::punches::Batcher;
+use super::encoding::{self, from_us, to_us};
+use super::{
+    AuditEntry, AuditQuery, AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, ErasureCounts,
+    HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Review, ReviewOutcome,
+    SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
+};
+use crate::attendance::Schedule;
+use crate::auth::{Role, TokenHash};
+use crate::engine::beacons::SiteBeacon;
+use crate::engine::signatures::SignatureList;
+use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
+use crate::engine::wifi::{AccessPoint, Bssid};
+use crate::engine::{
+    ConsentPurpose, Decision, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, SiteId,
+    Verdict,
+};
+use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
+use crate::store::policy_json;
+
+/// Schema migrations, applied in order; `schema_migrations` records them.
+/// Append only: never edit one that has shipped.
+const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
+
+/// Connections per process. Punch groups use one at a time; the rest serve
+/// history reads, admin writes and HR queries.
+const POOL_SIZE: usize = 16;
+
+/// How long a request waits for a free or new connection before it fails
+/// with UNAVAILABLE (the database is down or unreachable).
+const CONNECT_WAIT: Duration = Duration::from_secs(5);
+
+pub struct PostgresStore {
+    pool: Pool,
+    batcher: Batcher,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // No SQLSTATE, or class 08 / 57P: the connection or the server is
+        // gone. The request may be retried (a punch by its id) elsewhere.
+        let unavailable = e.is_closed()
+            || e.code().is_none_or(|c| {
+                let code = c.code();
+                code.starts_with("08") || code.starts_with("57P")
+            });
+        if unavailable {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Postgres(e)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (a libpq-style `postgres://` URL; a
+    /// `?options=-c%20search_path%3D…` parameter selects a schema) and
+    /// applies migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Config(format!("database URL: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_WAIT))
+            .create_timeout(Some(CONNECT_WAIT))
+            .build()
+            .map_err(|e| StoreError::Config(e.to_string()))?;
+        migrate(&pool).await?;
+        Ok(Self {
+            batcher: Batcher::start(pool.clone()),
+            pool,
+        })
+    }
+
+    /// How many groups the punch batcher has committed, and how many punches
+    /// they carried.
+    pub fn commit_stats(&self) -> (u64, u64) {
+        self.batcher.stats()
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+async fn migrate(pool: &Pool) -> Result<()> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    // Replicas starting together: one migrates, the others wait here and
+    // then find nothing left to do.
+    tx.execute("SELECT pg_advisory_xact_lock(7240517)", &[])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             applied_us BIGINT NOT NULL
+         )",
+    )
+    .await?;
+    let applied: i64 = tx
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await?
+        .get(0);
+    let supported = MIGRATIONS.len() as i64;
+    if applied > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: applied,
+            supported,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_us) VALUES ($1, $2)",
+            &[&(i as i32 + 1), &to_us(Timestamp::now())],
+        )
+        .await?;
+        tracing::info!(version = i + 1, "applied PostgreSQL schema migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Rows of a statement, prepared once per connection.
+async fn query(c: &impl GenericClient, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.query(&statement, params).await?)
+}
+
+async fn query_opt(c: &impl GenericClient, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.query_opt(&statement, params).await?)
+}
+
+async fn execute(c: &impl GenericClient, sql: &str, params: Params<'_>) -> Result<u64> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.execute(&statement, params).await?)
+}
+
+fn corrupt(e: String) -> StoreError {
+    StoreError::Corrupt(e)
+}
+
+async fn ensure_org(c: &impl GenericClient, org: &OrgId) -> Result<()> {
+    execute(
+        c,
+        "INSERT INTO orgs (org_id, created_us) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[&org.as_str(), &to_us(Timestamp::now())],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Moves the organisation's configuration version on: every replica's
+/// snapshot refresher notices and rebuilds.
+async fn bump_version(c: &impl GenericClient, org: &OrgId) -> Result<u64> {
+    let row = query_opt(
+        c,
+        "UPDATE orgs SET sites_version = sites_version + 1 WHERE org_id = $1 RETURNING sites_version",
+        &[&org.as_str()],
+    )
+    .await?
+    .ok_or_else(|| corrupt(format!("organisation {org} vanished")))?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
+async fn load_site(c: &impl GenericClient, org: &OrgId, site: &str) -> Result<SiteDefinition> {
+    let o = org.as_str();
+    let fences = query(
+        c,
+        "SELECT geometry, radius_m FROM fences WHERE org_id = $1 AND site_id = $2 ORDER BY fence_no",
+        &[&o, &site],
+    )
+    .await?
+    .iter()
+    .map(|r| fence_from_stored(r.get(0), r.get(1)).map_err(corrupt))
+    .collect::<Result<Vec<_>>>()?;
+    let access_points = query(
+        c,
+        "SELECT bssid, ssid FROM site_access_points WHERE org_id = $1 AND site_id = $2 ORDER BY ap_no",
+        &[&o, &site],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AccessPoint {
+            bssid: Bssid::parse(r.get(0)).map_err(corrupt)?,
+            ssid: r.get(1),
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let beacons = query(
+        c,
+        "SELECT beacon FROM site_beacons WHERE org_id = $1 AND site_id = $2 ORDER BY beacon_no",
+        &[&o, &site],
+    )
+    .await?
+    .iter()
+    .map(|r| encoding::beacon_from_json(r.get(0)))
+    .collect::<Result<Vec<_>>>()?;
+    let requires: Option<String> = query_opt(
+        c,
+        "SELECT requires FROM sites WHERE org_id = $1 AND site_id = $2",
+        &[&o, &site],
+    )
+    .await?
+    .and_then(|r| r.get(0));
+    Ok(SiteDefinition {
+        id: SiteId::new(site).map_err(corrupt)?,
+        fences,
+        access_points,
+        beacons,
+        requires: requires
+            .as_deref()
+            .map(encoding::requirement_from_text)
+            .transpose()?,
+    })
+}
+
+async fn load_site_page(
+    c: &impl GenericClient,
+    org: &OrgId,
+    after: Option<&SiteId>,
+    limit: usize,
+) -> Result<Vec<SiteDefinition>> {
+    let ids = query(
+        c,
+        "SELECT site_id FROM sites WHERE org_id = $1 AND site_id > $2 ORDER BY site_id LIMIT $3",
+        &[
+            &org.as_str(),
+            &after.map_or("", SiteId::as_str),
+            &(limit.min(i64::MAX as usize) as i64),
+        ],
+    )
+    .await?;
+    let mut sites = Vec::with_capacity(ids.len());
+    for row in &ids {
+        sites.push(load_site(c, org, row.get(0)).await?);
+    }
+    Ok(sites)
+}
+
+async fn insert_access_points(
+    c: &impl GenericClient,
+    org: &OrgId,
+    site: &SiteId,
+    access_points: &[AccessPoint],
+) -> Result<()> {
+    let bssids: Vec<String> = access_points.iter().map(|a| a.bssid.to_string()).collect();
+    let ssids: Vec<&str> = access_points.iter().map(|a| a.ssid.as_str()).collect();
+    execute(
+        c,
+        "INSERT INTO site_access_points (org_id, site_id, ap_no, bssid, ssid)
+         SELECT $1, $2, n - 1, b, s FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t (b, s, n)",
+        &[&org.as_str(), &site.as_str(), &bssids, &ssids],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_beacons(
+    c: &impl GenericClient,
+    org: &OrgId,
+    site: &SiteId,
+    beacons: &[SiteBeacon],
+) -> Result<()> {
+    let stored: Vec<String> = beacons.iter().map(encoding::beacon_to_json).collect();
+    execute(
+        c,
+        "INSERT INTO site_beacons (org_id, site_id, beacon_no, beacon)
+         SELECT $1, $2, n - 1, b FROM unnest($3::text[]) WITH ORDINALITY AS t (b, n)",
+        &[&org.as_str(), &site.as_str(), &stored],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn devices(
+    c: &impl GenericClient,
+    org: &OrgId,
+    employee: &EmployeeId,
+    device: Option<&DeviceId>,
+) -> Result<Vec<DeviceBinding>> {
+    query(
+        c,
+        "SELECT device_id, bound_us, revoked_us FROM devices
+         WHERE org_id = $1 AND employee_id = $2 AND ($3::text IS NULL OR device_id = $3)
+         ORDER BY bound_us, device_id",
+        &[&org.as_str(), &employee.as_str(), &device.map(DeviceId::as_str)],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(DeviceBinding {
+            employee: employee.clone(),
+            device: DeviceId::new(r.get::<_, String>(0)).map_err(corrupt)?,
+            bound_at: from_us(r.get(1))?,
+            revoked_at: r.get::<_, Option<i64>>(2).map(from_us).transpose()?,
+        })
+    })
+    .collect()
+}
+
+async fn consents(
+    c: &impl GenericClient,
+    org: &OrgId,
+    employee: &EmployeeId,
+) -> Result<Vec<ConsentRecord>> {
+    query(
+        c,
+        "SELECT purpose, granted, changed_us FROM consents
+         WHERE org_id = $1 AND employee_id = $2 ORDER BY purpose",
+        &[&org.as_str(), &employee.as_str()],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        let purpose: &str = r.get(0);
+        Ok(ConsentRecord {
+            employee: employee.clone(),
+            purpose: ConsentPurpose::parse(purpose)
+                .ok_or_else(|| encoding::corrupt("consent purpose", purpose))?,
+            granted: r.get(1),
+            changed_at: from_us(r.get(2))?,
+        })
+    })
+    .collect()
+}
+
+const TOKEN_COLUMNS: &str =
+    "token_id, org_id, role, employee_id, created_us, expires_us, revoked_us, last_used_us";
+
+fn token_record(r: &Row) -> Result<TokenRecord> {
+    let role: &str = r.get(2);
+    let at = |i: usize| r.get::<_, Option<i64>>(i).map(from_us).transpose();
+    Ok(TokenRecord {
+        id: r.get(0),
+        grant: TokenGrant {
+            org: OrgId::new(r.get::<_, String>(1)).map_err(corrupt)?,
+            role: Role::parse(role).ok_or_else(|| encoding::corrupt("role", role))?,
+            employee: r
+                .get::<_, Option<String>>(3)
+                .map(EmployeeId::new)
+                .transpose()
+                .map_err(corrupt)?,
+            expires_at: at(5)?,
+        },
+        created_at: from_us(r.get(4))?,
+        revoked_at: at(6)?,
+        last_used_at: at(7)?,
+    })
+}
+
+async fn insert_token(c: &impl GenericClient, hash: &TokenHash, grant: &TokenGrant) -> Result<()> {
+    ensure_org(c, &grant.org).await?;
+    execute(
+        c,
+        "INSERT INTO tokens (token_hash, token_id, org_id, role, employee_id, created_us, expires_us)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &hash.0,
+            &hash.id(),
+            &grant.org.as_str(),
+            &grant.role.as_str(),
+            &grant.employee.as_ref().map(EmployeeId::as_str),
+            &to_us(Timestamp::now()),
+            &grant.expires_at.map(to_us),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn token_by_hash(c: &impl GenericClient, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+    query_opt(
+        c,
+        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = $1"),
+        &[&hash.0],
+    )
+    .await?
+    .as_ref()
+    .map(token_record)
+    .transpose()
+}
+
+async fn token_by_id(c: &impl GenericClient, org: &OrgId, id: &str) -> Result<Option<TokenRecord>> {
+    query_opt(
+        c,
+        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = $1 AND org_id = $2"),
+        &[&id, &org.as_str()],
+    )
+    .await?
+    .as_ref()
+    .map(token_record)
+    .transpose()
+}
+
+/// A JSON-text setting of an organisation (policy, signatures, retention,
+/// schedule), one row per organisation in `table`.
+async fn load_setting(
+    c: &impl GenericClient,
+    table: &str,
+    column: &str,
+    org: &OrgId,
+) -> Result<Option<String>> {
+    Ok(query_opt(
+        c,
+        &format!("SELECT {column} FROM {table} WHERE org_id = $1"),
+        &[&org.as_str()],
+    )
+    .await?
+    .map(|r| r.get(0)))
+}
+
+async fn put_setting(
+    c: &impl GenericClient,
+    table: &str,
+    column: &str,
+    org: &OrgId,
+    text: &str,
+) -> Result<()> {
+    ensure_org(c, org).await?;
+    execute(
+        c,
+        &format!(
+            "INSERT INTO {table} (org_id, {column}, updated_us) VALUES ($1, $2, $3)
+             ON CONFLICT (org_id) DO UPDATE SET {column} = excluded.{column},
+                 updated_us = excluded.updated_us"
+        ),
+        &[&org.as_str(), &text, &to_us(Timestamp::now())],
+    )
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ensure_org(&self, org: &OrgId) -> Result<()> {
+        ensure_org(&self.client().await?, org).await
+    }
+
+    async fn create_token(&self, hash: TokenHash, grant: TokenGrant) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        insert_token(&tx, &hash, &grant).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+        token_by_hash(&self.client().await?, hash).await
+    }
+
+    async fn list_tokens(&self, org: &OrgId) -> Result<Vec<TokenRecord>> {
+        query(
+            &self.client().await?,
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = $1 ORDER BY created_us DESC, token_id"
+            ),
+            &[&org.as_str()],
+        )
+        .await?
+        .iter()
+        .map(token_record)
+        .collect()
+    }
+
+    async fn revoke_token(&self, org: &OrgId, id: &str) -> Result<Option<TokenRecord>> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "UPDATE tokens SET revoked_us = coalesce(revoked_us, $3) WHERE token_id = $1 AND org_id = $2",
+            &[&id, &org.as_str(), &to_us(Timestamp::now())],
+        )
+        .await?;
+        token_by_id(&client, org, id).await
+    }
+
+    async fn rotate_token(
+        &self,
+        org: &OrgId,
+        id: &str,
+        new: TokenHash,
+        old_expires_at: Timestamp,
+    ) -> Result<Option<TokenRecord>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Locks the old token's row: two rotations of one token queue here.
+        let now = Timestamp::now();
+        let old = query_opt(
+            &tx,
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = $1 AND org_id = $2 FOR UPDATE"),
+            &[&id, &org.as_str()],
+        )
+        .await?
+        .as_ref()
+        .map(token_record)
+        .transpose()?;
+        let Some(old) = old.filter(|t| t.refusal(now).is_none()) else {
+            return Ok(None);
+        };
+        let grant = TokenGrant {
+            expires_at: None,
+            ..old.grant.clone()
+        };
+        insert_token(&tx, &new, &grant).await?;
+        let expires = old
+            .grant
+            .expires_at
+            .map_or(old_expires_at, |at| at.min(old_expires_at));
+        execute(
+            &tx,
+            "UPDATE tokens SET expires_us = $2 WHERE token_id = $1",
+            &[&id, &to_us(expires)],
+        )
+        .await?;
+        let issued = token_by_hash(&tx, &new).await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+
+    async fn touch_tokens(&self, used: Vec<(String, Timestamp)>) -> Result<()> {
+        let (ids, ats): (Vec<String>, Vec<i64>) =
+            used.into_iter().map(|(id, at)| (id, to_us(at))).unzip();
+        execute(
+            &self.client().await?,
+            "UPDATE tokens t SET last_used_us = greatest(coalesce(t.last_used_us, 0), u.at)
+             FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::int8[]) AS x (id, at)
+                   GROUP BY id) u
+             WHERE t.token_id = u.id",
+            &[&ids, &ats],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn put_sites(&self, org: &OrgId, sites: Vec<SiteDefinition>) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        ensure_org(&tx, org).await?;
+        let now = to_us(Timestamp::now());
+        for site in &sites {
+            let keys: Params = &[&org.as_str(), &site.id.as_str()];
+            execute(&tx, "DELETE FROM sites WHERE org_id = $1 AND site_id = $2", keys).await?;
+            execute(
+                &tx,
+                "INSERT INTO sites (org_id, site_id, updated_us, requires) VALUES ($1, $2, $3, $4)",
+                &[
+                    &org.as_str(),
+                    &site.id.as_str(),
+                    &now,
+                    &site.requires.as_ref().map(ToString::to_string),
+                ],
+            )
+            .await?;
+            let (geometries, radii): (Vec<String>, Vec<Option<f64>>) =
+                site.fences.iter().map(fence_to_stored).unzip();
+            execute(
+                &tx,
+                "INSERT INTO fences (org_id, site_id, fence_no, geometry, radius_m)
+                 SELECT $1, $2, n - 1, g, r
+                 FROM unnest($3::text[], $4::float8[]) WITH ORDINALITY AS t (g, r, n)",
+                &[&org.as_str(), &site.id.as_str(), &geometries, &radii],
+            )
+            .await?;
+            insert_access_points(&tx, org, &site.id, &site.access_points).await?;
+            insert_beacons(&tx, org, &site.id, &site.beacons).await?;
+        }
+        let version = bump_version(&tx, org).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    async fn put_site_radios(
+        &self,
+        org: &OrgId,
+        site: &SiteId,
+        radios: SiteRadios,
+    ) -> Result<Option<(u64, SiteDefinition)>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let keys: Params = &[&org.as_str(), &site.as_str()];
+        let exists = query_opt(
+            &tx,
+            "SELECT 1 FROM sites WHERE org_id = $1 AND site_id = $2 FOR UPDATE",
+            keys,
+        )
+        .await?
+        .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        match &radios {
+            SiteRadios::AccessPoints(list) => {
+                execute(
+                    &tx,
+                    "DELETE FROM site_access_points WHERE org_id = $1 AND site_id = $2",
+                    keys,
+                )
+                .await?;
+                insert_access_points(&tx, org, site, list).await?;
+            }
+            SiteRadios::Beacons(list) => {
+                execute(
+                    &tx,
+                    "DELETE FROM site_beacons WHERE org_id = $1 AND site_id = $2",
+                    keys,
+                )
+                .await?;
+                insert_beacons(&tx, org, site, list).await?;
+            }
+        }
+        execute(
+            &tx,
+            "UPDATE sites SET updated_us = $3 WHERE org_id = $1 AND site_id = $2",
+            &[&org.as_str(), &site.as_str(), &to_us(Timestamp::now())],
+        )
+        .await?;
+        let version = bump_version(&tx, org).await?;
+        let loaded = load_site(&tx, org, site.as_str()).await?;
+        tx.commit().await?;
+        Ok(Some((version, loaded)))
+    }
+
+    async fn load_sites(&self, org: &OrgId) -> Result<(u64, Vec<SiteDefinition>)> {
+        let mut client = self.client().await?;
+        // One snapshot: the version and the fences belong together.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let version = query_opt(
+            &tx,
+            "SELECT sites_version FROM orgs WHERE org_id = $1",
+            &[&org.as_str()],
+        )
+        .await?
+        .map_or(0, |r| r.get::<_, i64>(0));
+        let sites = load_site_page(&tx, org, None, usize::MAX >> 1).await?;
+        tx.commit().await?;
+        Ok((version as u64, sites))
+    }
+
+    async fn list_sites(
+        &self,
+        org: &OrgId,
+        after: Option<SiteId>,
+        limit: usize,
+    ) -> Result<Vec<SiteDefinition>> {
+        load_site_page(&self.client().await?, org, after.as_ref(), limit).await
+    }
+
+    async fn put_policy(&self, org: &OrgId, policy: Policy) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        put_setting(&tx, "org_policies", "policy", org, &policy_json::to_json(&policy)).await?;
+        let version = bump_version(&tx, org).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    async fn load_policy(&self, org: &OrgId) -> Result<Policy> {
+        load_setting(&self.client().await?, "org_policies", "policy", org)
+            .await?
+            .map_or_else(|| Ok(Policy::default()), |t| policy_json::from_json(&t))
+    }
+
+    async fn put_signatures(&self, org: &OrgId, list: Option<SignatureList>) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        match list {
+            Some(list) => {
+                put_setting(&tx, "org_signatures", "signatures", org, &list.to_json()).await?
+            }
+            None => {
+                ensure_org(&tx, org).await?;
+                execute(
+                    &tx,
+                    "DELETE FROM org_signatures WHERE org_id = $1",
+                    &[&org.as_str()],
+                )
+                .await?;
+            }
+        }
+        let version = bump_version(&tx, org).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    async fn load_signatures(&self, org: &OrgId) -> Result<Option<SignatureList>> {
+        load_setting(&self.client().await?, "org_signatures", "signatures", org)
+            .await?
+            .map(|t| SignatureList::from_json(&t).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn org_versions(&self) -> Result<Vec<(OrgId, u64)>> {
+        query(
+            &self.client().await?,
+            "SELECT org_id, sites_version FROM orgs",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                OrgId::new(r.get::<_, String>(0)).map_err(corrupt)?,
+                r.get::<_, i64>(1) as u64,
+            ))
+        })
+        .collect()
+    }
+
+    async fn list_devices(&self, org: &OrgId, employee: &EmployeeId) -> Result<Vec<DeviceBinding>> {
+        devices(&self.client().await?, org, employee, None).await
+    }
+
+    async fn bind_device(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        device: &DeviceId,
+    ) -> Result<DeviceBinding> {
+        let client = self.client().await?;
+        ensure_org(&client, org).await?;
+        execute(
+            &client,
+            "INSERT INTO devices (org_id, employee_id, device_id, bound_us) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (org_id, employee_id, device_id) DO UPDATE SET revoked_us = NULL",
+            &[
+                &org.as_str(),
+                &employee.as_str(),
+                &device.as_str(),
+                &to_us(Timestamp::now()),
+            ],
+        )
+        .await?;
+        devices(&client, org, employee, Some(device))
+            .await?
+            .pop()
+            .ok_or_else(|| corrupt("binding vanished".into()))
+    }
+
+    async fn revoke_device(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        device: &DeviceId,
+    ) -> Result<Option<DeviceBinding>> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "UPDATE devices SET revoked_us = coalesce(revoked_us, $4)
+             WHERE org_id = $1 AND employee_id = $2 AND device_id = $3",
+            &[
+                &org.as_str(),
+                &employee.as_str(),
+                &device.as_str(),
+                &to_us(Timestamp::now()),
+            ],
+        )
+        .await?;
+        Ok(devices(&client, org, employee, Some(device)).await?.pop())
+    }
+
+    async fn set_consent(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        purpose: ConsentPurpose,
+        granted: bool,
+    ) -> Result<ConsentRecord> {
+        let client = self.client().await?;
+        ensure_org(&client, org).await?;
+        execute(
+            &client,
+            "INSERT INTO consents (org_id, employee_id, purpose, granted, changed_us)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (org_id, employee_id, purpose)
+             DO UPDATE SET granted = excluded.granted, changed_us = excluded.changed_us",
+            &[
+                &org.as_str(),
+                &employee.as_str(),
+                &purpose.as_str(),
+                &granted,
+                &to_us(Timestamp::now()),
+            ],
+        )
+        .await?;
+        consents(&client, org, employee)
+            .await?
+            .into_iter()
+            .find(|c| c.purpose == purpose)
+            .ok_or_else(|| corrupt("consent vanished".into()))
+    }
+
+    async fn list_consents(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+    ) -> Result<Vec<ConsentRecord>> {
+        consents(&self.client().await?, org, employee).await
+    }
+
+    async fn history(&self, query: HistoryQuery) -> Result<History> {
+        punches::history(&self.client().await?, &query).await
+    }
+
+    async fn record_punch(&self, punch: &Punch, verdict: &Verdict) -> Result<Recorded> {
+        self.batcher.record(punch.clone(), verdict.clone()).await
+    }
+
+    async fn list_punches(&self, q: PunchQuery) -> Result<Vec<PunchRow>> {
+        let after = q.after.unwrap_or(PunchCursor {
+            received_at: q.from,
+            seq: -1,
+        });
+        punches::rows(
+            &self.client().await?,
+            "WHERE org_id = $1 AND received_us >= $2 AND received_us < $3
+               AND (received_us, seq) > ($4, $5)
+             ORDER BY received_us, seq LIMIT $6",
+            &[
+                &q.org.as_str(),
+                &to_us(q.from),
+                &to_us(q.to),
+                &to_us(after.received_at),
+                &after.seq,
+                &(q.limit.min(i64::MAX as usize) as i64),
+            ],
+        )
+        .await
+    }
+
+    async fn put_retention(&self, org: &OrgId, retention: RetentionPolicy) -> Result<()> {
+        let text = encoding::retention_to_json(&retention);
+        put_setting(
+            &self.client().await?,
+            "org_retention",
+            "retention",
+            org,
+            &text,
+        )
+        .await
+    }
+
+    async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy> {
+        load_setting(&self.client().await?, "org_retention", "retention", org)
+            .await?
+            .map_or_else(
+                || Ok(RetentionPolicy::default()),
+                |t| encoding::retention_from_json(&t),
+            )
+    }
+
+    async fn sweep_batch(
+        &self,
+        org: &OrgId,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<SweepCounts> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let done = privacy::sweep_batch(&tx, org, cutoffs, limit).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn sweep_preview(&self, org: &OrgId, cutoffs: &Cutoffs) -> Result<SweepCounts> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let counts = privacy::sweep_preview(&tx, org, cutoffs).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn append_audit(&self, org: &OrgId, entry: AuditEntry) -> Result<()> {
+        privacy::append_audit(&self.client().await?, org, &entry).await
+    }
+
+    async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditRecord>> {
+        privacy::list_audit(&self.client().await?, &query).await
+    }
+
+    async fn employee_data(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeData> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let data = EmployeeData {
+            punches: privacy::punches_with_evidence(&tx, org, employee).await?,
+            devices: devices(&tx, org, employee, None).await?,
+            consents: consents(&tx, org, employee).await?,
+            audit: privacy::list_audit(
+                &tx,
+                &AuditQuery {
+                    org: org.clone(),
+                    employee: Some(employee.clone()),
+                    after_id: 0,
+                    limit: i64::MAX as usize,
+                },
+            )
+            .await?,
+        };
+        tx.commit().await?;
+        Ok(data)
+    }
+
+    async fn erase_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<ErasureCounts> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let counts = privacy::erase_employee(&tx, org, employee).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn put_schedule(&self, org: &OrgId, schedule: Schedule) -> Result<()> {
+        let text = encoding::schedule_to_json(&schedule);
+        put_setting(
+            &self.client().await?,
+            "org_schedules",
+            "schedule",
+            org,
+            &text,
+        )
+        .await
+    }
+
+    async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>> {
+        load_setting(&self.client().await?, "org_schedules", "schedule", org)
+            .await?
+            .as_deref()
+            .map(encoding::schedule_from_json)
+            .transpose()
+    }
+
+    async fn employee_punches(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PunchRow>> {
+        punches::rows(
+            &self.client().await?,
+            "WHERE org_id = $1 AND employee_id = $2 AND client_us >= $3 AND client_us < $4
+             ORDER BY client_us, seq",
+            &[&org.as_str(), &employee.as_str(), &to_us(from), &to_us(to)],
+        )
+        .await
+    }
+
+    async fn review_queue(
+        &self,
+        org: &OrgId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<PunchRow>> {
+        punches::rows(
+            &self.client().await?,
+            "WHERE org_id = $1 AND decision = 'review' AND seq > $2
+               AND NOT EXISTS (SELECT 1 FROM punch_reviews r WHERE r.seq = punches.seq)
+             ORDER BY seq LIMIT $3",
+            &[&org.as_str(), &after_seq, &(limit.min(i64::MAX as usize) as i64)],
+        )
+        .await
+    }
+
+    async fn review_punch(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        punch_id: &PunchId,
+        review: Review,
+    ) -> Result<ReviewOutcome> {
+        const BY_ID: &str = "WHERE org_id = $1 AND employee_id = $2 AND punch_id = $3";
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let keys: Params = &[&org.as_str(), &employee.as_str(), &punch_id.as_str()];
+        // Locks the punch: of two reviewers deciding at once, the second
+        // waits here and then finds the first decision.
+        execute(&tx, &format!("SELECT 1 FROM punches {BY_ID} FOR UPDATE"), keys).await?;
+        let Some(row) = punches::rows(&tx, BY_ID, keys).await?.pop() else {
+            return Ok(ReviewOutcome::NotFound);
+        };
+        if let Some(first) = row.review {
+            return Ok(ReviewOutcome::AlreadyDecided(first));
+        }
+        if row.verdict.decision != Decision::Review {
+            return Ok(ReviewOutcome::NotAwaitingReview(row.verdict.decision));
+        }
+        execute(
+            &tx,
+            "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &row.seq,
+                &review.approved,
+                &review.reason,
+                &review.reviewer,
+                &to_us(review.at),
+            ],
+        )
+        .await?;
+        // Retention counts a flagged punch's evidence period from its review.
+        execute(
+            &tx,
+            "UPDATE punches SET reviewed_us = $2 WHERE seq = $1",
+            &[&row.seq, &to_us(review.at)],
+        )
+        .await?;
+        let reviewed = punches::rows(&tx, BY_ID, keys)
+            .await?
+            .pop()
+            .ok_or_else(|| corrupt("reviewed punch vanished".into()))?;
+        tx.commit().await?;
+        Ok(ReviewOutcome::Reviewed(Box::new(reviewed)))
+    }
+
+    async fn punches_after(
+        &self,
+        org: &OrgId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<PunchRow>> {
+        punches::rows(
+            &self.client().await?,
+            "WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[&org.as_str(), &after_seq, &(limit.min(i64::MAX as usize) as i64)],
+        )
+        .await
+    }
+
+    async fn latest_seq(&self, org: &OrgId) -> Result<i64> {
+        Ok(query_opt(
+            &self.client().await?,
+            "SELECT max(seq) FROM punches WHERE org_id = $1",
+            &[&org.as_str()],
+        )
+        .await?
+        .and_then(|r| r.get::<_, Option<i64>>(0))
+        .unwrap_or(0))
+    }
+
+    async fn punch_evidence(
+        &self,
+        org: &OrgId,
+        seqs: Vec<i64>,
+    ) -> Result<Vec<(i64, StoredEvidence)>> {
+        privacy::evidence_of(&self.client().await?, org, &seqs).await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.batcher.close().await;
+        self.pool.close();
+        Ok(())
+    }
+}
+
+/// `url` with its connections' `search_path` set to `schema`: every table
+/// punchguard creates and reads is then in that schema.
+pub fn url_with_schema(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// Creates `schema` (a plain identifier) if it does not exist and returns
+/// the URL that uses it: one database can hold several punchguard
+/// installations, or a test run each.
+pub async fn create_schema(url: &str, schema: &str) -> Result<String> {
+    admin_statement(url, &format!("CREATE SCHEMA IF NOT EXISTS {}", identifier(schema)?)).await?;
+    Ok(url_with_schema(url, schema))
+}
+
+/// Drops `schema` and everything in it.
+pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
+    admin_statement(url, &format!("DROP SCHEMA IF EXISTS {} CASCADE", identifier(schema)?)).await
+}
+
+fn identifier(name: &str) -> Result<&str> {
+    let plain = !name.is_empty()
+        && name.len() < 64
+        && !name.starts_with("pg_")
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    plain
+        .then_some(name)
+        .ok_or_else(|| StoreError::Config(format!("schema name {name:?}: use a-z, 0-9 and _, not starting pg_")))
+}
+
+async fn admin_statement(url: &str, sql: &str) -> Result<()> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let outcome = client.batch_execute(sql).await;
+    drop(client);
+    let _ = driver.await;
+    Ok(outcome?)
+}

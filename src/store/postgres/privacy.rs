@@ -1,0 +1,391 @@
+//! Retention sweeps, the audit log, export and erasure on PostgreSQL. The
+//! same rules as the SQLite backend's `privacy.rs`, in PostgreSQL's SQL;
+//! every function runs in a transaction its caller owns.
+
+use deadpool_postgres::GenericClient;
+use jiff::Timestamp;
+use tokio_postgres::Row;
+
+use super::punches::rows;
+use super::{corrupt, execute, query, query_opt};
+use crate::auth::Role;
+use crate::engine::{DeviceId, EmployeeId, OrgId};
+use crate::retention::{Cutoffs, SweepCounts};
+use crate::store::encoding::{self, from_us, to_us};
+use crate::store::{
+    AuditEntry, AuditQuery, AuditRecord, ErasureCounts, HistoryQuery, PunchRow, Result,
+    StoredEvidence,
+};
+
+/// Accepted punches whose evidence is due, from the progress mark ($2) to
+/// the cutoff ($3).
+const DUE_ACCEPTED: &str = "FROM punches p
+     WHERE p.org_id = $1 AND p.decision = 'accepted'
+       AND p.received_us >= $2 AND p.received_us < $3
+       AND EXISTS (SELECT 1 FROM punch_evidence e WHERE e.seq = p.seq)";
+
+/// Flagged punches whose evidence is due: rejected ones by receipt, REVIEW
+/// ones by their review (never while awaiting it).
+const DUE_FLAGGED: &str = "FROM punches p
+     WHERE p.org_id = $1 AND p.decision <> 'accepted'
+       AND (CASE WHEN p.decision = 'review' THEN p.reviewed_us < $2
+                 ELSE p.received_us < $2 END)
+       AND EXISTS (SELECT 1 FROM punch_evidence e WHERE e.seq = p.seq)";
+
+const DUE_CHEAT: &str = "FROM punch_cheat_matches m JOIN punches p ON p.seq = m.seq
+     WHERE p.org_id = $1 AND p.received_us < $2";
+
+const DUE_ATTENDANCE: &str = "FROM punches p WHERE p.org_id = $1 AND p.received_us < $2";
+
+const DUE_NONCES: &str = "FROM nonces WHERE org_id = $1 AND seen_us < $2";
+
+const DUE_AUDIT: &str = "FROM audit_log WHERE org_id = $1 AND at_us < $2";
+
+/// Removes the punches' raw evidence; see the SQLite backend's `coarsen`.
+async fn coarsen(tx: &impl GenericClient, seqs: &[i64]) -> Result<()> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    execute(tx, "DELETE FROM punch_evidence WHERE seq = ANY($1)", &[&seqs]).await?;
+    execute(tx, "DELETE FROM punch_wifi_evidence WHERE seq = ANY($1)", &[&seqs]).await?;
+    execute(
+        tx,
+        "UPDATE punches SET distance_m = NULL,
+             findings = (SELECT coalesce(json_agg(jsonb_set(f.value, '{message}', '\"\"')
+                                                  ORDER BY f.n), '[]')::text
+                         FROM jsonb_array_elements(punches.findings::jsonb)
+                              WITH ORDINALITY AS f (value, n))
+         WHERE seq = ANY($1)",
+        &[&seqs],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn sweep_batch(
+    tx: &impl GenericClient,
+    org: &OrgId,
+    cut: &Cutoffs,
+    limit: usize,
+) -> Result<SweepCounts> {
+    let (o, n) = (org.as_str(), limit.min(i64::MAX as usize) as i64);
+    let attendance_deleted = execute(
+        tx,
+        &format!(
+            "DELETE FROM punches WHERE seq IN (SELECT p.seq {DUE_ATTENDANCE}
+             ORDER BY p.received_us LIMIT $3)"
+        ),
+        &[&o, &to_us(cut.attendance), &n],
+    )
+    .await?;
+    let cheat_findings_deleted = execute(
+        tx,
+        &format!(
+            "DELETE FROM punch_cheat_matches WHERE (seq, signature_id) IN
+                 (SELECT m.seq, m.signature_id {DUE_CHEAT} LIMIT $3)"
+        ),
+        &[&o, &to_us(cut.cheat_findings), &n],
+    )
+    .await?;
+
+    let mark: i64 = query_opt(
+        tx,
+        "SELECT evidence_until_us FROM retention_progress WHERE org_id = $1",
+        &[&o],
+    )
+    .await?
+    .map_or(i64::MIN, |r| r.get(0));
+    let due: Vec<(i64, i64)> = query(
+        tx,
+        &format!("SELECT p.seq, p.received_us {DUE_ACCEPTED} ORDER BY p.received_us LIMIT $4"),
+        &[&o, &mark, &to_us(cut.evidence), &n],
+    )
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    coarsen(tx, &due.iter().map(|(seq, _)| *seq).collect::<Vec<_>>()).await?;
+    // As in the SQLite backend: a short batch finished everything before
+    // the cutoff, a full one up to its last row.
+    let new_mark = match due.last() {
+        Some((_, received)) if due.len() == limit => *received,
+        _ => to_us(cut.evidence),
+    };
+    if new_mark > mark {
+        execute(
+            tx,
+            "INSERT INTO retention_progress (org_id, evidence_until_us) VALUES ($1, $2)
+             ON CONFLICT (org_id) DO UPDATE SET evidence_until_us = excluded.evidence_until_us",
+            &[&o, &new_mark],
+        )
+        .await?;
+    }
+
+    let flagged: Vec<i64> = query(
+        tx,
+        &format!("SELECT p.seq {DUE_FLAGGED} ORDER BY p.received_us LIMIT $3"),
+        &[&o, &to_us(cut.flagged_evidence), &n],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    coarsen(tx, &flagged).await?;
+
+    let nonces_deleted = execute(
+        tx,
+        &format!(
+            "DELETE FROM nonces WHERE (org_id, scope, nonce) IN
+                 (SELECT org_id, scope, nonce {DUE_NONCES} LIMIT $3)"
+        ),
+        &[&o, &to_us(cut.evidence), &n],
+    )
+    .await?;
+    let audit_deleted = execute(
+        tx,
+        &format!("DELETE FROM audit_log WHERE id IN (SELECT id {DUE_AUDIT} LIMIT $3)"),
+        &[&o, &to_us(cut.audit), &n],
+    )
+    .await?;
+    Ok(SweepCounts {
+        evidence_coarsened: due.len() as u64,
+        flagged_evidence_coarsened: flagged.len() as u64,
+        cheat_findings_deleted,
+        attendance_deleted,
+        nonces_deleted,
+        audit_deleted,
+    })
+}
+
+pub async fn sweep_preview(
+    tx: &impl GenericClient,
+    org: &OrgId,
+    cut: &Cutoffs,
+) -> Result<SweepCounts> {
+    let o = org.as_str();
+    let count = async |sql: String, at: Timestamp| -> Result<u64> {
+        let n: i64 = query(tx, &sql, &[&o, &to_us(at)]).await?[0].get(0);
+        Ok(n as u64)
+    };
+    // Attendance first, as the sweep does: what it deletes is not counted twice.
+    let after_attendance = format!("AND p.received_us >= {}", to_us(cut.attendance));
+    let evidence_coarsened: i64 = query(
+        tx,
+        &format!("SELECT count(*) {DUE_ACCEPTED} {after_attendance}"),
+        &[&o, &i64::MIN, &to_us(cut.evidence)],
+    )
+    .await?[0]
+        .get(0);
+    Ok(SweepCounts {
+        attendance_deleted: count(format!("SELECT count(*) {DUE_ATTENDANCE}"), cut.attendance)
+            .await?,
+        cheat_findings_deleted: count(
+            format!("SELECT count(*) {DUE_CHEAT} {after_attendance}"),
+            cut.cheat_findings,
+        )
+        .await?,
+        evidence_coarsened: evidence_coarsened as u64,
+        flagged_evidence_coarsened: count(
+            format!("SELECT count(*) {DUE_FLAGGED} {after_attendance}"),
+            cut.flagged_evidence,
+        )
+        .await?,
+        nonces_deleted: count(format!("SELECT count(*) {DUE_NONCES}"), cut.evidence).await?,
+        audit_deleted: count(format!("SELECT count(*) {DUE_AUDIT}"), cut.audit).await?,
+    })
+}
+
+pub async fn append_audit(c: &impl GenericClient, org: &OrgId, e: &AuditEntry) -> Result<()> {
+    execute(
+        c,
+        "INSERT INTO audit_log (org_id, at_us, actor, role, action, employee_id, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &org.as_str(),
+            &to_us(e.at),
+            &e.actor,
+            &e.role.as_str(),
+            &e.action,
+            &e.employee.as_ref().map(EmployeeId::as_str),
+            &e.detail,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn list_audit(c: &impl GenericClient, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
+    query(
+        c,
+        "SELECT id, at_us, actor, role, action, employee_id, detail FROM audit_log
+         WHERE org_id = $1 AND id > $2 AND ($3::text IS NULL OR employee_id = $3)
+         ORDER BY id LIMIT $4",
+        &[
+            &q.org.as_str(),
+            &q.after_id,
+            &q.employee.as_ref().map(EmployeeId::as_str),
+            &(q.limit.min(i64::MAX as usize) as i64),
+        ],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        let role: &str = r.get(3);
+        Ok(AuditRecord {
+            id: r.get(0),
+            entry: AuditEntry {
+                at: from_us(r.get(1))?,
+                actor: r.get(2),
+                role: Role::parse(role).ok_or_else(|| encoding::corrupt("role", role))?,
+                action: r.get(4),
+                employee: r
+                    .get::<_, Option<String>>(5)
+                    .map(EmployeeId::new)
+                    .transpose()
+                    .map_err(corrupt)?,
+                detail: r.get(6),
+            },
+        })
+    })
+    .collect()
+}
+
+const EVIDENCE_COLUMNS: &str = "e.seq, e.latitude, e.longitude, e.accuracy_m, e.fix_us, \
+     e.mock_location, e.speed_mps, e.device_id, e.rooted, e.emulator, e.integrity";
+
+fn evidence(r: &Row) -> Result<(i64, StoredEvidence)> {
+    Ok((
+        r.get(0),
+        StoredEvidence {
+            latitude: r.get(1),
+            longitude: r.get(2),
+            accuracy_m: r.get(3),
+            fix_time: r.get::<_, Option<i64>>(4).map(from_us).transpose()?,
+            mock_location: r.get(5),
+            speed_mps: r.get(6),
+            device_id: r
+                .get::<_, Option<String>>(7)
+                .map(DeviceId::new)
+                .transpose()
+                .map_err(corrupt)?,
+            rooted: r.get(8),
+            emulator: r.get(9),
+            integrity: r.get(10),
+        },
+    ))
+}
+
+/// The raw evidence still held for these punches of the organisation.
+pub async fn evidence_of(
+    c: &impl GenericClient,
+    org: &OrgId,
+    seqs: &[i64],
+) -> Result<Vec<(i64, StoredEvidence)>> {
+    query(
+        c,
+        &format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM punch_evidence e JOIN punches p ON p.seq = e.seq
+             WHERE p.org_id = $1 AND e.seq = ANY($2) ORDER BY e.seq"
+        ),
+        &[&org.as_str(), &seqs],
+    )
+    .await?
+    .iter()
+    .map(evidence)
+    .collect()
+}
+
+/// The employee's punches, oldest first, each with its evidence while kept.
+pub async fn punches_with_evidence(
+    c: &impl GenericClient,
+    org: &OrgId,
+    employee: &EmployeeId,
+) -> Result<Vec<(PunchRow, Option<StoredEvidence>)>> {
+    let punches = rows(
+        c,
+        "WHERE org_id = $1 AND employee_id = $2 ORDER BY seq",
+        &[&org.as_str(), &employee.as_str()],
+    )
+    .await?;
+    let seqs: Vec<i64> = punches.iter().map(|p| p.seq).collect();
+    let mut evidence: std::collections::HashMap<i64, StoredEvidence> =
+        evidence_of(c, org, &seqs).await?.into_iter().collect();
+    Ok(punches
+        .into_iter()
+        .map(|p| {
+            let kept = evidence.remove(&p.seq);
+            (p, kept)
+        })
+        .collect())
+}
+
+pub async fn erase_employee(
+    tx: &impl GenericClient,
+    org: &OrgId,
+    employee: &EmployeeId,
+) -> Result<ErasureCounts> {
+    let (o, e) = (org.as_str(), employee.as_str());
+    // Every device the employee used or had bound: their nonces go too.
+    let mut scopes = vec![HistoryQuery::nonce_scope(employee, None)];
+    for row in query(
+        tx,
+        "SELECT device_id FROM devices WHERE org_id = $1 AND employee_id = $2
+         UNION
+         SELECT ev.device_id FROM punch_evidence ev JOIN punches p ON p.seq = ev.seq
+         WHERE p.org_id = $1 AND p.employee_id = $2 AND ev.device_id IS NOT NULL",
+        &[&o, &e],
+    )
+    .await?
+    {
+        let device = DeviceId::new(row.get::<_, String>(0)).map_err(corrupt)?;
+        scopes.push(HistoryQuery::nonce_scope(employee, Some(&device)));
+    }
+    let keys: super::Params = &[&o, &e];
+    let counts = ErasureCounts {
+        nonces: execute(
+            tx,
+            "DELETE FROM nonces WHERE org_id = $1 AND scope = ANY($2)",
+            &[&o, &scopes],
+        )
+        .await?,
+        punches: execute(
+            tx,
+            "DELETE FROM punches WHERE org_id = $1 AND employee_id = $2",
+            keys,
+        )
+        .await?,
+        devices: execute(
+            tx,
+            "DELETE FROM devices WHERE org_id = $1 AND employee_id = $2",
+            keys,
+        )
+        .await?,
+        consents: execute(
+            tx,
+            "DELETE FROM consents WHERE org_id = $1 AND employee_id = $2",
+            keys,
+        )
+        .await?,
+        tokens: execute(
+            tx,
+            "DELETE FROM tokens WHERE org_id = $1 AND employee_id = $2",
+            keys,
+        )
+        .await?,
+        audit_anonymised: execute(
+            tx,
+            "UPDATE audit_log SET employee_id = NULL WHERE org_id = $1 AND employee_id = $2",
+            keys,
+        )
+        .await?,
+    };
+    if !counts.is_empty() {
+        execute(
+            tx,
+            "INSERT INTO erasures (org_id, erased_us, punches) VALUES ($1, $2, $3)",
+            &[&o, &to_us(Timestamp::now()), &(counts.punches as i64)],
+        )
+        .await?;
+    }
+    Ok(counts)
+}

@@ -1,0 +1,569 @@
+//! Punches on PostgreSQL: the group commit, reading rows back, and the
+//! history the rules read.
+//!
+//! One [`Batcher`] task per process takes every punch queued while the
+//! previous group was committing and writes them with one statement per
+//! table (arrays `unnest`ed into rows), then commits once. Before assigning
+//! seqs a group takes each of its organisations' feed locks (transaction
+//! advisory locks, in a fixed order); the lock is held until commit, so
+//! within an organisation seq order is commit order across all replicas,
+//! which is what lets a `WatchPunches` cursor resume without gaps.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use deadpool_postgres::{GenericClient, Pool};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_postgres::Row;
+
+use super::{Params, corrupt, execute, query};
+use crate::engine::history::LastFix;
+use crate::engine::{
+    ConsentPurpose, DeviceId, DistanceBucket, EmployeeId, History, Punch, SiteId, Verdict,
+    binds_device,
+};
+use crate::store::encoding::{RawPunchRow, findings_to_json, from_us, to_us};
+use crate::store::{HistoryQuery, PunchRow, Recorded, Result, StoreError};
+
+/// The columns of a punch row, in [`RawPunchRow`]'s order.
+const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, client_us, received_us, \
+     decision, site_id, method, distance_m, nearest_site_id, findings, \
+     (SELECT coalesce(json_agg(json_build_object('id', m.signature_id, 'category', m.category) \
+                               ORDER BY m.signature_id), '[]')::text \
+        FROM punch_cheat_matches m WHERE m.seq = punches.seq), \
+     (SELECT coalesce(json_agg(w.bssid ORDER BY w.pos), '[]')::text \
+        FROM punch_wifi_evidence w WHERE w.seq = punches.seq), \
+     distance_bucket, EXISTS (SELECT 1 FROM punch_evidence e WHERE e.seq = punches.seq), \
+     (SELECT json_build_object('approved', r.approved, 'reason', r.reason, \
+                               'reviewer', r.reviewer, 'at', r.reviewed_us)::text \
+        FROM punch_reviews r WHERE r.seq = punches.seq)";
+
+fn decode(r: &Row) -> Result<PunchRow> {
+    RawPunchRow {
+        seq: r.get(0),
+        org: r.get(1),
+        employee: r.get(2),
+        punch_id: r.get(3),
+        kind: r.get(4),
+        client_us: r.get(5),
+        received_us: r.get(6),
+        decision: r.get(7),
+        site: r.get(8),
+        method: r.get(9),
+        distance_m: r.get(10),
+        nearest_site: r.get(11),
+        findings: r.get(12),
+        cheat_matches: r.get(13),
+        wifi_bssids: r.get(14),
+        distance_bucket: r.get(15),
+        evidence_kept: r.get(16),
+        review: r.get(17),
+    }
+    .decode()
+}
+
+/// Punch rows `FROM punches` with the given `WHERE … ORDER BY … LIMIT …`.
+pub async fn rows(c: &impl GenericClient, tail: &str, params: Params<'_>) -> Result<Vec<PunchRow>> {
+    query(c, &format!("SELECT {PUNCH_COLUMNS} FROM punches {tail}"), params)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
+/// Everything the history rules read, straight from the database: another
+/// replica may have recorded the employee's previous punch. The four reads
+/// go out pipelined on one connection.
+pub async fn history(c: &impl GenericClient, q: &HistoryQuery) -> Result<History> {
+    let (org, employee) = (q.org.as_str(), q.employee.as_str());
+    let last_accepted_params: Params = &[&org, &employee];
+    let last_accepted = query(
+        c,
+        "SELECT e.fix_us, e.latitude, e.longitude, e.accuracy_m
+         FROM punches p JOIN punch_evidence e ON e.seq = p.seq
+         WHERE p.org_id = $1 AND p.employee_id = $2 AND p.decision = 'accepted'
+           AND e.latitude IS NOT NULL
+         ORDER BY p.seq DESC LIMIT 1",
+        last_accepted_params,
+    );
+    let bound_params: Params = &[&org, &employee];
+    let bound = query(
+        c,
+        "SELECT device_id FROM devices
+         WHERE org_id = $1 AND employee_id = $2 AND revoked_us IS NULL ORDER BY bound_us",
+        bound_params,
+    );
+    let consent_params: Params = &[&org, &employee, &ConsentPurpose::AutoPunch.as_str()];
+    let consent = query(
+        c,
+        "SELECT 1 FROM consents
+         WHERE org_id = $1 AND employee_id = $2 AND purpose = $3 AND granted",
+        consent_params,
+    );
+    let device = q.device.as_ref().map(DeviceId::as_str);
+    let since = to_us(q.shared_since);
+    let others_params: Params = &[&org, &device, &since, &employee];
+    let others = query(
+        c,
+        "SELECT DISTINCT p.employee_id
+         FROM punch_evidence e JOIN punches p ON p.seq = e.seq
+         WHERE e.device_id = $2 AND p.org_id = $1 AND p.received_us >= $3 AND p.employee_id <> $4",
+        others_params,
+    );
+    let scope = HistoryQuery::nonce_scope(&q.employee, q.device.as_ref());
+    let nonce_params: Params = &[&org, &scope, &q.nonce];
+    let nonce = query(
+        c,
+        "SELECT 1 FROM nonces WHERE org_id = $1 AND scope = $2 AND nonce = $3",
+        nonce_params,
+    );
+    let (last_accepted, bound, consent, others, nonce) =
+        tokio::try_join!(last_accepted, bound, consent, others, nonce)?;
+    let mut device_other_employees = others
+        .iter()
+        .map(|r| EmployeeId::new(r.get::<_, String>(0)).map_err(corrupt))
+        .collect::<Result<Vec<_>>>()?;
+    device_other_employees.sort();
+    Ok(History {
+        last_accepted: last_accepted
+            .first()
+            .map(|r| {
+                Ok::<_, StoreError>(LastFix {
+                    at: from_us(r.get(0))?,
+                    latitude: r.get(1),
+                    longitude: r.get(2),
+                    accuracy_m: r.get(3),
+                })
+            })
+            .transpose()?,
+        bound_devices: bound
+            .iter()
+            .map(|r| DeviceId::new(r.get::<_, String>(0)).map_err(corrupt))
+            .collect::<Result<_>>()?,
+        device_other_employees,
+        nonce_seen: !nonce.is_empty(),
+        auto_punch_consent: !consent.is_empty(),
+    })
+}
+
+/// Most punches one group commits. Bounds the latency a group adds.
+const MAX_GROUP: usize = 512;
+
+/// Punches that may wait for the batcher; beyond this callers wait to
+/// enqueue (back-pressure instead of unbounded memory).
+const QUEUE_DEPTH: usize = 8192;
+
+struct Job {
+    punch: Punch,
+    verdict: Verdict,
+    reply: oneshot::Sender<Result<Recorded>>,
+}
+
+#[derive(Default)]
+struct Stats {
+    commits: AtomicU64,
+    punches: AtomicU64,
+}
+
+pub struct Batcher {
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<Stats>,
+}
+
+impl Batcher {
+    pub fn start(pool: Pool) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let stats = Arc::new(Stats::default());
+        let task = tokio::spawn(run(pool, rx, stats.clone()));
+        Self {
+            queue: Mutex::new(Some(tx)),
+            task: Mutex::new(Some(task)),
+            stats,
+        }
+    }
+
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.commits.load(Ordering::Relaxed),
+            self.stats.punches.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Records the punch in the next group; resolves after its commit.
+    pub async fn record(&self, punch: Punch, verdict: Verdict) -> Result<Recorded> {
+        let queue = self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(StoreError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        queue
+            .send(Job {
+                punch,
+                verdict,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stops taking punches and waits until those queued are committed.
+    pub async fn close(&self) {
+        drop(self.queue.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>, stats: Arc<Stats>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let started = std::time::Instant::now();
+        let outcome = commit_group(&pool, &group).await;
+        crate::metrics::record_group_commit(group.len(), started.elapsed(), outcome.is_ok());
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.punches.fetch_add(group.len() as u64, Ordering::Relaxed);
+        match outcome {
+            Ok(recorded) => {
+                for (job, recorded) in group.drain(..).zip(recorded) {
+                    // The caller may have gone; the punch stands.
+                    let _ = job.reply.send(Ok(recorded));
+                }
+            }
+            Err(e) if group.len() > 1 && !matches!(e, StoreError::Unavailable(_)) => {
+                // One bad punch must not sink the others: each alone.
+                tracing::warn!(error = %e, punches = group.len(), "group commit failed; committing one by one");
+                for job in group.drain(..) {
+                    let alone = commit_group(&pool, std::slice::from_ref(&job)).await;
+                    let _ = job
+                        .reply
+                        .send(alone.map(|mut r| r.pop().expect("one punch, one record")));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, punches = group.len(), "group commit failed");
+                for job in group.drain(..) {
+                    let _ = job.reply.send(Err(clone_error(&e)));
+                }
+            }
+        }
+    }
+    tracing::debug!("postgres punch batcher stopped");
+}
+
+fn clone_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
+        other => StoreError::Commit(other.to_string()),
+    }
+}
+
+/// The columns of a group of punches, one array per column.
+#[derive(Default)]
+struct Columns<'a> {
+    orgs: Vec<&'a str>,
+    employees: Vec<&'a str>,
+    punch_ids: Vec<&'a str>,
+    kinds: Vec<&'a str>,
+    client_us: Vec<i64>,
+    received_us: Vec<i64>,
+    decisions: Vec<&'a str>,
+    sites: Vec<Option<&'a str>>,
+    methods: Vec<&'a str>,
+    distances: Vec<Option<f64>>,
+    nearest: Vec<Option<&'a str>>,
+    findings: Vec<String>,
+    buckets: Vec<Option<&'static str>>,
+}
+
+/// Writes a group in one transaction; the answers are in the group's order.
+async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+
+    let mut orgs: Vec<&str> = group.iter().map(|j| j.punch.org.as_str()).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    // In sorted order, so that two groups never wait for each other in a cycle.
+    for org in &orgs {
+        execute(
+            &tx,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 7240518))",
+            &[org],
+        )
+        .await?;
+    }
+
+    let mut c = Columns::default();
+    for Job { punch, verdict, .. } in group {
+        c.orgs.push(punch.org.as_str());
+        c.employees.push(punch.employee.as_str());
+        c.punch_ids.push(punch.punch_id.as_str());
+        c.kinds.push(punch.kind.as_str());
+        c.client_us.push(to_us(punch.client_time));
+        c.received_us.push(to_us(punch.received_at));
+        c.decisions.push(verdict.decision.as_str());
+        c.sites.push(verdict.site.as_ref().map(SiteId::as_str));
+        c.methods.push(verdict.method.as_str());
+        c.distances.push(verdict.distance_m);
+        c.nearest.push(verdict.nearest_site.as_ref().map(SiteId::as_str));
+        c.findings.push(findings_to_json(&verdict.findings));
+        c.buckets
+            .push(verdict.distance_m.map(|d| DistanceBucket::of(d).as_str()));
+    }
+    // A punch id already recorded (before, or earlier in this group) is
+    // skipped here and answered with the first record below.
+    let inserted = query(
+        &tx,
+        "INSERT INTO punches (org_id, employee_id, punch_id, kind, client_us, received_us,
+             decision, site_id, method, distance_m, nearest_site_id, findings, distance_bucket)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[],
+             $6::int8[], $7::text[], $8::text[], $9::text[], $10::float8[], $11::text[],
+             $12::text[], $13::text[])
+         ON CONFLICT (org_id, employee_id, punch_id) DO NOTHING
+         RETURNING seq, org_id, employee_id, punch_id",
+        &[
+            &c.orgs,
+            &c.employees,
+            &c.punch_ids,
+            &c.kinds,
+            &c.client_us,
+            &c.received_us,
+            &c.decisions,
+            &c.sites,
+            &c.methods,
+            &c.distances,
+            &c.nearest,
+            &c.findings,
+            &c.buckets,
+        ],
+    )
+    .await?;
+    let mut new_seqs: HashMap<(String, String, String), i64> = inserted
+        .iter()
+        .map(|r| ((r.get(1), r.get(2), r.get(3)), r.get(0)))
+        .collect();
+    // The first job with a newly inserted key owns the new row.
+    let seqs: Vec<Option<i64>> = group
+        .iter()
+        .map(|j| {
+            new_seqs.remove(&(
+                j.punch.org.as_str().to_owned(),
+                j.punch.employee.as_str().to_owned(),
+                j.punch.punch_id.as_str().to_owned(),
+            ))
+        })
+        .collect();
+    let fresh: Vec<(i64, &Job)> = seqs
+        .iter()
+        .zip(group)
+        .filter_map(|(seq, job)| seq.map(|s| (s, job)))
+        .collect();
+
+    insert_evidence(&tx, &fresh).await?;
+
+    // Duplicates: the first record, as committed with this transaction.
+    let duplicates: Vec<&Job> = seqs
+        .iter()
+        .zip(group)
+        .filter(|(seq, _)| seq.is_none())
+        .map(|(_, job)| job)
+        .collect();
+    let mut firsts: HashMap<(String, String, String), PunchRow> = HashMap::new();
+    if !duplicates.is_empty() {
+        let orgs: Vec<&str> = duplicates.iter().map(|j| j.punch.org.as_str()).collect();
+        let employees: Vec<&str> = duplicates
+            .iter()
+            .map(|j| j.punch.employee.as_str())
+            .collect();
+        let ids: Vec<&str> = duplicates
+            .iter()
+            .map(|j| j.punch.punch_id.as_str())
+            .collect();
+        for row in rows(
+            &tx,
+            "WHERE (org_id, employee_id, punch_id) IN
+                 (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))",
+            &[&orgs, &employees, &ids],
+        )
+        .await?
+        {
+            firsts.insert(
+                (
+                    row.org.as_str().to_owned(),
+                    row.employee.as_str().to_owned(),
+                    row.punch_id.as_str().to_owned(),
+                ),
+                row,
+            );
+        }
+    }
+    tx.commit().await?;
+
+    seqs.iter()
+        .zip(group)
+        .map(|(seq, Job { punch, verdict, .. })| match seq {
+            Some(seq) => Ok(Recorded {
+                row: PunchRow {
+                    seq: *seq,
+                    org: punch.org.clone(),
+                    employee: punch.employee.clone(),
+                    punch_id: punch.punch_id.clone(),
+                    kind: punch.kind,
+                    client_time: punch.client_time,
+                    received_at: punch.received_at,
+                    verdict: verdict.clone(),
+                    distance_bucket: verdict.distance_m.map(DistanceBucket::of),
+                    evidence_kept: true,
+                    review: None,
+                },
+                duplicate: false,
+            }),
+            None => firsts
+                .get(&(
+                    punch.org.as_str().to_owned(),
+                    punch.employee.as_str().to_owned(),
+                    punch.punch_id.as_str().to_owned(),
+                ))
+                .cloned()
+                .map(|row| Recorded {
+                    row,
+                    duplicate: true,
+                })
+                .ok_or_else(|| corrupt("a duplicate punch's first record vanished".into())),
+        })
+        .collect()
+}
+
+/// The evidence, cheat matches, access points, device bindings and nonces
+/// of the newly recorded punches: one statement per table, pipelined.
+async fn insert_evidence<'a>(tx: &impl GenericClient, fresh: &[(i64, &'a Job)]) -> Result<()> {
+    let seqs: Vec<i64> = fresh.iter().map(|(s, _)| *s).collect();
+    let gps = |f: &dyn Fn(&crate::engine::GpsFix) -> Option<f64>| -> Vec<Option<f64>> {
+        fresh
+            .iter()
+            .map(|(_, j)| j.punch.gps.as_ref().and_then(f))
+            .collect()
+    };
+    let latitudes = gps(&|g| Some(g.latitude));
+    let longitudes = gps(&|g| Some(g.longitude));
+    let accuracies = gps(&|g| Some(g.accuracy_m));
+    let speeds = gps(&|g| g.speed_mps);
+    let fix_us: Vec<Option<i64>> = fresh
+        .iter()
+        .map(|(_, j)| j.punch.gps.as_ref().map(|g| to_us(g.fix_time)))
+        .collect();
+    let mocks: Vec<Option<bool>> = fresh
+        .iter()
+        .map(|(_, j)| j.punch.gps.as_ref().map(|g| g.mock_location))
+        .collect();
+    let device = |f: &(i64, &'a Job)| f.1.punch.device.as_ref();
+    let device_ids: Vec<Option<&str>> = fresh
+        .iter()
+        .map(|f| device(f).map(|d| d.device_id.as_str()))
+        .collect();
+    let rooted: Vec<Option<bool>> = fresh.iter().map(|f| device(f).map(|d| d.rooted)).collect();
+    let emulators: Vec<Option<bool>> = fresh
+        .iter()
+        .map(|f| device(f).map(|d| d.emulator))
+        .collect();
+    let integrity: Vec<Option<&str>> = fresh
+        .iter()
+        .map(|f| device(f).map(|d| d.integrity.as_str()))
+        .collect();
+    let evidence_params: Params = &[
+            &seqs,
+            &latitudes,
+            &longitudes,
+            &accuracies,
+            &fix_us,
+            &mocks,
+            &speeds,
+            &device_ids,
+            &rooted,
+            &emulators,
+            &integrity,
+        ];
+    let evidence = execute(
+        tx,
+        "INSERT INTO punch_evidence (seq, latitude, longitude, accuracy_m, fix_us, mock_location,
+             speed_mps, device_id, rooted, emulator, integrity)
+         SELECT * FROM unnest($1::int8[], $2::float8[], $3::float8[], $4::float8[], $5::int8[],
+             $6::bool[], $7::float8[], $8::text[], $9::bool[], $10::bool[], $11::text[])",
+        evidence_params,
+    );
+
+    let (mut m_seq, mut m_id, mut m_category) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut w_seq, mut w_pos, mut w_bssid) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut d_org, mut d_employee, mut d_device, mut d_at) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut n_org, mut n_scope, mut n_nonce, mut n_at) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (seq, Job { punch, verdict, .. }) in fresh {
+        for m in &verdict.cheat_matches {
+            m_seq.push(*seq);
+            m_id.push(m.signature_id.as_str());
+            m_category.push(m.category.as_str());
+        }
+        for (pos, bssid) in verdict.wifi_bssids.iter().enumerate() {
+            w_seq.push(*seq);
+            w_pos.push(pos as i32);
+            w_bssid.push(bssid.to_string());
+        }
+        if binds_device(punch, verdict)
+            && let Some(d) = &punch.device
+        {
+            d_org.push(punch.org.as_str());
+            d_employee.push(punch.employee.as_str());
+            d_device.push(d.device_id.as_str());
+            d_at.push(to_us(punch.received_at));
+        }
+        if let Some(nonce) = &punch.nonce {
+            n_org.push(punch.org.as_str());
+            n_scope.push(HistoryQuery::nonce_scope(
+                &punch.employee,
+                punch.device.as_ref().map(|d| &d.device_id),
+            ));
+            n_nonce.push(nonce.as_str());
+            n_at.push(to_us(punch.received_at));
+        }
+    }
+    let matches_params: Params = &[&m_seq, &m_id, &m_category];
+    let matches = execute(
+        tx,
+        "INSERT INTO punch_cheat_matches (seq, signature_id, category)
+         SELECT * FROM unnest($1::int8[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+        matches_params,
+    );
+    let wifi_params: Params = &[&w_seq, &w_pos, &w_bssid];
+    let wifi = execute(
+        tx,
+        "INSERT INTO punch_wifi_evidence (seq, pos, bssid)
+         SELECT * FROM unnest($1::int8[], $2::int4[], $3::text[]) ON CONFLICT DO NOTHING",
+        wifi_params,
+    );
+    let devices_params: Params = &[&d_org, &d_employee, &d_device, &d_at];
+    let devices = execute(
+        tx,
+        "INSERT INTO devices (org_id, employee_id, device_id, bound_us)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) ON CONFLICT DO NOTHING",
+        devices_params,
+    );
+    let nonces_params: Params = &[&n_org, &n_scope, &n_nonce, &n_at];
+    let nonces = execute(
+        tx,
+        "INSERT INTO nonces (org_id, scope, nonce, seen_us)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) ON CONFLICT DO NOTHING",
+        nonces_params,
+    );
+    tokio::try_join!(evidence, matches, wifi, devices, nonces)?;
+    Ok(())
+}
