@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::service::limits::LimitSettings;
+use crate::store::Database;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
@@ -31,9 +32,10 @@ pub struct ServeArgs {
     /// Do not serve /metrics.
     #[arg(long)]
     pub no_metrics: bool,
-    /// SQLite database file, created if missing [default: punchguard.db].
-    #[arg(long, env = "PUNCHGUARD_DATABASE")]
-    pub database: Option<PathBuf>,
+    /// SQLite database file, created if missing [default: punchguard.db];
+    /// or a postgres:// URL, for several replicas on one database.
+    #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE")]
+    pub database: Option<Database>,
     /// Listen on a non-loopback address WITHOUT TLS: tokens and
     /// whereabouts cross the network in clear. For a trusted network or a
     /// TLS-terminating proxy only.
@@ -73,7 +75,7 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
     pub metrics: Option<bool>,
-    pub database: Option<PathBuf>,
+    pub database: Option<Database>,
     pub insecure_allow_remote_plaintext: Option<bool>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -94,7 +96,7 @@ pub struct Config {
     /// The metrics address was asked for (flag or file), not the default:
     /// failing to bind it is then an error rather than a warning.
     pub metrics_listen_explicit: bool,
-    pub database: PathBuf,
+    pub database: Database,
     pub snapshot_refresh: Duration,
     pub retention_sweep: Duration,
     pub tls: Option<TlsPaths>,
@@ -191,7 +193,7 @@ impl Config {
                 .database
                 .clone()
                 .or(file.database)
-                .unwrap_or_else(|| DEFAULT_DATABASE.into()),
+                .unwrap_or_else(|| Database::Sqlite(DEFAULT_DATABASE.into())),
             snapshot_refresh: Duration::from_secs(refresh_secs),
             retention_sweep: Duration::from_secs(sweep_secs),
             tls,
@@ -226,7 +228,7 @@ mod tests {
         };
         let config = Config::resolve(&args).unwrap();
         assert_eq!(config.listen, "127.0.0.1:7000".parse().unwrap());
-        assert_eq!(config.database, PathBuf::from("from-flag.db"));
+        assert_eq!(config.database, Database::Sqlite("from-flag.db".into()));
         assert_eq!(config.metrics_listen, None);
         assert_eq!(config.snapshot_refresh, Duration::from_secs(5));
 

@@ -13,8 +13,8 @@ use punchguard::auth::{Role, generate_token};
 use punchguard::config::{Config, DEFAULT_DATABASE, ServeArgs};
 use punchguard::engine::{EmployeeId, OrgId};
 use punchguard::service::admin::parse_geojson;
-use punchguard::store::sqlite::SqliteStore;
-use punchguard::store::{Store, TokenGrant};
+use punchguard::store::TokenGrant;
+use punchguard::store::{self, Database, Store};
 use punchguard::{demo, retention, server, verify};
 
 #[derive(Parser)]
@@ -67,8 +67,8 @@ enum Command {
         /// Output file; standard output when absent.
         #[arg(long)]
         out: Option<PathBuf>,
-        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
-        database: PathBuf,
+        #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: Database,
     },
     /// Write one self-contained HTML page for reviewers: the day's results
     /// and a map of each flagged punch (no external tiles or scripts).
@@ -80,8 +80,8 @@ enum Command {
         date: jiff::civil::Date,
         #[arg(long)]
         out: PathBuf,
-        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
-        database: PathBuf,
+        #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: Database,
     },
     /// Drive a running server with realistic punches (and a health-check
     /// baseline) over real gRPC; print throughput, errors and latency.
@@ -94,8 +94,8 @@ enum Command {
         /// JSON-lines file of punches (see the README); `-` for standard input.
         #[arg(long)]
         input: PathBuf,
-        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
-        database: PathBuf,
+        #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: Database,
     },
 }
 
@@ -118,8 +118,8 @@ enum RetentionCommand {
         /// see what will go by a date. Only with --dry-run.
         #[arg(long, requires = "dry_run")]
         as_of: Option<jiff::Timestamp>,
-        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
-        database: PathBuf,
+        #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: Database,
     },
 }
 
@@ -163,15 +163,15 @@ enum TokenCommand {
         /// The token stops working this many days from now [default: never].
         #[arg(long)]
         expires_in_days: Option<u32>,
-        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
-        database: PathBuf,
+        #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: Database,
     },
     /// List an organisation's tokens (ids, roles, expiry, last use; never secrets).
     List {
         #[arg(long, value_parser = org_id)]
         org: OrgId,
-        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
-        database: PathBuf,
+        #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: Database,
     },
     /// Revoke a token at once (a running server refuses it on its next call).
     Revoke {
@@ -180,8 +180,8 @@ enum TokenCommand {
         /// The token's id (see `token list`).
         #[arg(long)]
         id: String,
-        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
-        database: PathBuf,
+        #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: Database,
     },
     /// Issue a new token with the same grant; the old one keeps working for
     /// the grace period. Prints the new token once.
@@ -193,8 +193,8 @@ enum TokenCommand {
         /// Minutes the old token keeps working.
         #[arg(long, default_value_t = 60)]
         grace_minutes: u32,
-        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
-        database: PathBuf,
+        #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: Database,
     },
 }
 
@@ -206,8 +206,8 @@ enum SiteCommand {
         #[arg(long, value_parser = org_id)]
         org: OrgId,
         file: PathBuf,
-        #[arg(long, env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
-        database: PathBuf,
+        #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE", default_value = DEFAULT_DATABASE)]
+        database: Database,
     },
 }
 
@@ -256,7 +256,7 @@ async fn main() -> anyhow::Result<()> {
             if role != Role::Device && employee.is_some() {
                 bail!("--employee is only for device tokens");
             }
-            let store = SqliteStore::open(&database)?;
+            let store = store::open(&database).await?;
             let (token, hash) = generate_token();
             store
                 .create_token(
@@ -278,7 +278,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::List { org, database }) => {
             init_logging("warn");
-            let store = SqliteStore::open(&database)?;
+            let store = store::open(&database).await?;
             let tokens = store.list_tokens(&org).await?;
             store.close().await?;
             let show = |t: Option<jiff::Timestamp>| t.map_or("-".to_string(), |t| t.to_string());
@@ -299,7 +299,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::Revoke { org, id, database }) => {
             init_logging("warn");
-            let store = SqliteStore::open(&database)?;
+            let store = store::open(&database).await?;
             let revoked = store.revoke_token(&org, &id).await?;
             store.close().await?;
             match revoked {
@@ -315,7 +315,7 @@ async fn main() -> anyhow::Result<()> {
             database,
         }) => {
             init_logging("warn");
-            let store = SqliteStore::open(&database)?;
+            let store = store::open(&database).await?;
             let (token, hash) = generate_token();
             let until =
                 jiff::Timestamp::now() + jiff::SignedDuration::from_mins(i64::from(grace_minutes));
@@ -333,9 +333,9 @@ async fn main() -> anyhow::Result<()> {
             database,
         } => {
             init_logging("warn");
-            let store = SqliteStore::open(&database)?;
+            let store = store::open(&database).await?;
             let snapshots = punchguard::snapshots::Snapshots::default();
-            let snapshot = snapshots.reload(&store, &org).await?;
+            let snapshot = snapshots.reload(store.as_ref(), &org).await?;
             store.close().await?;
             let stdout = std::io::stdout().lock();
             let (lines, errors) = if input.as_os_str() == "-" {
@@ -354,15 +354,16 @@ async fn main() -> anyhow::Result<()> {
             database,
         }) => {
             init_logging("warn");
-            let store = SqliteStore::open(&database)?;
+            let store = store::open(&database).await?;
             let now = as_of.unwrap_or_else(jiff::Timestamp::now);
             let report = if dry_run {
-                retention::preview(&store, now).await?
+                retention::preview(store.as_ref(), now).await?
             } else {
                 let mut done = Vec::new();
                 for (org, _) in store.org_versions().await? {
                     let counts =
-                        retention::sweep_org(&store, &org, now, retention::DEFAULT_BATCH).await?;
+                        retention::sweep_org(store.as_ref(), &org, now, retention::DEFAULT_BATCH)
+                            .await?;
                     done.push((org, counts));
                 }
                 done
@@ -393,7 +394,7 @@ async fn main() -> anyhow::Result<()> {
             database,
         } => {
             init_logging("warn");
-            let store = SqliteStore::open(&database)?;
+            let store = store::open(&database).await?;
             let sink: Box<dyn std::io::Write> = match &out {
                 Some(path) => Box::new(std::io::BufWriter::new(
                     std::fs::File::create(path)
@@ -401,7 +402,7 @@ async fn main() -> anyhow::Result<()> {
                 )),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            let written = export(&store, &org, what, from, to, format, sink).await;
+            let written = export(store.as_ref(), &org, what, from, to, format, sink).await;
             store.close().await?;
             let rows = written?;
             eprintln!("exported {rows} rows");
@@ -414,9 +415,9 @@ async fn main() -> anyhow::Result<()> {
             database,
         } => {
             init_logging("warn");
-            let store = SqliteStore::open(&database)?;
-            let report = punchguard::reports::html::gather(&store, &org, date).await;
-            cli_audit(&store, &org, "report", format!("{date}")).await?;
+            let store = store::open(&database).await?;
+            let report = punchguard::reports::html::gather(store.as_ref(), &org, date).await;
+            cli_audit(store.as_ref(), &org, "report", format!("{date}")).await?;
             store.close().await?;
             let report = report?;
             std::fs::write(&out, punchguard::reports::html::render(&report))
@@ -450,7 +451,7 @@ async fn main() -> anyhow::Result<()> {
                 sites.len(),
                 sites.iter().map(|s| s.fences.len()).sum::<usize>(),
             );
-            let store = SqliteStore::open(&database)?;
+            let store = store::open(&database).await?;
             let version = store.put_sites(&org, sites).await?;
             store.close().await?;
             println!("imported {count} sites ({fences} fences); fence set version {version}");
@@ -462,7 +463,7 @@ async fn main() -> anyhow::Result<()> {
 /// Records a CLI read of personal data in the audit log: the operator ran
 /// it with direct access to the database, so the actor is `cli`.
 async fn cli_audit(
-    store: &SqliteStore,
+    store: &dyn Store,
     org: &OrgId,
     action: &str,
     detail: String,
@@ -485,7 +486,7 @@ async fn cli_audit(
 
 /// Streams the export; returns the rows written.
 async fn export(
-    store: &SqliteStore,
+    store: &dyn Store,
     org: &OrgId,
     what: ExportWhat,
     from: jiff::civil::Date,
@@ -627,7 +628,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }),
         None => None,
     };
-    let app = server::open_sqlite(&config.database).await?;
+    let app = server::open(&config.database).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -26,7 +26,7 @@ use crate::service::limits::{LimitSettings, RateLimits, Shed};
 use crate::service::{
     App, admin::AdminApi, attendance::AttendanceApi, privacy::PrivacyApi, punch::PunchApi,
 };
-use crate::store::sqlite::SqliteStore;
+use crate::store::{self, Database};
 
 /// Largest SubmitPunch message. A punch with all its evidence is a few KiB.
 const MAX_PUNCH_MESSAGE: usize = 64 * 1024;
@@ -38,9 +38,15 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Opens the SQLite store at `database` and loads every organisation's fences.
 pub async fn open_sqlite(database: &Path) -> anyhow::Result<App> {
-    let store = SqliteStore::open(database)
-        .with_context(|| format!("opening database {}", database.display()))?;
-    let app = App::new(Arc::new(store));
+    open(&Database::Sqlite(database.to_path_buf())).await
+}
+
+/// Opens the store `database` names and loads every organisation's fences.
+pub async fn open(database: &Database) -> anyhow::Result<App> {
+    let store = store::open(database)
+        .await
+        .with_context(|| format!("opening database {database}"))?;
+    let app = App::new(store);
     app.snapshots.refresh(app.store.as_ref()).await?;
     Ok(app)
 }

@@ -14,6 +14,9 @@ pub mod postgres;
 pub mod recent;
 pub mod sqlite;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 
@@ -62,6 +65,63 @@ fn postgres_detail(e: &tokio_postgres::Error) -> String {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where the data lives: a SQLite file (the embedded default) or a
+/// PostgreSQL database shared by replicas. Parsed from `--database`: a
+/// `postgres://` or `postgresql://` URL, otherwise a file path.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::str::FromStr for Database {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(
+            if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+                Database::Postgres(s.to_owned())
+            } else {
+                Database::Sqlite(PathBuf::from(s.strip_prefix("sqlite://").unwrap_or(s)))
+            },
+        )
+    }
+}
+
+impl std::fmt::Display for Database {
+    /// Never shows a URL's password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => match url.split_once('@') {
+                Some((_, host)) => write!(f, "postgres://…@{host}"),
+                None => f.write_str(url),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Database({self})")
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Database {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(text.parse().unwrap_or_else(|never| match never {}))
+    }
+}
+
+/// Opens (creating and migrating as needed) the store `database` names.
+pub async fn open(database: &Database) -> Result<Arc<dyn Store>> {
+    Ok(match database {
+        Database::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path)?),
+        Database::Postgres(url) => Arc::new(postgres::PostgresStore::open(url).await?),
+    })
+}
 
 /// What a valid bearer token grants.
 #[derive(Debug, Clone, PartialEq, Eq)]

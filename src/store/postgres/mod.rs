@@ -335,7 +335,11 @@ async fn devices(
         "SELECT device_id, bound_us, revoked_us FROM devices
          WHERE org_id = $1 AND employee_id = $2 AND ($3::text IS NULL OR device_id = $3)
          ORDER BY bound_us, device_id",
-        &[&org.as_str(), &employee.as_str(), &device.map(DeviceId::as_str)],
+        &[
+            &org.as_str(),
+            &employee.as_str(),
+            &device.map(DeviceId::as_str),
+        ],
     )
     .await?
     .iter()
@@ -538,7 +542,9 @@ impl Store for PostgresStore {
         let now = Timestamp::now();
         let old = query_opt(
             &tx,
-            &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = $1 AND org_id = $2 FOR UPDATE"),
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = $1 AND org_id = $2 FOR UPDATE"
+            ),
             &[&id, &org.as_str()],
         )
         .await?
@@ -590,7 +596,12 @@ impl Store for PostgresStore {
         let now = to_us(Timestamp::now());
         for site in &sites {
             let keys: Params = &[&org.as_str(), &site.id.as_str()];
-            execute(&tx, "DELETE FROM sites WHERE org_id = $1 AND site_id = $2", keys).await?;
+            execute(
+                &tx,
+                "DELETE FROM sites WHERE org_id = $1 AND site_id = $2",
+                keys,
+            )
+            .await?;
             execute(
                 &tx,
                 "INSERT INTO sites (org_id, site_id, updated_us, requires) VALUES ($1, $2, $3, $4)",
@@ -704,7 +715,14 @@ impl Store for PostgresStore {
     async fn put_policy(&self, org: &OrgId, policy: Policy) -> Result<u64> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        put_setting(&tx, "org_policies", "policy", org, &policy_json::to_json(&policy)).await?;
+        put_setting(
+            &tx,
+            "org_policies",
+            "policy",
+            org,
+            &policy_json::to_json(&policy),
+        )
+        .await?;
         let version = bump_version(&tx, org).await?;
         tx.commit().await?;
         Ok(version)
@@ -1020,7 +1038,11 @@ impl Store for PostgresStore {
             "WHERE org_id = $1 AND decision = 'review' AND seq > $2
                AND NOT EXISTS (SELECT 1 FROM punch_reviews r WHERE r.seq = punches.seq)
              ORDER BY seq LIMIT $3",
-            &[&org.as_str(), &after_seq, &(limit.min(i64::MAX as usize) as i64)],
+            &[
+                &org.as_str(),
+                &after_seq,
+                &(limit.min(i64::MAX as usize) as i64),
+            ],
         )
         .await
     }
@@ -1038,7 +1060,12 @@ impl Store for PostgresStore {
         let keys: Params = &[&org.as_str(), &employee.as_str(), &punch_id.as_str()];
         // Locks the punch: of two reviewers deciding at once, the second
         // waits here and then finds the first decision.
-        execute(&tx, &format!("SELECT 1 FROM punches {BY_ID} FOR UPDATE"), keys).await?;
+        execute(
+            &tx,
+            &format!("SELECT 1 FROM punches {BY_ID} FOR UPDATE"),
+            keys,
+        )
+        .await?;
         let Some(row) = punches::rows(&tx, BY_ID, keys).await?.pop() else {
             return Ok(ReviewOutcome::NotFound);
         };
@@ -1085,7 +1112,11 @@ impl Store for PostgresStore {
         punches::rows(
             &self.client().await?,
             "WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            &[&org.as_str(), &after_seq, &(limit.min(i64::MAX as usize) as i64)],
+            &[
+                &org.as_str(),
+                &after_seq,
+                &(limit.min(i64::MAX as usize) as i64),
+            ],
         )
         .await
     }
@@ -1127,13 +1158,21 @@ pub fn url_with_schema(url: &str, schema: &str) -> String {
 /// the URL that uses it: one database can hold several punchguard
 /// installations, or a test run each.
 pub async fn create_schema(url: &str, schema: &str) -> Result<String> {
-    admin_statement(url, &format!("CREATE SCHEMA IF NOT EXISTS {}", identifier(schema)?)).await?;
+    admin_statement(
+        url,
+        &format!("CREATE SCHEMA IF NOT EXISTS {}", identifier(schema)?),
+    )
+    .await?;
     Ok(url_with_schema(url, schema))
 }
 
 /// Drops `schema` and everything in it.
 pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
-    admin_statement(url, &format!("DROP SCHEMA IF EXISTS {} CASCADE", identifier(schema)?)).await
+    admin_statement(
+        url,
+        &format!("DROP SCHEMA IF EXISTS {} CASCADE", identifier(schema)?),
+    )
+    .await
 }
 
 fn identifier(name: &str) -> Result<&str> {
@@ -1144,9 +1183,11 @@ fn identifier(name: &str) -> Result<&str> {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    plain
-        .then_some(name)
-        .ok_or_else(|| StoreError::Config(format!("schema name {name:?}: use a-z, 0-9 and _, not starting pg_")))
+    plain.then_some(name).ok_or_else(|| {
+        StoreError::Config(format!(
+            "schema name {name:?}: use a-z, 0-9 and _, not starting pg_"
+        ))
+    })
 }
 
 async fn admin_statement(url: &str, sql: &str) -> Result<()> {

@@ -46,8 +46,18 @@ async fn coarsen(tx: &impl GenericClient, seqs: &[i64]) -> Result<()> {
     if seqs.is_empty() {
         return Ok(());
     }
-    execute(tx, "DELETE FROM punch_evidence WHERE seq = ANY($1)", &[&seqs]).await?;
-    execute(tx, "DELETE FROM punch_wifi_evidence WHERE seq = ANY($1)", &[&seqs]).await?;
+    execute(
+        tx,
+        "DELETE FROM punch_evidence WHERE seq = ANY($1)",
+        &[&seqs],
+    )
+    .await?;
+    execute(
+        tx,
+        "DELETE FROM punch_wifi_evidence WHERE seq = ANY($1)",
+        &[&seqs],
+    )
+    .await?;
     execute(
         tx,
         "UPDATE punches SET distance_m = NULL,

@@ -67,11 +67,15 @@ fn decode(r: &Row) -> Result<PunchRow> {
 
 /// Punch rows `FROM punches` with the given `WHERE … ORDER BY … LIMIT …`.
 pub async fn rows(c: &impl GenericClient, tail: &str, params: Params<'_>) -> Result<Vec<PunchRow>> {
-    query(c, &format!("SELECT {PUNCH_COLUMNS} FROM punches {tail}"), params)
-        .await?
-        .iter()
-        .map(decode)
-        .collect()
+    query(
+        c,
+        &format!("SELECT {PUNCH_COLUMNS} FROM punches {tail}"),
+        params,
+    )
+    .await?
+    .iter()
+    .map(decode)
+    .collect()
 }
 
 /// Everything the history rules read, straight from the database: another
@@ -230,7 +234,9 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>, stats: Arc<Stats>) {
         let outcome = commit_group(&pool, &group).await;
         crate::metrics::record_group_commit(group.len(), started.elapsed(), outcome.is_ok());
         stats.commits.fetch_add(1, Ordering::Relaxed);
-        stats.punches.fetch_add(group.len() as u64, Ordering::Relaxed);
+        stats
+            .punches
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
         match outcome {
             Ok(recorded) => {
                 for (job, recorded) in group.drain(..).zip(recorded) {
@@ -314,7 +320,8 @@ async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
         c.sites.push(verdict.site.as_ref().map(SiteId::as_str));
         c.methods.push(verdict.method.as_str());
         c.distances.push(verdict.distance_m);
-        c.nearest.push(verdict.nearest_site.as_ref().map(SiteId::as_str));
+        c.nearest
+            .push(verdict.nearest_site.as_ref().map(SiteId::as_str));
         c.findings.push(findings_to_json(&verdict.findings));
         c.buckets
             .push(verdict.distance_m.map(|d| DistanceBucket::of(d).as_str()));
@@ -480,18 +487,18 @@ async fn insert_evidence<'a>(tx: &impl GenericClient, fresh: &[(i64, &'a Job)]) 
         .map(|f| device(f).map(|d| d.integrity.as_str()))
         .collect();
     let evidence_params: Params = &[
-            &seqs,
-            &latitudes,
-            &longitudes,
-            &accuracies,
-            &fix_us,
-            &mocks,
-            &speeds,
-            &device_ids,
-            &rooted,
-            &emulators,
-            &integrity,
-        ];
+        &seqs,
+        &latitudes,
+        &longitudes,
+        &accuracies,
+        &fix_us,
+        &mocks,
+        &speeds,
+        &device_ids,
+        &rooted,
+        &emulators,
+        &integrity,
+    ];
     let evidence = execute(
         tx,
         "INSERT INTO punch_evidence (seq, latitude, longitude, accuracy_m, fix_us, mock_location,
