@@ -223,7 +223,7 @@ mod tests {
         .unwrap();
         let args = ServeArgs {
             config: Some(path.clone()),
-            database: Some("from-flag.db".into()),
+            database: Some(Database::Sqlite("from-flag.db".into())),
             ..Default::default()
         };
         let config = Config::resolve(&args).unwrap();
