@@ -9,51 +9,6 @@ use common::*;
 use punchguard::auth::Role;
 use punchguard::proto::v1 as pb;
 
-/// An honest punch from a modern client inside building 10: good fix, a
-/// phone that admits to nothing, sensors that show it was carried.
-fn honest(id: &str) -> pb::SubmitPunchRequest {
-    let mut request = punch_at(id, inside_building(10), 8.0);
-    request.device = Some(pb::DeviceFacts {
-        device_id: "device-aino-1".into(),
-        platform: pb::Platform::Android.into(),
-        os_version: "15".into(),
-        app_version: "3.2.0".into(),
-        integrity: pb::IntegrityVerdict::Passed.into(),
-        ..Default::default()
-    });
-    request.motion = Some(pb::MotionSummary {
-        sensors: vec![
-            sensor(pb::SensorType::Accelerometer, 9.81, 0.3),
-            sensor(pb::SensorType::Gyroscope, 0.2, 0.01),
-        ],
-        step_delta: Some(6),
-        window_ms: 5000,
-    });
-    request.installed_packages = vec!["com.android.chrome".into(), "fi.vr.mobile".into()];
-    request
-}
-
-fn sensor(kind: pb::SensorType, mean: f64, variance: f64) -> pb::SensorStats {
-    pb::SensorStats {
-        r#type: kind.into(),
-        sample_count: 250,
-        mean_magnitude: mean,
-        variance,
-    }
-}
-
-fn gps(r: &mut pb::SubmitPunchRequest) -> &mut pb::GpsFix {
-    r.gps.as_mut().unwrap()
-}
-
-fn device(r: &mut pb::SubmitPunchRequest) -> &mut pb::DeviceFacts {
-    r.device.as_mut().unwrap()
-}
-
-fn motion(r: &mut pb::SubmitPunchRequest) -> &mut pb::MotionSummary {
-    r.motion.as_mut().unwrap()
-}
-
 fn flatten(r: &mut pb::SubmitPunchRequest) {
     for s in &mut motion(r).sensors {
         s.variance = 0.0;

@@ -6,35 +6,19 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::Channel;
 
+use common::process::*;
 use common::*;
 use punchguard::proto::v1 as pb;
 use punchguard::proto::v1::{
     attendance_service_client::AttendanceServiceClient, punch_service_client::PunchServiceClient,
 };
-
-const BIN: &str = env!("CARGO_BIN_EXE_punchguard");
-
-fn cli(args: &[&str], database: &Path) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--database")
-        .arg(database)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 /// A device token for `employee` of org `kotka`, made by the CLI.
 fn device_token(database: &Path, employee: &str) -> String {
@@ -51,56 +35,6 @@ fn device_token(database: &Path, employee: &str) -> String {
         ],
         database,
     )
-}
-
-struct Served {
-    child: Child,
-    grpc: String,
-    metrics: String,
-}
-
-/// Starts `punchguard serve` on free ports and reads the addresses it prints.
-fn serve(database: &Path) -> Served {
-    serve_logging(database, "warn", Stdio::inherit())
-}
-
-fn serve_logging(database: &Path, rust_log: &str, stderr: Stdio) -> Served {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            // Load from one device token: well beyond a phone's rate.
-            "--device-punches-per-minute",
-            "1000000",
-        ])
-        .arg("--database")
-        .arg(database)
-        .env("RUST_LOG", rust_log)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut grpc, mut metrics) = (None, None);
-    while grpc.is_none() {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            grpc = Some(addr.to_owned());
-        } else if let Some(url) = line.strip_prefix("metrics on ") {
-            metrics = Some(url.to_owned());
-        }
-    }
-    Served {
-        child,
-        grpc: grpc.unwrap(),
-        metrics: metrics.expect("metrics line comes first"),
-    }
 }
 
 async fn channel(addr: &str) -> Channel {

@@ -1,0 +1,92 @@
+//! The real `punchguard` binary as an operator runs it: the CLI, and
+//! `serve` on free ports with the addresses it prints read back.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_punchguard");
+
+pub fn cli(args: &[&str], database: impl AsRef<OsStr>) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--database")
+        .arg(database.as_ref())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+pub struct Served {
+    pub child: Child,
+    pub grpc: String,
+    pub metrics: String,
+}
+
+/// Starts `punchguard serve` on free ports and reads the addresses it prints.
+pub fn serve(database: impl AsRef<OsStr>) -> Served {
+    serve_with(database, "warn", Stdio::inherit(), &[])
+}
+
+pub fn serve_logging(database: impl AsRef<OsStr>, rust_log: &str, stderr: Stdio) -> Served {
+    serve_with(database, rust_log, stderr, &[])
+}
+
+/// `serve` with more flags.
+pub fn serve_with(
+    database: impl AsRef<OsStr>,
+    rust_log: &str,
+    stderr: Stdio,
+    extra: &[&str],
+) -> Served {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            // Load from one device token: well beyond a phone's rate.
+            "--device-punches-per-minute",
+            "1000000",
+        ])
+        .args(extra)
+        .arg("--database")
+        .arg(database.as_ref())
+        .env("RUST_LOG", rust_log)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut grpc, mut metrics) = (None, None);
+    while grpc.is_none() {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            grpc = Some(addr.to_owned());
+        } else if let Some(url) = line.strip_prefix("metrics on ") {
+            metrics = Some(url.to_owned());
+        }
+    }
+    Served {
+        child,
+        grpc: grpc.unwrap(),
+        metrics: metrics.expect("metrics line comes first"),
+    }
+}
+
+impl Drop for Served {
+    /// A test that fails midway leaves no server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
