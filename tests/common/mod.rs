@@ -27,7 +27,7 @@ use punchguard::proto::v1::{
 };
 use punchguard::server;
 use punchguard::service::App;
-use punchguard::store::TokenGrant;
+use punchguard::store::{Database, TokenGrant};
 
 pub const KOTKA: &str = include_str!("../../data/kotka-buildings.geojson");
 pub const COURTYARD: &str = include_str!("../../data/kotka-courtyard.geojson");
@@ -35,6 +35,7 @@ pub const COURTYARD: &str = include_str!("../../data/kotka-courtyard.geojson");
 pub struct TestServer {
     pub addr: SocketAddr,
     pub app: App,
+    /// The SQLite file; empty for a server on PostgreSQL.
     pub database: PathBuf,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
@@ -53,8 +54,17 @@ impl TestServer {
         Self::start_with(database, None).await
     }
 
+    /// A server on a PostgreSQL database (`url` names it and its schema).
+    pub async fn start_postgres(url: &str) -> Self {
+        Self::start_on(Database::Postgres(url.into()), PathBuf::new(), None).await
+    }
+
     async fn start_with(database: PathBuf, dir: Option<tempfile::TempDir>) -> Self {
-        let app = server::open_sqlite(&database).await.unwrap();
+        Self::start_on(Database::Sqlite(database.clone()), database, dir).await
+    }
+
+    async fn start_on(target: Database, database: PathBuf, dir: Option<tempfile::TempDir>) -> Self {
+        let app = server::open(&target).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
