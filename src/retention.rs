@@ -151,7 +151,7 @@ impl SweepCounts {
         ]
     }
 
-    fn add(&mut self, other: &SweepCounts) {
+    pub fn add(&mut self, other: &SweepCounts) {
         self.evidence_coarsened += other.evidence_coarsened;
         self.flagged_evidence_coarsened += other.flagged_evidence_coarsened;
         self.cheat_findings_deleted += other.cheat_findings_deleted;

@@ -26,6 +26,10 @@ fn org(s: &str) -> OrgId {
     OrgId::new(s).unwrap()
 }
 
+fn micros(t: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(t.as_microsecond()).unwrap()
+}
+
 fn t0() -> Timestamp {
     "2026-11-30T09:00:00Z".parse().unwrap()
 }
@@ -418,6 +422,382 @@ mod cases {
         assert!(matches!(late, Err(StoreError::Closed)), "{late:?}");
     }
 
+    pub async fn tokens_expire_revoke_and_rotate(store: Arc<dyn Store>) {
+        let acme = org("acme");
+        let grant = |role, expires_at| TokenGrant {
+            org: acme.clone(),
+            role,
+            employee: None,
+            expires_at,
+        };
+        let (admin, hr) = (TokenHash::of("admin-secret"), TokenHash::of("hr-secret"));
+        store
+            .create_token(admin.clone(), grant(Role::Admin, None))
+            .await
+            .unwrap();
+        // Stores keep microseconds.
+        let soon = micros(Timestamp::now() + SignedDuration::from_hours(1));
+        store
+            .create_token(hr.clone(), grant(Role::Hr, Some(soon)))
+            .await
+            .unwrap();
+        let found = store.find_token(&hr).await.unwrap().unwrap();
+        assert_eq!(found.grant.expires_at, Some(soon));
+        assert_eq!(found.refusal(soon), Some("token expired"));
+        assert!(
+            store
+                .find_token(&TokenHash::of("nope"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.list_tokens(&acme).await.unwrap().len(), 2);
+        assert!(store.list_tokens(&org("other")).await.unwrap().is_empty());
+
+        // Rotation: a new token with the grant, the old one expiring soon.
+        let new = TokenHash::of("admin-secret-2");
+        let grace = micros(Timestamp::now() + SignedDuration::from_mins(5));
+        let issued = store
+            .rotate_token(&acme, &admin.id(), new.clone(), grace)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(issued.grant.role, Role::Admin);
+        let old = store.find_token(&admin).await.unwrap().unwrap();
+        assert_eq!(old.grant.expires_at, Some(grace));
+        // Another organisation cannot rotate or revoke it.
+        let other = TokenHash::of("x");
+        assert!(
+            store
+                .rotate_token(&org("other"), &new.id(), other, grace)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .revoke_token(&org("other"), &new.id())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let revoked = store.revoke_token(&acme, &new.id()).await.unwrap().unwrap();
+        assert_eq!(revoked.refusal(Timestamp::now()), Some("token revoked"));
+
+        let used = Timestamp::now();
+        store
+            .touch_tokens(vec![
+                (hr.id(), used - SignedDuration::from_secs(5)),
+                (hr.id(), used),
+            ])
+            .await
+            .unwrap();
+        let touched = store.find_token(&hr).await.unwrap().unwrap();
+        assert_eq!(
+            touched.last_used_at.map(|t| t.as_microsecond()),
+            Some(used.as_microsecond())
+        );
+    }
+
+    pub async fn retention_sweeps_each_category_as_previewed(store: Arc<dyn Store>) {
+        let acme = org("acme");
+        store.ensure_org(&acme).await.unwrap();
+        let day = SignedDuration::from_hours(24);
+        let now = t0();
+        // Ages in days, decisions; some with cheat matches and nonces.
+        let ages = [
+            (1, Decision::Accepted),
+            (10, Decision::Accepted),
+            (40, Decision::Accepted),
+            (40, Decision::Rejected),
+            (40, Decision::Review),
+            (800, Decision::Accepted),
+        ];
+        for (i, (age, decision)) in ages.iter().enumerate() {
+            let mut p = punch("acme", "e1", &format!("p{i}"), now - day * *age);
+            p.nonce = Some(format!("n{i}"));
+            let mut v = verdict(*decision);
+            v.findings = vec![punchguard::engine::Finding {
+                code: FindingCode::LowAccuracy,
+                action: Action::Review,
+                message: "the fix was 120 m wide".into(),
+            }];
+            v.cheat_matches = vec![CheatMatch {
+                signature_id: "fake-gps".into(),
+                category: CheatCategory::VirtualLocation,
+            }];
+            store.record_punch(&p, &v).await.unwrap();
+        }
+        let policy = punchguard::retention::RetentionPolicy {
+            evidence_days: 7,
+            flagged_evidence_days: 30,
+            cheat_findings_days: 30,
+            attendance_days: 365,
+            audit_days: 400,
+        };
+        let cutoffs = policy.cutoffs(now);
+        let preview = store.sweep_preview(&acme, &cutoffs).await.unwrap();
+        let mut swept = punchguard::retention::SweepCounts::default();
+        loop {
+            // Batches of two: the sweep must resume where it stopped.
+            let done = store.sweep_batch(&acme, &cutoffs, 2).await.unwrap();
+            if done == Default::default() {
+                break;
+            }
+            swept.add(&done);
+        }
+        assert_eq!(swept, preview);
+        assert_eq!(swept.attendance_deleted, 1, "{swept:?}");
+        assert_eq!(swept.evidence_coarsened, 2, "{swept:?}");
+        // The REVIEW punch is unreviewed: its evidence stays.
+        assert_eq!(swept.flagged_evidence_coarsened, 1, "{swept:?}");
+        assert_eq!(swept.cheat_findings_deleted, 3, "{swept:?}");
+        assert_eq!(swept.nonces_deleted, 5, "{swept:?}");
+
+        let rows = store.list_punches(all_time(&acme)).await.unwrap();
+        let ids: Vec<&str> = rows.iter().map(|r| r.punch_id.as_str()).collect();
+        assert_eq!(ids, ["p2", "p3", "p4", "p1", "p0"]);
+        for row in &rows {
+            let old = row.received_at < cutoffs.evidence;
+            let flagged_kept = row.verdict.decision == Decision::Review;
+            assert_eq!(row.evidence_kept, !old || flagged_kept, "{row:?}");
+            assert_eq!(
+                row.verdict.distance_m.is_some(),
+                row.evidence_kept,
+                "{row:?}"
+            );
+            assert_eq!(
+                row.distance_bucket,
+                Some(punchguard::engine::DistanceBucket::Inside)
+            );
+            let codes: Vec<_> = row.verdict.findings.iter().map(|f| f.code).collect();
+            assert_eq!(codes, [FindingCode::LowAccuracy], "codes stay");
+            let text_kept = !row.verdict.findings[0].message.is_empty();
+            assert_eq!(text_kept, row.evidence_kept, "{row:?}");
+            assert_eq!(
+                row.verdict.cheat_matches.is_empty(),
+                row.received_at < cutoffs.cheat_findings
+            );
+        }
+        // Nothing left to do.
+        assert_eq!(
+            store.sweep_preview(&acme, &cutoffs).await.unwrap(),
+            Default::default()
+        );
+    }
+
+    pub async fn erasure_removes_the_employee_and_only_them(store: Arc<dyn Store>) {
+        let acme = org("acme");
+        store.ensure_org(&acme).await.unwrap();
+        for (employee, id) in [("gone", "g1"), ("gone", "g2"), ("stays", "s1")] {
+            let mut p = with_device(
+                punch("acme", employee, id, t0()),
+                &format!("{employee}-phone"),
+            );
+            p.nonce = Some(format!("nonce-{id}"));
+            store
+                .record_punch(&p, &verdict(Decision::Accepted))
+                .await
+                .unwrap();
+        }
+        let (gone, stays) = (
+            EmployeeId::new("gone").unwrap(),
+            EmployeeId::new("stays").unwrap(),
+        );
+        store
+            .set_consent(&acme, &gone, ConsentPurpose::AutoPunch, true)
+            .await
+            .unwrap();
+        store
+            .create_token(
+                TokenHash::of("gone-phone-token"),
+                TokenGrant {
+                    org: acme.clone(),
+                    role: Role::Device,
+                    employee: Some(gone.clone()),
+                    expires_at: None,
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .append_audit(
+                &acme,
+                punchguard::store::AuditEntry {
+                    at: t0(),
+                    actor: "hr-token".into(),
+                    role: Role::Hr,
+                    action: "ExportEmployee".into(),
+                    employee: Some(gone.clone()),
+                    detail: String::new(),
+                },
+            )
+            .await
+            .unwrap();
+        let before = store.employee_data(&acme, &gone).await.unwrap();
+        assert_eq!(before.punches.len(), 2);
+        assert!(
+            before
+                .punches
+                .iter()
+                .all(|(_, evidence)| evidence.is_some())
+        );
+        assert_eq!(
+            (
+                before.devices.len(),
+                before.consents.len(),
+                before.audit.len()
+            ),
+            (1, 1, 1)
+        );
+
+        let counts = store.erase_employee(&acme, &gone).await.unwrap();
+        assert_eq!(
+            (
+                counts.punches,
+                counts.devices,
+                counts.consents,
+                counts.tokens,
+                counts.nonces,
+                counts.audit_anonymised
+            ),
+            (2, 1, 1, 1, 2, 1)
+        );
+        assert!(store.employee_data(&acme, &gone).await.unwrap().is_empty());
+        assert!(
+            store
+                .find_token(&TokenHash::of("gone-phone-token"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let kept = store.employee_data(&acme, &stays).await.unwrap();
+        assert_eq!((kept.punches.len(), kept.devices.len()), (1, 1));
+        let audit = store
+            .list_audit(punchguard::store::AuditQuery {
+                org: acme.clone(),
+                employee: None,
+                after_id: 0,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].entry.employee, None, "anonymised, not deleted");
+        // A second erasure finds nothing.
+        assert!(store.erase_employee(&acme, &gone).await.unwrap().is_empty());
+    }
+
+    pub async fn reviews_are_decided_once_and_the_feed_resumes(store: Arc<dyn Store>) {
+        let acme = org("acme");
+        store.ensure_org(&acme).await.unwrap();
+        store.ensure_org(&org("other")).await.unwrap();
+        let e1 = EmployeeId::new("e1").unwrap();
+        for (i, decision) in [Decision::Review, Decision::Accepted, Decision::Review]
+            .iter()
+            .enumerate()
+        {
+            store
+                .record_punch(
+                    &punch("acme", "e1", &format!("p{i}"), t0()),
+                    &verdict(*decision),
+                )
+                .await
+                .unwrap();
+        }
+        store
+            .record_punch(
+                &punch("other", "e1", "p0", t0()),
+                &verdict(Decision::Review),
+            )
+            .await
+            .unwrap();
+        let queue = store.review_queue(&acme, 0, 10).await.unwrap();
+        let ids: Vec<&str> = queue.iter().map(|r| r.punch_id.as_str()).collect();
+        assert_eq!(ids, ["p0", "p2"]);
+        let page = store.review_queue(&acme, queue[0].seq, 10).await.unwrap();
+        assert_eq!(page.len(), 1);
+
+        let review = |approved| punchguard::store::Review {
+            approved,
+            reason: "checked with the site manager".into(),
+            reviewer: "hr-token".into(),
+            at: t0() + SignedDuration::from_hours(1),
+        };
+        let id = |s: &str| PunchId::new(s).unwrap();
+        use punchguard::store::ReviewOutcome;
+        let ReviewOutcome::Reviewed(row) = store
+            .review_punch(&acme, &e1, &id("p0"), review(true))
+            .await
+            .unwrap()
+        else {
+            panic!("the first review decides");
+        };
+        assert_eq!(row.review, Some(review(true)));
+        assert_eq!(
+            store
+                .review_punch(&acme, &e1, &id("p0"), review(false))
+                .await
+                .unwrap(),
+            ReviewOutcome::AlreadyDecided(review(true))
+        );
+        assert_eq!(
+            store
+                .review_punch(&acme, &e1, &id("p1"), review(true))
+                .await
+                .unwrap(),
+            ReviewOutcome::NotAwaitingReview(Decision::Accepted)
+        );
+        assert_eq!(
+            store
+                .review_punch(&acme, &e1, &id("nope"), review(true))
+                .await
+                .unwrap(),
+            ReviewOutcome::NotFound
+        );
+        let ids: Vec<String> = store
+            .review_queue(&acme, 0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.punch_id.to_string())
+            .collect();
+        assert_eq!(ids, ["p2"]);
+
+        // The feed: in seq order, resumable from any seq, per organisation.
+        let latest = store.latest_seq(&acme).await.unwrap();
+        let feed = store.punches_after(&acme, 0, 10).await.unwrap();
+        assert_eq!(feed.len(), 3);
+        assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(feed.last().unwrap().seq, latest);
+        let resumed = store.punches_after(&acme, feed[0].seq, 10).await.unwrap();
+        assert_eq!(resumed, feed[1..]);
+        assert_eq!(store.latest_seq(&org("nobody")).await.unwrap(), 0);
+        let evidence = store
+            .punch_evidence(&acme, feed.iter().map(|r| r.seq).collect())
+            .await
+            .unwrap();
+        assert_eq!(evidence.len(), 3);
+        assert_eq!(evidence[0].1.latitude, Some(60.5));
+        let theirs = store.latest_seq(&org("other")).await.unwrap();
+        assert!(
+            store
+                .punch_evidence(&acme, vec![theirs])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    /// Every punch from the beginning of time to the end.
+    pub fn all_time(org: &OrgId) -> PunchQuery {
+        PunchQuery {
+            from: Timestamp::UNIX_EPOCH,
+            to: t0() + SignedDuration::from_hours(24 * 365),
+            ..all(org)
+        }
+    }
+
     pub fn all(org: &OrgId) -> PunchQuery {
         PunchQuery {
             org: org.clone(),
@@ -442,6 +822,10 @@ macro_rules! suite {
             suite!(@case $open, policies_round_trip_and_bump_the_version);
             suite!(@case $open, close_commits_what_was_queued);
             suite!(@case $open, history_follows_every_write);
+            suite!(@case $open, tokens_expire_revoke_and_rotate);
+            suite!(@case $open, retention_sweeps_each_category_as_previewed);
+            suite!(@case $open, erasure_removes_the_employee_and_only_them);
+            suite!(@case $open, reviews_are_decided_once_and_the_feed_resumes);
         }
     };
     (@case $open:expr, $case:ident) => {
