@@ -1,4 +1,4 @@
-//! Group-commit throughput of the SQLite store: durable punches per second
+//! Group-commit throughput of each store: durable punches per second
 //! when 1, 16 or 256 callers record at once. Every punch is acknowledged
 //! only after its transaction is fsynced (WAL, synchronous=FULL), so with
 //! one caller this measures the disk's sync latency, and with many it shows
@@ -7,7 +7,10 @@
 //! Also: reading a punch's history from memory versus from the database.
 //!
 //! The database lives under the target directory (a real disk, not tmpfs).
-//! Run: cargo bench --bench store
+//! PostgreSQL runs too when PUNCHGUARD_BENCH_POSTGRES names a database
+//! (each run in a schema of its own, dropped after).
+//!
+//! Run: PUNCHGUARD_BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/test cargo bench --bench store
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +22,7 @@ use jiff::Timestamp;
 use punchguard::engine::{
     Decision, EmployeeId, GpsFix, LocationMethod, OrgId, Punch, PunchId, PunchKind, Verdict,
 };
+use punchguard::store::postgres::{self, PostgresStore};
 use punchguard::store::sqlite::SqliteStore;
 use punchguard::store::{HistoryQuery, Store};
 
@@ -65,16 +69,56 @@ fn verdict() -> Verdict {
     }
 }
 
+/// The PostgreSQL store on a fresh schema of `PUNCHGUARD_BENCH_POSTGRES`
+/// (e.g. postgres://postgres@127.0.0.1:5432/test), if set.
+fn postgres(runtime: &tokio::runtime::Runtime) -> Option<(Arc<PostgresStore>, String, String)> {
+    let Ok(base) = std::env::var("PUNCHGUARD_BENCH_POSTGRES") else {
+        eprintln!("SKIPPED the PostgreSQL benchmarks: set PUNCHGUARD_BENCH_POSTGRES=postgres://…");
+        return None;
+    };
+    let schema = format!("punchguard_bench_{}", std::process::id());
+    runtime.block_on(async {
+        let url = postgres::create_schema(&base, &schema).await.unwrap();
+        let store = PostgresStore::open(&url).await.unwrap();
+        Some((Arc::new(store), base, schema))
+    })
+}
+
 fn bench_group_commit(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("bench.db")).unwrap());
+    let sqlite = Arc::new(SqliteStore::open(dir.path().join("bench.db")).unwrap());
+    record_punches(c, &runtime, "sqlite_record_punch", sqlite.clone());
+    let (commits, jobs) = sqlite.commit_stats();
+    eprintln!(
+        "sqlite group commit: {jobs} punches in {commits} transactions ({:.1} per commit)",
+        jobs as f64 / commits.max(1) as f64
+    );
+    if let Some((pg, base, schema)) = postgres(&runtime) {
+        record_punches(c, &runtime, "postgres_record_punch", pg.clone());
+        let (commits, jobs) = pg.commit_stats();
+        eprintln!(
+            "postgres group commit: {jobs} punches in {commits} transactions ({:.1} per commit)",
+            jobs as f64 / commits.max(1) as f64
+        );
+        runtime
+            .block_on(postgres::drop_schema(&base, &schema))
+            .unwrap();
+    }
+}
+
+/// Durable punches per second with 1, 16 or 256 callers recording at once.
+fn record_punches(
+    c: &mut Criterion,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    store: Arc<dyn Store>,
+) {
     runtime
         .block_on(store.ensure_org(&OrgId::new("bench").unwrap()))
         .unwrap();
     let next = Arc::new(AtomicU64::new(0));
-
-    let mut group = c.benchmark_group("sqlite_record_punch");
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(PUNCHES_PER_ITERATION));
     group.sample_size(10);
     for callers in [1u64, 16, 256] {
@@ -106,11 +150,6 @@ fn bench_group_commit(c: &mut Criterion) {
         });
     }
     group.finish();
-    let (commits, jobs) = store.commit_stats();
-    eprintln!(
-        "group commit: {jobs} punches in {commits} transactions ({:.1} per commit)",
-        jobs as f64 / commits.max(1) as f64
-    );
 }
 
 /// The history a punch is judged on: from memory when the employee is
@@ -162,6 +201,28 @@ fn bench_history(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // PostgreSQL keeps no history in memory (another replica may have
+    // written): every punch reads it, pipelined on one connection.
+    if let Some((pg, base, schema)) = postgres(&runtime) {
+        runtime.block_on(async {
+            pg.ensure_org(&OrgId::new("bench").unwrap()).await.unwrap();
+            for n in 0..5_000 {
+                pg.record_punch(&punch(n), &verdict()).await.unwrap();
+            }
+        });
+        let mut group = c.benchmark_group("postgres_history");
+        group.bench_function("from_database", |b| {
+            b.iter(|| runtime.block_on(pg.history(query(None))).unwrap())
+        });
+        group.bench_function("from_database_with_nonce", |b| {
+            b.iter(|| runtime.block_on(pg.history(query(Some("n1")))).unwrap())
+        });
+        group.finish();
+        runtime
+            .block_on(postgres::drop_schema(&base, &schema))
+            .unwrap();
+    }
 }
 
 criterion_group!(benches, bench_group_commit, bench_history);
