@@ -319,14 +319,6 @@ async fn bad_schedules_and_result_requests_name_the_field() {
 }
 
 /// The next event, or a failure (not a hang) when none comes.
-async fn next_event(feed: &mut tonic::Streaming<pb::PunchEvent>) -> pb::PunchEvent {
-    tokio::time::timeout(std::time::Duration::from_secs(20), feed.next())
-        .await
-        .expect("the feed went quiet")
-        .unwrap()
-        .unwrap()
-}
-
 /// A reader follows the feed, disconnects, and resumes from its last cursor
 /// while punches keep arriving: it sees every punch exactly once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

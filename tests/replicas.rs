@@ -205,6 +205,61 @@ async fn two_replicas_on_one_database_behave_as_one_service() {
         .connect()
         .await
         .unwrap();
+
+    // The live feed on B, while both replicas record at once: every punch
+    // once, in seq order, whichever replica committed it.
+    let mut feed = AttendanceServiceClient::new(b_channel.clone())
+        .watch_punches(authed(
+            pb::WatchPunchesRequest {
+                org_id: "kotka".into(),
+                cursor: String::new(),
+            },
+            &hr,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let writers: Vec<_> = [(&a, "dan"), (&b, "eve")]
+        .into_iter()
+        .map(|(replica, employee)| {
+            let (punches, device) = (replica.punches.clone(), token("device", Some(employee)));
+            tokio::spawn(async move {
+                for i in 0..20 {
+                    let request = from_device(
+                        honest(&format!("{employee}-{i}")),
+                        &format!("{employee}-phone"),
+                    );
+                    punches
+                        .clone()
+                        .submit_punch(authed(request, &device))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut fed = Vec::new();
+    let mut last_cursor = 0;
+    while fed.len() < 40 {
+        let event = next_event(&mut feed).await;
+        let cursor: i64 = event.cursor.parse().unwrap();
+        assert!(
+            cursor > last_cursor,
+            "the feed went back: {cursor} after {last_cursor}"
+        );
+        last_cursor = cursor;
+        fed.push(event.punch.unwrap().punch_id);
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    fed.sort();
+    let mut written: Vec<String> = ["dan", "eve"]
+        .iter()
+        .flat_map(|e| (0..20).map(move |i| format!("{e}-{i}")))
+        .collect();
+    written.sort();
+    assert_eq!(fed, written, "each punch of both replicas once");
     let listed = AttendanceServiceClient::new(b_channel)
         .list_punches(authed(
             pb::ListPunchesRequest {
@@ -226,6 +281,7 @@ async fn two_replicas_on_one_database_behave_as_one_service() {
     ]
     .into_iter()
     .map(String::from)
+    .chain(written)
     .chain((1..=attempt).map(|n| format!("probe-{n}")))
     .collect();
     expected.sort();

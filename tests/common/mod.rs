@@ -251,3 +251,15 @@ pub fn device(r: &mut pb::SubmitPunchRequest) -> &mut pb::DeviceFacts {
 pub fn motion(r: &mut pb::SubmitPunchRequest) -> &mut pb::MotionSummary {
     r.motion.as_mut().unwrap()
 }
+
+/// The next event of a live feed; fails the test after 20 s of silence.
+pub async fn next_event(feed: &mut tonic::Streaming<pb::PunchEvent>) -> pb::PunchEvent {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tokio_stream::StreamExt::next(feed),
+    )
+    .await
+    .expect("the feed went quiet")
+    .unwrap()
+    .unwrap()
+}

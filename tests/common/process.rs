@@ -63,24 +63,27 @@ pub fn serve_with(
         .stderr(stderr)
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut grpc, mut metrics) = (None, None);
-    while grpc.is_none() {
+    let stdout = child.stdout.take().unwrap();
+    // Owned from here on, so that a failure below still kills the server.
+    let mut served = Served {
+        child,
+        grpc: String::new(),
+        metrics: String::new(),
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    while served.grpc.is_empty() {
         let line = lines
             .next()
             .expect("server exited before listening")
             .unwrap();
         if let Some(addr) = line.strip_prefix("listening on ") {
-            grpc = Some(addr.to_owned());
+            served.grpc = addr.to_owned();
         } else if let Some(url) = line.strip_prefix("metrics on ") {
-            metrics = Some(url.to_owned());
+            served.metrics = url.to_owned();
         }
     }
-    Served {
-        child,
-        grpc: grpc.unwrap(),
-        metrics: metrics.expect("metrics line comes first"),
-    }
+    assert!(!served.metrics.is_empty(), "the metrics line comes first");
+    served
 }
 
 impl Drop for Served {

@@ -85,6 +85,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
+            deadpool_postgres::PoolError::Closed => StoreError::Closed,
             other => StoreError::Unavailable(other.to_string()),
         }
     }
