@@ -13,8 +13,7 @@ use punchguard::auth::{Role, generate_token};
 use punchguard::config::{Config, DEFAULT_DATABASE, ServeArgs};
 use punchguard::engine::{EmployeeId, OrgId};
 use punchguard::service::admin::parse_geojson;
-use punchguard::store::TokenGrant;
-use punchguard::store::{self, Database, Store};
+use punchguard::store::{self, Database, Store, TokenGrant};
 use punchguard::{demo, retention, server, verify};
 
 #[derive(Parser)]
