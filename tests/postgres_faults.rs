@@ -3,11 +3,12 @@
 //! While it is cut, punches are answered UNAVAILABLE (retryable), never
 //! INTERNAL and never acknowledged; once it is back the server recovers on
 //! its own, and every punch acknowledged before, during or after is stored
-//! exactly once. Needs `PUNCHGUARD_TEST_POSTGRES`.
+//! exactly once; a caller's deadline is kept while the database is away.
+//! Needs `PUNCHGUARD_TEST_POSTGRES`.
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,10 +23,17 @@ use punchguard::auth::Role;
 use punchguard::engine::OrgId;
 use punchguard::store::PunchQuery;
 
-/// Forwards loopback connections to PostgreSQL until cut.
+/// What the proxy does with a connection.
+const FORWARD: u8 = 0;
+/// Closes it at once, as a stopped server's host would.
+const REFUSE: u8 = 1;
+/// Accepts it and never answers, as a partitioned network does.
+const SWALLOW: u8 = 2;
+
+/// Forwards loopback connections to PostgreSQL, or fails them on demand.
 struct Proxy {
     addr: std::net::SocketAddr,
-    cut: Arc<AtomicBool>,
+    mode: Arc<AtomicU8>,
     links: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
@@ -33,37 +41,41 @@ impl Proxy {
     async fn start(upstream: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let cut = Arc::new(AtomicBool::new(false));
+        let mode = Arc::new(AtomicU8::new(FORWARD));
         let links = Arc::new(Mutex::new(Vec::<AbortHandle>::new()));
-        let (accept_cut, accept_links) = (cut.clone(), links.clone());
+        let (accept_mode, accept_links) = (mode.clone(), links.clone());
         tokio::spawn(async move {
             loop {
                 let (mut client, _) = listener.accept().await.unwrap();
-                if accept_cut.load(Ordering::SeqCst) {
-                    continue; // dropped: the connection closes at once
-                }
                 let upstream = upstream.clone();
-                let link = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
+                let link = match accept_mode.load(Ordering::SeqCst) {
+                    REFUSE => continue, // dropped: the connection closes at once
+                    SWALLOW => tokio::spawn(async move {
+                        let _held = client;
+                        std::future::pending::<()>().await;
+                    }),
+                    _ => tokio::spawn(async move {
+                        if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    }),
+                };
                 accept_links.lock().unwrap().push(link.abort_handle());
             }
         });
-        Proxy { addr, cut, links }
+        Proxy { addr, mode, links }
     }
 
-    /// Drops every open connection and refuses new ones.
-    fn cut(&self) {
-        self.cut.store(true, Ordering::SeqCst);
+    /// Drops every open connection, then treats new ones as `mode` says.
+    fn fail(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
         for link in self.links.lock().unwrap().drain(..) {
             link.abort();
         }
     }
 
     fn restore(&self) {
-        self.cut.store(false, Ordering::SeqCst);
+        self.fail(FORWARD);
     }
 }
 
@@ -105,7 +117,7 @@ async fn a_cut_database_connection_is_unavailable_then_recovers() {
         submit(format!("before-{i}")).await.unwrap();
     }
 
-    proxy.cut();
+    proxy.fail(REFUSE);
     for i in 0..5 {
         let started = Instant::now();
         let refused = submit(format!("during-{i}")).await.unwrap_err();
@@ -113,6 +125,31 @@ async fn a_cut_database_connection_is_unavailable_then_recovers() {
         // Bounded by the pool's connect wait, far below the request timeout.
         assert!(started.elapsed() < Duration::from_secs(20));
     }
+
+    // A partition instead: connections hang. The caller's own deadline
+    // (grpc-timeout) is kept while the server waits for the database, and
+    // without one the call ends UNAVAILABLE at the pool's 5 s connect wait.
+    proxy.fail(SWALLOW);
+    let mut hurried = authed(honest("hurried"), &device);
+    hurried.set_timeout(Duration::from_millis(300));
+    let started = Instant::now();
+    let cut_short = server
+        .punch_client()
+        .await
+        .submit_punch(hurried)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(cut_short.code(), Code::Cancelled | Code::DeadlineExceeded),
+        "{cut_short:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let refused = submit("partitioned".into()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
 
     proxy.restore();
     let restored = Instant::now();
