@@ -103,6 +103,23 @@ impl RetentionPolicy {
     }
 }
 
+/// Where the accepted-evidence progress mark moves after a sweep batch
+/// that coarsened `due` rows (of at most `limit`), the last received at
+/// `last_received_us`: a short batch finished everything before the cutoff;
+/// a full one finished up to its last row (rows at that instant are looked
+/// at again). Both backends keep the mark by this rule.
+pub fn evidence_mark_after(
+    due: usize,
+    limit: usize,
+    last_received_us: Option<i64>,
+    cutoff_us: i64,
+) -> i64 {
+    match last_received_us {
+        Some(received) if due == limit => received,
+        _ => cutoff_us,
+    }
+}
+
 /// Per category, the instant before which data goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cutoffs {

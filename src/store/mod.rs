@@ -181,6 +181,25 @@ pub struct PunchRow {
     pub review: Option<Review>,
 }
 
+impl PunchRow {
+    /// The row of a punch just recorded under `seq`: evidence held, no review.
+    pub fn fresh(seq: i64, punch: &Punch, verdict: &Verdict) -> Self {
+        PunchRow {
+            seq,
+            org: punch.org.clone(),
+            employee: punch.employee.clone(),
+            punch_id: punch.punch_id.clone(),
+            kind: punch.kind,
+            client_time: punch.client_time,
+            received_at: punch.received_at,
+            verdict: verdict.clone(),
+            distance_bucket: verdict.distance_m.map(DistanceBucket::of),
+            evidence_kept: true,
+            review: None,
+        }
+    }
+}
+
 /// HR's decision on a punch awaiting review.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Review {
@@ -202,6 +221,22 @@ pub enum ReviewOutcome {
     NotAwaitingReview(Decision),
     /// Already decided; the first decision stands.
     AlreadyDecided(Review),
+}
+
+impl ReviewOutcome {
+    /// Whether `row` (the punch named, if found) may be reviewed now: the
+    /// row, or the outcome that refuses the review. The same rule for every
+    /// backend; each checks it inside the transaction that records it.
+    pub fn precondition(row: Option<PunchRow>) -> std::result::Result<PunchRow, ReviewOutcome> {
+        let row = row.ok_or(ReviewOutcome::NotFound)?;
+        if let Some(first) = row.review {
+            return Err(ReviewOutcome::AlreadyDecided(first));
+        }
+        if row.verdict.decision != Decision::Review {
+            return Err(ReviewOutcome::NotAwaitingReview(row.verdict.decision));
+        }
+        Ok(row)
+    }
 }
 
 /// The outcome of [`Store::record_punch`].

@@ -41,8 +41,7 @@ use crate::engine::signatures::SignatureList;
 use crate::engine::sites::{SiteDefinition, fence_from_stored, fence_to_stored};
 use crate::engine::wifi::{AccessPoint, Bssid};
 use crate::engine::{
-    ConsentPurpose, Decision, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, SiteId,
-    Verdict,
+    ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, SiteId, Verdict,
 };
 use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
 use crate::store::policy_json;
@@ -169,6 +168,11 @@ async fn migrate(pool: &Pool) -> Result<()> {
     Ok(())
 }
 
+/// A page size as a SQL `LIMIT` (BIGINT).
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// Rows of a statement, prepared once per connection.
@@ -279,7 +283,7 @@ async fn load_site_page(
         &[
             &org.as_str(),
             &after.map_or("", SiteId::as_str),
-            &(limit.min(i64::MAX as usize) as i64),
+            &sql_limit(limit),
         ],
     )
     .await?;
@@ -896,7 +900,7 @@ impl Store for PostgresStore {
                 &to_us(q.to),
                 &to_us(after.received_at),
                 &after.seq,
-                &(q.limit.min(i64::MAX as usize) as i64),
+                &sql_limit(q.limit),
             ],
         )
         .await
@@ -1039,11 +1043,7 @@ impl Store for PostgresStore {
             "WHERE org_id = $1 AND decision = 'review' AND seq > $2
                AND NOT EXISTS (SELECT 1 FROM punch_reviews r WHERE r.seq = punches.seq)
              ORDER BY seq LIMIT $3",
-            &[
-                &org.as_str(),
-                &after_seq,
-                &(limit.min(i64::MAX as usize) as i64),
-            ],
+            &[&org.as_str(), &after_seq, &sql_limit(limit)],
         )
         .await
     }
@@ -1067,15 +1067,10 @@ impl Store for PostgresStore {
             keys,
         )
         .await?;
-        let Some(row) = punches::rows(&tx, BY_ID, keys).await?.pop() else {
-            return Ok(ReviewOutcome::NotFound);
+        let row = match ReviewOutcome::precondition(punches::rows(&tx, BY_ID, keys).await?.pop()) {
+            Ok(row) => row,
+            Err(refused) => return Ok(refused),
         };
-        if let Some(first) = row.review {
-            return Ok(ReviewOutcome::AlreadyDecided(first));
-        }
-        if row.verdict.decision != Decision::Review {
-            return Ok(ReviewOutcome::NotAwaitingReview(row.verdict.decision));
-        }
         execute(
             &tx,
             "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us)
@@ -1113,11 +1108,7 @@ impl Store for PostgresStore {
         punches::rows(
             &self.client().await?,
             "WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            &[
-                &org.as_str(),
-                &after_seq,
-                &(limit.min(i64::MAX as usize) as i64),
-            ],
+            &[&org.as_str(), &after_seq, &sql_limit(limit)],
         )
         .await
     }

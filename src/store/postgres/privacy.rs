@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use tokio_postgres::Row;
 
 use super::punches::rows;
-use super::{corrupt, execute, query, query_opt};
+use super::{corrupt, execute, query, query_opt, sql_limit};
 use crate::auth::Role;
 use crate::engine::{DeviceId, EmployeeId, OrgId};
 use crate::retention::{Cutoffs, SweepCounts};
@@ -78,7 +78,7 @@ pub async fn sweep_batch(
     cut: &Cutoffs,
     limit: usize,
 ) -> Result<SweepCounts> {
-    let (o, n) = (org.as_str(), limit.min(i64::MAX as usize) as i64);
+    let (o, n) = (org.as_str(), sql_limit(limit));
     let attendance_deleted = execute(
         tx,
         &format!(
@@ -115,12 +115,12 @@ pub async fn sweep_batch(
     .map(|r| (r.get(0), r.get(1)))
     .collect();
     coarsen(tx, &due.iter().map(|(seq, _)| *seq).collect::<Vec<_>>()).await?;
-    // As in the SQLite backend: a short batch finished everything before
-    // the cutoff, a full one up to its last row.
-    let new_mark = match due.last() {
-        Some((_, received)) if due.len() == limit => *received,
-        _ => to_us(cut.evidence),
-    };
+    let new_mark = crate::retention::evidence_mark_after(
+        due.len(),
+        limit,
+        due.last().map(|(_, received)| *received),
+        to_us(cut.evidence),
+    );
     if new_mark > mark {
         execute(
             tx,
@@ -234,7 +234,7 @@ pub async fn list_audit(c: &impl GenericClient, q: &AuditQuery) -> Result<Vec<Au
             &q.org.as_str(),
             &q.after_id,
             &q.employee.as_ref().map(EmployeeId::as_str),
-            &(q.limit.min(i64::MAX as usize) as i64),
+            &sql_limit(q.limit),
         ],
     )
     .await?

@@ -455,19 +455,7 @@ async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
         .zip(group)
         .map(|(seq, Job { punch, verdict, .. })| match seq {
             Some(seq) => Ok(Recorded {
-                row: PunchRow {
-                    seq: *seq,
-                    org: punch.org.clone(),
-                    employee: punch.employee.clone(),
-                    punch_id: punch.punch_id.clone(),
-                    kind: punch.kind,
-                    client_time: punch.client_time,
-                    received_at: punch.received_at,
-                    verdict: verdict.clone(),
-                    distance_bucket: verdict.distance_m.map(DistanceBucket::of),
-                    evidence_kept: true,
-                    review: None,
-                },
+                row: PunchRow::fresh(*seq, punch, verdict),
                 duplicate: false,
             }),
             None => firsts

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec::{self, PUNCH_COLUMNS};
 use crate::attendance::Schedule;
-use crate::engine::{Decision, EmployeeId, OrgId, PunchId};
+use crate::engine::{EmployeeId, OrgId, PunchId};
 use crate::store::encoding::to_us;
 use crate::store::encoding::{schedule_from_json, schedule_to_json};
 use crate::store::{PunchRow, Result, Review, ReviewOutcome, StoreError};
@@ -98,15 +98,10 @@ pub fn review_punch(
     punch_id: &PunchId,
     review: &Review,
 ) -> Result<ReviewOutcome> {
-    let Some(row) = punch_by_id(tx, org, employee, punch_id)? else {
-        return Ok(ReviewOutcome::NotFound);
+    let row = match ReviewOutcome::precondition(punch_by_id(tx, org, employee, punch_id)?) {
+        Ok(row) => row,
+        Err(refused) => return Ok(refused),
     };
-    if let Some(first) = row.review {
-        return Ok(ReviewOutcome::AlreadyDecided(first));
-    }
-    if row.verdict.decision != Decision::Review {
-        return Ok(ReviewOutcome::NotAwaitingReview(row.verdict.decision));
-    }
     tx.execute(
         "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us)
          VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -152,19 +152,7 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
         insert_wifi.execute(params![seq, bssid.to_string()])?;
     }
     Ok(Recorded {
-        row: PunchRow {
-            seq,
-            org: punch.org.clone(),
-            employee: punch.employee.clone(),
-            punch_id: punch.punch_id.clone(),
-            kind: punch.kind,
-            client_time: punch.client_time,
-            received_at: punch.received_at,
-            verdict: verdict.clone(),
-            distance_bucket: verdict.distance_m.map(DistanceBucket::of),
-            evidence_kept: true,
-            review: None,
-        },
+        row: PunchRow::fresh(seq, punch, verdict),
         duplicate: false,
     })
 }

@@ -118,12 +118,12 @@ pub fn sweep_batch(
     for (seq, _) in &due {
         coarsen(tx, *seq)?;
     }
-    // A short batch finished everything before the cutoff; a full one
-    // finished up to its last row (rows at that instant are looked at again).
-    let new_mark = match due.last() {
-        Some((_, received)) if due.len() == limit => *received,
-        _ => to_us(cut.evidence),
-    };
+    let new_mark = crate::retention::evidence_mark_after(
+        due.len(),
+        limit,
+        due.last().map(|(_, received)| *received),
+        to_us(cut.evidence),
+    );
     if new_mark > mark {
         tx.prepare_cached(
             "INSERT INTO retention_progress (org_id, evidence_until_us) VALUES (?1, ?2)
