@@ -22,8 +22,8 @@ use tokio_postgres::Row;
 use super::{Params, corrupt, execute, query};
 use crate::engine::history::LastFix;
 use crate::engine::{
-    ConsentPurpose, DeviceId, DistanceBucket, EmployeeId, History, Punch, SiteId, Verdict,
-    binds_device,
+    ConsentPurpose, DeviceId, DistanceBucket, EmployeeId, History, OrgId, Punch, PunchId, SiteId,
+    Verdict, binds_device,
 };
 use crate::store::encoding::{RawPunchRow, findings_to_json, from_us, to_us};
 use crate::store::{HistoryQuery, PunchRow, Recorded, Result, StoreError};
@@ -326,6 +326,17 @@ struct Columns<'a> {
     buckets: Vec<Option<&'static str>>,
 }
 
+/// A punch's identity (organisation, employee, punch id), as the unique key.
+type PunchKey = (String, String, String);
+
+fn punch_key(org: &OrgId, employee: &EmployeeId, punch_id: &PunchId) -> PunchKey {
+    (
+        org.as_str().to_owned(),
+        employee.as_str().to_owned(),
+        punch_id.as_str().to_owned(),
+    )
+}
+
 /// Writes a group in one transaction; the answers are in the group's order.
 async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
     let mut client = pool.get().await?;
@@ -390,7 +401,7 @@ async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
         ],
     )
     .await?;
-    let mut new_seqs: HashMap<(String, String, String), i64> = inserted
+    let mut new_seqs: HashMap<PunchKey, i64> = inserted
         .iter()
         .map(|r| ((r.get(1), r.get(2), r.get(3)), r.get(0)))
         .collect();
@@ -398,10 +409,10 @@ async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
     let seqs: Vec<Option<i64>> = group
         .iter()
         .map(|j| {
-            new_seqs.remove(&(
-                j.punch.org.as_str().to_owned(),
-                j.punch.employee.as_str().to_owned(),
-                j.punch.punch_id.as_str().to_owned(),
+            new_seqs.remove(&punch_key(
+                &j.punch.org,
+                &j.punch.employee,
+                &j.punch.punch_id,
             ))
         })
         .collect();
@@ -420,7 +431,7 @@ async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
         .filter(|(seq, _)| seq.is_none())
         .map(|(_, job)| job)
         .collect();
-    let mut firsts: HashMap<(String, String, String), PunchRow> = HashMap::new();
+    let mut firsts: HashMap<PunchKey, PunchRow> = HashMap::new();
     if !duplicates.is_empty() {
         let orgs: Vec<&str> = duplicates.iter().map(|j| j.punch.org.as_str()).collect();
         let employees: Vec<&str> = duplicates
@@ -439,14 +450,7 @@ async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
         )
         .await?
         {
-            firsts.insert(
-                (
-                    row.org.as_str().to_owned(),
-                    row.employee.as_str().to_owned(),
-                    row.punch_id.as_str().to_owned(),
-                ),
-                row,
-            );
+            firsts.insert(punch_key(&row.org, &row.employee, &row.punch_id), row);
         }
     }
     tx.commit().await?;
@@ -459,11 +463,7 @@ async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
                 duplicate: false,
             }),
             None => firsts
-                .get(&(
-                    punch.org.as_str().to_owned(),
-                    punch.employee.as_str().to_owned(),
-                    punch.punch_id.as_str().to_owned(),
-                ))
+                .get(&punch_key(&punch.org, &punch.employee, &punch.punch_id))
                 .cloned()
                 .map(|row| Recorded {
                     row,
