@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::service::limits::LimitSettings;
+use crate::app::limits::LimitSettings;
 use crate::store::Database;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";

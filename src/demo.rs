@@ -22,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::Request;
 use tonic::transport::Channel;
 
-use crate::auth::{Role, generate_token};
+use crate::app::tokens::{self, NewToken};
+use crate::app::{Actor, App};
+use crate::auth::Role;
 use crate::engine::fence::FenceGeometry;
 use crate::engine::sites::parse_sites_geojson;
 use crate::engine::{EmployeeId, OrgId, OrgSnapshot, Policy};
@@ -30,7 +32,6 @@ use crate::proto::v1::{self as pb, admin_service_client::AdminServiceClient};
 use crate::proto::v1::{
     attendance_service_client::AttendanceServiceClient, punch_service_client::PunchServiceClient,
 };
-use crate::store::TokenGrant;
 use crate::{server, service::convert::timestamp_to_pb};
 
 /// The demo organisation's sites: every building of the Kotka sample.
@@ -206,28 +207,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 async fn create_token(
-    app: &crate::service::App,
+    app: &App,
     org: &OrgId,
     role: Role,
     employee: Option<&str>,
 ) -> anyhow::Result<String> {
-    let (token, hash) = generate_token();
     let employee = employee
         .map(EmployeeId::new)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    app.store
-        .create_token(
-            hash,
-            TokenGrant {
-                org: org.clone(),
-                role,
-                employee,
-                expires_at: None,
-            },
-        )
-        .await?;
-    Ok(token)
+    let new = NewToken {
+        role,
+        employee,
+        expires_in_days: None,
+    };
+    let operator = Actor::cli(org.clone(), tokens::ROLE);
+    Ok(tokens::create(app, &operator, new).await?.token)
 }
 
 fn authed<T>(message: T, token: &str) -> Request<T> {

@@ -4,12 +4,15 @@
 //! organisation's geofences and anti-cheat rules, is recorded durably, and
 //! is served to HR systems.
 //!
+//! - [`app`]: the application layer: one function per use case, owning
+//!   authorisation, validation, serialisation and audit; every door calls it.
 //! - [`engine`]: the pure, synchronous decision engine (fences, rules, policy).
 //! - [`attendance`]: shifts, schedules and daily results (pure).
 //! - [`store`]: the `Store` trait and its backends (SQLite embedded default).
 //! - [`snapshots`]: the live per-organisation snapshots, swapped atomically.
-//! - [`service`]: the thin gRPC adapters, authentication, validation, errors.
+//! - [`service`]: the gRPC door: thin adapters, proto ↔ domain, error → status.
 //! - [`server`]: wiring: the gRPC server, health, reflection, metrics, shutdown.
+//! - [`cli`]: the command line, one function per verb over [`app`].
 //! - [`config`]: configuration from flags and an optional TOML file.
 //! - [`auth`]: bearer tokens and roles.
 //! - [`demo`]: the end-to-end demo behind `punchguard demo`.
@@ -21,8 +24,10 @@
 //! - [`proto`]: code generated from `proto/`.
 //! - [`metrics`]: every metric, declared in one place.
 
+pub mod app;
 pub mod attendance;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;

@@ -16,22 +16,24 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::App;
+use crate::app::limits::{LimitSettings, RateLimits};
 use crate::proto::v1::{
     FILE_DESCRIPTOR_SET, admin_service_server::AdminServiceServer,
     attendance_service_server::AttendanceServiceServer,
     privacy_service_server::PrivacyServiceServer, punch_service_server::PunchServiceServer,
 };
 use crate::retention;
-use crate::service::limits::{LimitSettings, RateLimits, Shed};
+use crate::service::limits::Shed;
 use crate::service::{
-    App, admin::AdminApi, attendance::AttendanceApi, privacy::PrivacyApi, punch::PunchApi,
+    admin::AdminApi, attendance::AttendanceApi, privacy::PrivacyApi, punch::PunchApi,
 };
 use crate::store::{self, Database};
 
 /// Largest SubmitPunch message. A punch with all its evidence is a few KiB.
 const MAX_PUNCH_MESSAGE: usize = 64 * 1024;
 /// Largest admin message: a GeoJSON import plus framing.
-const MAX_ADMIN_MESSAGE: usize = crate::service::admin::MAX_GEOJSON_BYTES + 64 * 1024;
+const MAX_ADMIN_MESSAGE: usize = crate::app::sites::MAX_GEOJSON_BYTES + 64 * 1024;
 /// A call taking longer than this is cut off. A punch cut off after its
 /// commit is safe: the client retries with the same id and gets the record.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

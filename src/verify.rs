@@ -27,13 +27,10 @@ use std::io::{BufRead, Write};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Role;
 use crate::engine::history::{History, LastFix};
 use crate::engine::{self, Decision, DeviceId, EmployeeId, OrgSnapshot, Punch};
 use crate::proto::v1 as pb;
-use crate::service::auth::Caller;
 use crate::service::convert;
-use crate::service::error::ApiError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -304,20 +301,10 @@ pub fn run(
             .and_then(to_request)
             .and_then(|(employee, request, received)| {
                 out.punch_id = Some(request.punch_id.clone());
-                let caller = Caller {
-                    org: snapshot.org.clone(),
-                    role: Role::Device,
-                    employee: Some(
-                        EmployeeId::new(employee).map_err(|e| format!("employee_id: {e}"))?,
-                    ),
-                    token_id: String::new(),
-                };
-                convert::punch(request, &caller, received).map_err(|e| match e {
-                    ApiError::InvalidArgument { field, description } => {
-                        format!("{field}: {description}")
-                    }
-                    other => other.to_string(),
-                })
+                let employee =
+                    EmployeeId::new(employee).map_err(|e| format!("employee_id: {e}"))?;
+                convert::punch(request, &snapshot.org, &employee, received)
+                    .map_err(|e| e.to_string())
             });
         match judged {
             Ok(punch) => {

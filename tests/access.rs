@@ -9,6 +9,7 @@ use prost::Message;
 use tonic::{Code, Status};
 
 use common::*;
+use punchguard::app::Actor;
 use punchguard::auth::{Role, generate_token};
 use punchguard::engine::{EmployeeId, OrgId};
 use punchguard::proto::v1 as pb;
@@ -270,7 +271,14 @@ async fn token_with(
         }),
         expires_at,
     };
-    server.app.store.create_token(hash, grant).await.unwrap();
+    let operator = Actor::cli(grant.org.clone(), Role::Admin);
+    let entry = punchguard::app::audit::entry(&operator, "CreateToken", None, hash.id());
+    server
+        .app
+        .store
+        .create_token(hash, grant, entry)
+        .await
+        .unwrap();
     token
 }
 
@@ -312,7 +320,16 @@ async fn every_rpc_for_every_caller() {
     server
         .app
         .store
-        .revoke_token(&OrgId::new("acme").unwrap(), &revoked_id)
+        .revoke_token(
+            &OrgId::new("acme").unwrap(),
+            &revoked_id,
+            punchguard::app::audit::entry(
+                &Actor::cli(OrgId::new("acme").unwrap(), Role::Admin),
+                "RevokeToken",
+                None,
+                "",
+            ),
+        )
         .await
         .unwrap();
     let expired = token_with(

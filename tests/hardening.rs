@@ -14,12 +14,13 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic_types::StatusExt;
 
 use common::*;
-use punchguard::auth::{Role, generate_token};
+use punchguard::app::Actor;
+use punchguard::app::limits::LimitSettings;
+use punchguard::app::tokens::{self, NewToken};
+use punchguard::auth::Role;
 use punchguard::engine::{EmployeeId, OrgId};
 use punchguard::proto::v1 as pb;
 use punchguard::server::{self, Options, TlsFiles};
-use punchguard::service::limits::LimitSettings;
-use punchguard::store::TokenGrant;
 
 struct Pki {
     ca_pem: String,
@@ -50,7 +51,7 @@ fn pki() -> Pki {
 
 struct Running {
     addr: std::net::SocketAddr,
-    app: punchguard::service::App,
+    app: punchguard::app::App,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dir: tempfile::TempDir,
@@ -81,15 +82,16 @@ async fn start(options: Options) -> Running {
 
 impl Running {
     async fn token(&self, role: Role, employee: Option<&str>) -> String {
-        let (token, hash) = generate_token();
-        let grant = TokenGrant {
-            org: OrgId::new("acme").unwrap(),
+        let new = NewToken {
             role,
             employee: employee.map(|e| EmployeeId::new(e).unwrap()),
-            expires_at: None,
+            expires_in_days: None,
         };
-        self.app.store.create_token(hash, grant).await.unwrap();
-        token
+        let operator = Actor::cli(OrgId::new("acme").unwrap(), tokens::ROLE);
+        tokens::create(&self.app, &operator, new)
+            .await
+            .unwrap()
+            .token
     }
 
     async fn stop(self) {

@@ -140,9 +140,15 @@ async fn an_export_holds_what_was_submitted_and_who_read_it() {
         .iter()
         .map(|a| a["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["ListDevices", "SetConsent", "ExportEmployee"]);
-    assert_eq!(doc["audit"][0]["role"], "admin");
-    assert_eq!(doc["audit"][2]["role"], "privacy");
+    // The device token was issued the way `punchguard token create` does,
+    // which is audited like CreateToken over gRPC.
+    assert_eq!(
+        actions,
+        ["CreateToken", "ListDevices", "SetConsent", "ExportEmployee"]
+    );
+    assert_eq!(doc["audit"][0]["actor"], "cli");
+    assert_eq!(doc["audit"][1]["role"], "admin");
+    assert_eq!(doc["audit"][3]["role"], "privacy");
 
     // The privacy role reads the whole log, HR's reads included.
     let mut attendance = server.attendance_client().await;
@@ -211,7 +217,8 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
     assert_eq!(erased.consents, 1);
     assert_eq!(erased.tokens, 1);
     assert_eq!(erased.nonces, 3);
-    assert_eq!(erased.audit_entries_anonymised, 1);
+    // SetConsent, and the issue of the device token.
+    assert_eq!(erased.audit_entries_anonymised, 2);
 
     // Nothing in any table, nor anywhere in the files (WAL included).
     let db = std::fs::read(&server.database).unwrap();

@@ -315,7 +315,9 @@ async fn an_organisations_shorter_periods_apply_to_it_alone() {
         evidence_days: 7,
         ..Default::default()
     };
-    store.put_retention(&org(), week).await.unwrap();
+    let operator = punchguard::app::Actor::cli(org(), punchguard::auth::Role::Admin);
+    let entry = punchguard::app::audit::entry(&operator, "PutRetention", None, "");
+    store.put_retention(&org(), week, entry).await.unwrap();
     let done = retention::sweep(&store, t0() + days(8), 100).await.unwrap();
     assert_eq!(done.evidence_coarsened, 1);
     assert_eq!(

@@ -20,10 +20,28 @@ use punchguard::store::postgres::PostgresStore;
 use punchguard::store::sqlite::SqliteStore;
 
 mod common;
-use punchguard::store::{HistoryQuery, PunchCursor, PunchQuery, Store, StoreError, TokenGrant};
+use punchguard::store::{
+    AuditEntry, HistoryQuery, PunchCursor, PunchQuery, Store, StoreError, TokenGrant,
+};
 
 fn org(s: &str) -> OrgId {
     OrgId::new(s).unwrap()
+}
+
+/// The audit entry of a change made by the test itself.
+fn audit() -> AuditEntry {
+    audit_of("Setup")
+}
+
+fn audit_of(action: &str) -> AuditEntry {
+    AuditEntry {
+        at: Timestamp::now(),
+        actor: "test".into(),
+        role: Role::Admin,
+        action: action.into(),
+        employee: None,
+        detail: String::new(),
+    }
 }
 
 fn micros(t: Timestamp) -> Timestamp {
@@ -234,6 +252,7 @@ mod cases {
                     employee: None,
                     expires_at: None,
                 },
+                audit(),
             )
             .await
             .unwrap();
@@ -243,7 +262,7 @@ mod cases {
             .await
             .unwrap();
         store
-            .put_sites(&org("a"), vec![circle_site("hq", 100.0)])
+            .put_sites(&org("a"), vec![circle_site("hq", 100.0)], audit())
             .await
             .unwrap();
         assert!(store.list_punches(all(&org("b"))).await.unwrap().is_empty());
@@ -273,11 +292,12 @@ mod cases {
             .put_sites(
                 &a,
                 vec![circle_site("hq", 100.0), circle_site("depot", 50.0)],
+                audit(),
             )
             .await
             .unwrap();
         let v2 = store
-            .put_sites(&a, vec![circle_site("hq", 300.0)])
+            .put_sites(&a, vec![circle_site("hq", 300.0)], audit())
             .await
             .unwrap();
         assert!(v2 > v1);
@@ -300,7 +320,7 @@ mod cases {
         let a = org("a");
         assert_eq!(store.load_policy(&a).await.unwrap(), Policy::default());
         let v1 = store
-            .put_sites(&a, vec![circle_site("hq", 100.0)])
+            .put_sites(&a, vec![circle_site("hq", 100.0)], audit())
             .await
             .unwrap();
         let mut policy = Policy {
@@ -309,7 +329,7 @@ mod cases {
         };
         policy.actions.insert(FindingCode::Rooted, Action::Reject);
         policy.field_staff.insert(EmployeeId::new("rep").unwrap());
-        let v2 = store.put_policy(&a, policy.clone()).await.unwrap();
+        let v2 = store.put_policy(&a, policy.clone(), audit()).await.unwrap();
         assert!(
             v2 > v1,
             "a policy change must move the configuration version"
@@ -375,18 +395,24 @@ mod cases {
         );
 
         // Admin changes and consent show on the very next read.
-        store.revoke_device(&acme, &aino, &phone).await.unwrap();
+        store
+            .revoke_device(&acme, &aino, &phone, audit())
+            .await
+            .unwrap();
         assert!(history("n2").await.bound_devices.is_empty());
         let tablet = DeviceId::new("tablet").unwrap();
-        store.bind_device(&acme, &aino, &tablet).await.unwrap();
+        store
+            .bind_device(&acme, &aino, &tablet, audit())
+            .await
+            .unwrap();
         assert_eq!(history("n2").await.bound_devices, [tablet]);
         store
-            .set_consent(&acme, &aino, ConsentPurpose::AutoPunch, true)
+            .set_consent(&acme, &aino, ConsentPurpose::AutoPunch, true, audit())
             .await
             .unwrap();
         assert!(history("n2").await.auto_punch_consent);
         store
-            .set_consent(&acme, &aino, ConsentPurpose::AutoPunch, false)
+            .set_consent(&acme, &aino, ConsentPurpose::AutoPunch, false, audit())
             .await
             .unwrap();
         assert!(!history("n2").await.auto_punch_consent);
@@ -432,13 +458,13 @@ mod cases {
         };
         let (admin, hr) = (TokenHash::of("admin-secret"), TokenHash::of("hr-secret"));
         store
-            .create_token(admin.clone(), grant(Role::Admin, None))
+            .create_token(admin.clone(), grant(Role::Admin, None), audit())
             .await
             .unwrap();
         // Stores keep microseconds.
         let soon = micros(Timestamp::now() + SignedDuration::from_hours(1));
         store
-            .create_token(hr.clone(), grant(Role::Hr, Some(soon)))
+            .create_token(hr.clone(), grant(Role::Hr, Some(soon)), audit())
             .await
             .unwrap();
         let found = store.find_token(&hr).await.unwrap().unwrap();
@@ -458,7 +484,7 @@ mod cases {
         let new = TokenHash::of("admin-secret-2");
         let grace = micros(Timestamp::now() + SignedDuration::from_mins(5));
         let issued = store
-            .rotate_token(&acme, &admin.id(), new.clone(), grace)
+            .rotate_token(&acme, &admin.id(), new.clone(), grace, audit())
             .await
             .unwrap()
             .unwrap();
@@ -469,20 +495,47 @@ mod cases {
         let other = TokenHash::of("x");
         assert!(
             store
-                .rotate_token(&org("other"), &new.id(), other, grace)
+                .rotate_token(&org("other"), &new.id(), other, grace, audit())
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
             store
-                .revoke_token(&org("other"), &new.id())
+                .revoke_token(&org("other"), &new.id(), audit())
                 .await
                 .unwrap()
                 .is_none()
         );
-        let revoked = store.revoke_token(&acme, &new.id()).await.unwrap().unwrap();
+        let revoked = store
+            .revoke_token(&acme, &new.id(), audit())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(revoked.refusal(Timestamp::now()), Some("token revoked"));
+
+        // Rotating a token that expires keeps an expiry: the new token gets
+        // the lifetime the old one was given (an hour), never "forever".
+        let hr_next = TokenHash::of("hr-secret-2");
+        let rotated = store
+            .rotate_token(&acme, &hr.id(), hr_next, grace, audit())
+            .await
+            .unwrap()
+            .unwrap();
+        let lifetime = rotated
+            .grant
+            .expires_at
+            .expect("a rotated expiring token still expires")
+            .duration_since(rotated.created_at);
+        let hour = SignedDuration::from_hours(1);
+        assert!(
+            (lifetime - hour).abs() < SignedDuration::from_secs(5),
+            "lifetime {lifetime:?}"
+        );
+        // The old one stops at the grace's end or its own expiry, whichever
+        // comes first.
+        let old_hr = store.find_token(&hr).await.unwrap().unwrap();
+        assert_eq!(old_hr.grant.expires_at, Some(grace.min(soon)));
 
         let used = Timestamp::now();
         store
@@ -605,7 +658,7 @@ mod cases {
             EmployeeId::new("stays").unwrap(),
         );
         store
-            .set_consent(&acme, &gone, ConsentPurpose::AutoPunch, true)
+            .set_consent(&acme, &gone, ConsentPurpose::AutoPunch, true, audit())
             .await
             .unwrap();
         store
@@ -617,6 +670,7 @@ mod cases {
                     employee: Some(gone.clone()),
                     expires_at: None,
                 },
+                audit(),
             )
             .await
             .unwrap();
@@ -651,7 +705,10 @@ mod cases {
             (1, 1, 1)
         );
 
-        let counts = store.erase_employee(&acme, &gone).await.unwrap();
+        let counts = store
+            .erase_employee(&acme, &gone, audit_of("EraseEmployee"))
+            .await
+            .unwrap();
         assert_eq!(
             (
                 counts.punches,
@@ -682,10 +739,38 @@ mod cases {
             })
             .await
             .unwrap();
-        assert_eq!(audit.len(), 1);
-        assert_eq!(audit[0].entry.employee, None, "anonymised, not deleted");
-        // A second erasure finds nothing.
-        assert!(store.erase_employee(&acme, &gone).await.unwrap().is_empty());
+        let actions: Vec<_> = audit
+            .iter()
+            .map(|r| (r.entry.action.as_str(), r.entry.employee.as_ref()))
+            .collect();
+        assert!(
+            actions.contains(&("ExportEmployee", None)),
+            "anonymised, not deleted: {actions:?}"
+        );
+        assert_eq!(
+            actions.last(),
+            Some(&("EraseEmployee", None)),
+            "the erasure's own entry, written with it"
+        );
+        // A second erasure finds nothing, and so records nothing.
+        let again = audit_of("EraseEmployee");
+        assert!(
+            store
+                .erase_employee(&acme, &gone, again)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let after = store
+            .list_audit(punchguard::store::AuditQuery {
+                org: acme.clone(),
+                employee: None,
+                after_id: 0,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(after.len(), audit.len(), "no entry for a change not made");
     }
 
     pub async fn reviews_are_decided_once_and_the_feed_resumes(store: Arc<dyn Store>) {
@@ -727,7 +812,7 @@ mod cases {
         let id = |s: &str| PunchId::new(s).unwrap();
         use punchguard::store::ReviewOutcome;
         let ReviewOutcome::Reviewed(row) = store
-            .review_punch(&acme, &e1, &id("p0"), review(true))
+            .review_punch(&acme, &e1, &id("p0"), review(true), audit())
             .await
             .unwrap()
         else {
@@ -736,21 +821,21 @@ mod cases {
         assert_eq!(row.review, Some(review(true)));
         assert_eq!(
             store
-                .review_punch(&acme, &e1, &id("p0"), review(false))
+                .review_punch(&acme, &e1, &id("p0"), review(false), audit())
                 .await
                 .unwrap(),
             ReviewOutcome::AlreadyDecided(review(true))
         );
         assert_eq!(
             store
-                .review_punch(&acme, &e1, &id("p1"), review(true))
+                .review_punch(&acme, &e1, &id("p1"), review(true), audit())
                 .await
                 .unwrap(),
             ReviewOutcome::NotAwaitingReview(Decision::Accepted)
         );
         assert_eq!(
             store
-                .review_punch(&acme, &e1, &id("nope"), review(true))
+                .review_punch(&acme, &e1, &id("nope"), review(true), audit())
                 .await
                 .unwrap(),
             ReviewOutcome::NotFound
@@ -928,15 +1013,21 @@ async fn sqlite_cached_history_equals_the_database() {
         let at = t0() + SignedDuration::from_mins(step);
         match next(6) {
             0 => {
-                store.revoke_device(&acme, employee, device).await.unwrap();
+                store
+                    .revoke_device(&acme, employee, device, audit())
+                    .await
+                    .unwrap();
             }
             1 => {
-                store.bind_device(&acme, employee, device).await.unwrap();
+                store
+                    .bind_device(&acme, employee, device, audit())
+                    .await
+                    .unwrap();
             }
             2 => {
                 let granted = next(2) == 0;
                 store
-                    .set_consent(&acme, employee, ConsentPurpose::AutoPunch, granted)
+                    .set_consent(&acme, employee, ConsentPurpose::AutoPunch, granted, audit())
                     .await
                     .unwrap();
             }

@@ -1,133 +1,170 @@
-//! `punchguard.v1.AdminService`: sites and fences.
+//! `punchguard.v1.AdminService`: sites, fences, settings, devices and
+//! tokens. Each handler authenticates, converts the request, calls its use
+//! case in `app` and converts the answer back.
 
 use tonic::{Request, Response, Status};
 
-use super::error::{ApiError, respond};
-use super::{App, audit, auth, convert};
-use jiff::{SignedDuration, Timestamp};
-
-use crate::auth::{Role, generate_token};
+use super::status::respond;
+use super::{auth, convert};
+use crate::app::tokens::NewToken;
+use crate::app::{App, AppError, devices, settings, sites, tokens};
+use crate::auth::Role;
 use crate::engine::SiteId;
 use crate::engine::signatures::SignatureList;
-use crate::engine::sites::{SiteDefinition, parse_sites_geojson};
 use crate::proto::v1::{self as pb, admin_service_server::AdminService};
-use crate::store::{SiteRadios, StoreError, TokenGrant, TokenRecord};
-
-/// Largest GeoJSON text one import may carry.
-pub const MAX_GEOJSON_BYTES: usize = 32 * 1024 * 1024;
+use crate::store::{SiteRadios, TokenRecord};
 
 pub struct AdminApi(pub App);
-
-/// Parses GeoJSON off the async workers (a large file takes a while).
-pub async fn parse_geojson(text: String) -> Result<Vec<SiteDefinition>, ApiError> {
-    if text.len() > MAX_GEOJSON_BYTES {
-        return Err(ApiError::invalid(
-            "geojson",
-            format!("at most {MAX_GEOJSON_BYTES} bytes, got {}", text.len()),
-        ));
-    }
-    tokio::task::spawn_blocking(move || parse_sites_geojson(&text))
-        .await
-        .map_err(|e| ApiError::Store(crate::store::StoreError::Corrupt(e.to_string())))?
-        .map_err(|e| {
-            // Import paths are relative to the file; in the request they sit under `geojson`.
-            let field = if e.field == "geojson" {
-                e.field
-            } else {
-                format!("geojson.{}", e.field)
-            };
-            ApiError::invalid(field, e.description)
-        })
-}
 
 impl AdminApi {
     async fn import_sites_inner(
         &self,
         request: Request<pb::ImportSitesRequest>,
-    ) -> Result<pb::ImportSitesResponse, ApiError> {
+    ) -> Result<pb::ImportSitesResponse, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let org = caller.org.clone();
-        let request = request.into_inner();
-        let sites = parse_geojson(request.geojson).await?;
-        let summaries: Vec<_> = sites.iter().map(convert::site_to_pb).collect();
-        let version = app.store.put_sites(&org, sites).await?;
-        // Effective for the next punch: rebuild and swap before answering.
-        app.snapshots.reload(app.store.as_ref(), &org).await?;
-        audit::record(
-            app,
-            &caller,
-            "ImportSites",
-            None,
-            format!("{} sites", summaries.len()),
-        )
-        .await?;
-        tracing::info!(org = %org, version, "sites imported");
+        let actor = auth::authorize(app, &request, sites::ROLE).await?;
+        let imported = sites::import(app, &actor, request.into_inner().geojson).await?;
         Ok(pb::ImportSitesResponse {
-            sites: summaries,
-            sites_version: version,
+            sites: imported.sites.iter().map(convert::site_to_pb).collect(),
+            sites_version: imported.version,
         })
     }
 
     async fn list_sites_inner(
         &self,
         request: Request<pb::ListSitesRequest>,
-    ) -> Result<pb::ListSitesResponse, ApiError> {
+    ) -> Result<pb::ListSitesResponse, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let org = caller.org.clone();
+        let actor = auth::authorize(app, &request, sites::ROLE).await?;
         let request = request.into_inner();
         let after = convert::decode_site_cursor(&request.page_token)?;
         let limit = convert::page_size(request.page_size);
-        let mut sites = app.store.list_sites(&org, after, limit + 1).await?;
+        let mut listed = sites::list(app, &actor, after, limit + 1).await?;
         let next_page_token =
-            convert::paginate(&mut sites, limit, |s| convert::encode_site_cursor(&s.id));
+            convert::paginate(&mut listed, limit, |s| convert::encode_site_cursor(&s.id));
         Ok(pb::ListSitesResponse {
-            sites: sites.iter().map(convert::site_to_pb).collect(),
+            sites: listed.iter().map(convert::site_to_pb).collect(),
             next_page_token,
         })
     }
 
+    /// Replaces one kind of a site's radio evidence.
+    async fn put_site_radios<T: auth::OrgScoped>(
+        &self,
+        request: &Request<T>,
+        site_id: String,
+        radios: impl FnOnce() -> Result<SiteRadios, AppError>,
+    ) -> Result<pb::Site, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, request, sites::ROLE).await?;
+        let site = SiteId::new(site_id).map_err(|e| AppError::invalid("site_id", e))?;
+        let stored = sites::put_radios(app, &actor, &site, radios()?).await?;
+        Ok(convert::site_to_pb(&stored))
+    }
+}
+
+impl AdminApi {
     async fn get_policy_inner(
         &self,
         request: Request<pb::GetPolicyRequest>,
-    ) -> Result<pb::OrgPolicy, ApiError> {
+    ) -> Result<pb::OrgPolicy, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let org = caller.org.clone();
-        Ok(convert::policy_to_pb(&app.store.load_policy(&org).await?))
+        let actor = auth::authorize(app, &request, settings::ROLE).await?;
+        Ok(convert::policy_to_pb(&settings::policy(app, &actor).await?))
     }
 
     async fn put_policy_inner(
         &self,
         request: Request<pb::PutPolicyRequest>,
-    ) -> Result<pb::OrgPolicy, ApiError> {
+    ) -> Result<pb::OrgPolicy, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let org = caller.org.clone();
-        let request = request.into_inner();
-        let policy = convert::policy_from_pb(request.policy)?;
-        let answer = convert::policy_to_pb(&policy);
-        let version = app.store.put_policy(&org, policy).await?;
-        app.snapshots.reload(app.store.as_ref(), &org).await?;
-        audit::record(app, &caller, "PutPolicy", None, "").await?;
-        tracing::info!(org = %org, version, "policy changed");
-        Ok(answer)
+        let actor = auth::authorize(app, &request, settings::ROLE).await?;
+        let policy = convert::policy_from_pb(request.into_inner().policy)?;
+        let stored = settings::put_policy(app, &actor, policy).await?;
+        Ok(convert::policy_to_pb(&stored))
     }
 
+    async fn get_signatures_inner(
+        &self,
+        request: Request<pb::GetSignaturesRequest>,
+    ) -> Result<pb::SignatureList, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, settings::ROLE).await?;
+        let own = settings::signatures(app, &actor).await?;
+        Ok(signature_list_to_pb(own.as_ref()))
+    }
+
+    async fn put_signatures_inner(
+        &self,
+        request: Request<pb::PutSignaturesRequest>,
+    ) -> Result<pb::SignatureList, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, settings::ROLE).await?;
+        let request = request.into_inner();
+        let own = match request.use_builtin {
+            true => None,
+            false => Some(convert::signatures_from_pb(request.signatures)?),
+        };
+        let stored = settings::put_signatures(app, &actor, own).await?;
+        Ok(signature_list_to_pb(stored.as_ref()))
+    }
+
+    async fn get_retention_inner(
+        &self,
+        request: Request<pb::GetRetentionRequest>,
+    ) -> Result<pb::RetentionPolicy, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, settings::ROLE).await?;
+        Ok(convert::retention_to_pb(
+            &settings::retention(app, &actor).await?,
+        ))
+    }
+
+    async fn put_retention_inner(
+        &self,
+        request: Request<pb::PutRetentionRequest>,
+    ) -> Result<pb::RetentionPolicy, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, settings::ROLE).await?;
+        let retention = convert::retention_from_pb(request.into_inner().retention)?;
+        let stored = settings::put_retention(app, &actor, retention).await?;
+        Ok(convert::retention_to_pb(&stored))
+    }
+
+    async fn get_schedule_inner(
+        &self,
+        request: Request<pb::GetScheduleRequest>,
+    ) -> Result<pb::Schedule, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, settings::ROLE).await?;
+        Ok(convert::schedule_to_pb(
+            &settings::schedule(app, &actor).await?,
+        ))
+    }
+
+    async fn put_schedule_inner(
+        &self,
+        request: Request<pb::PutScheduleRequest>,
+    ) -> Result<pb::Schedule, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, settings::ROLE).await?;
+        let schedule = convert::schedule_from_pb(request.into_inner().schedule)?;
+        let stored = settings::put_schedule(app, &actor, schedule).await?;
+        Ok(convert::schedule_to_pb(&stored))
+    }
+}
+
+impl AdminApi {
     async fn list_devices_inner(
         &self,
         request: Request<pb::ListDevicesRequest>,
-    ) -> Result<pb::ListDevicesResponse, ApiError> {
+    ) -> Result<pb::ListDevicesResponse, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let org = caller.org.clone();
-        let request = request.into_inner();
-        let employee = convert::employee_id(request.employee_id)?;
-        audit::record(app, &caller, "ListDevices", Some(&employee), "").await?;
-        let devices = app.store.list_devices(&org, &employee).await?;
+        let actor = auth::authorize(app, &request, devices::ROLE).await?;
+        let employee = convert::employee_id(request.into_inner().employee_id)?;
+        let bindings = devices::list(app, &actor, &employee).await?;
         Ok(pb::ListDevicesResponse {
-            devices: devices.iter().map(convert::device_to_pb).collect(),
+            devices: bindings.iter().map(convert::device_to_pb).collect(),
         })
     }
 
@@ -135,151 +172,19 @@ impl AdminApi {
         &self,
         request: Request<pb::DeviceRequest>,
         bind: bool,
-    ) -> Result<pb::Device, ApiError> {
+    ) -> Result<pb::Device, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let org = caller.org.clone();
+        let actor = auth::authorize(app, &request, devices::ROLE).await?;
         let request = request.into_inner();
         let employee = convert::employee_id(request.employee_id)?;
         let device = convert::device_id(request.device_id)?;
-        let binding = if bind {
-            app.store.bind_device(&org, &employee, &device).await?
-        } else {
-            app.store
-                .revoke_device(&org, &employee, &device)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::NotFound("the device was never bound to the employee".into())
-                })?
+        let binding = match bind {
+            true => devices::bind(app, &actor, &employee, &device).await?,
+            false => devices::revoke(app, &actor, &employee, &device).await?,
         };
-        let action = if bind { "BindDevice" } else { "RevokeDevice" };
-        audit::record(app, &caller, action, Some(&employee), "").await?;
-        tracing::info!(org = %org, bind, "device binding changed");
         Ok(convert::device_to_pb(&binding))
     }
-
-    async fn get_signatures_inner(
-        &self,
-        request: Request<pb::GetSignaturesRequest>,
-    ) -> Result<pb::SignatureList, ApiError> {
-        let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let org = caller.org.clone();
-        Ok(signature_list_to_pb(
-            app.store.load_signatures(&org).await?.as_ref(),
-        ))
-    }
-
-    async fn put_signatures_inner(
-        &self,
-        request: Request<pb::PutSignaturesRequest>,
-    ) -> Result<pb::SignatureList, ApiError> {
-        let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let org = caller.org.clone();
-        let request = request.into_inner();
-        let own = match request.use_builtin {
-            true => None,
-            false => Some(convert::signatures_from_pb(request.signatures)?),
-        };
-        let answer = signature_list_to_pb(own.as_ref());
-        let version = app.store.put_signatures(&org, own).await?;
-        app.snapshots.reload(app.store.as_ref(), &org).await?;
-        audit::record(app, &caller, "PutSignatures", None, "").await?;
-        tracing::info!(org = %org, version, "signature list changed");
-        Ok(answer)
-    }
 }
-
-impl AdminApi {
-    /// Replaces one kind of a site's radio evidence and makes it effective.
-    async fn put_site_radios<T: auth::OrgScoped>(
-        &self,
-        request: &Request<T>,
-        action: &str,
-        site_id: String,
-        radios: impl FnOnce() -> Result<SiteRadios, ApiError>,
-    ) -> Result<pb::Site, ApiError> {
-        let app = &self.0;
-        let caller = auth::authorize(app, request, Role::Admin).await?;
-        let org = caller.org.clone();
-        let site = SiteId::new(site_id).map_err(|e| ApiError::invalid("site_id", e))?;
-        let radios = radios()?;
-        let (version, stored) = app
-            .store
-            .put_site_radios(&org, &site, radios)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no site {site} in the organisation")))?;
-        app.snapshots.reload(app.store.as_ref(), &org).await?;
-        audit::record(app, &caller, action, None, format!("site {site}")).await?;
-        tracing::info!(org = %org, version, "site radio evidence changed");
-        Ok(convert::site_to_pb(&stored))
-    }
-}
-
-impl AdminApi {
-    async fn get_retention_inner(
-        &self,
-        request: Request<pb::GetRetentionRequest>,
-    ) -> Result<pb::RetentionPolicy, ApiError> {
-        let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        Ok(convert::retention_to_pb(
-            &app.store.load_retention(&caller.org).await?,
-        ))
-    }
-
-    async fn put_retention_inner(
-        &self,
-        request: Request<pb::PutRetentionRequest>,
-    ) -> Result<pb::RetentionPolicy, ApiError> {
-        let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let retention = convert::retention_from_pb(request.into_inner().retention)?;
-        app.store.put_retention(&caller.org, retention).await?;
-        audit::record(app, &caller, "PutRetention", None, "").await?;
-        tracing::info!(org = %caller.org, "retention changed");
-        Ok(convert::retention_to_pb(&retention))
-    }
-}
-
-impl AdminApi {
-    async fn get_schedule_inner(
-        &self,
-        request: Request<pb::GetScheduleRequest>,
-    ) -> Result<pb::Schedule, ApiError> {
-        let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let schedule = app
-            .store
-            .load_schedule(&caller.org)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("the organisation has no schedule yet".into()))?;
-        Ok(convert::schedule_to_pb(&schedule))
-    }
-
-    async fn put_schedule_inner(
-        &self,
-        request: Request<pb::PutScheduleRequest>,
-    ) -> Result<pb::Schedule, ApiError> {
-        let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let schedule = convert::schedule_from_pb(request.into_inner().schedule)?;
-        let checked = schedule.check().map_err(convert::schedule_error)?;
-        let answer = convert::schedule_to_pb(&checked.schedule);
-        app.store
-            .put_schedule(&caller.org, checked.schedule)
-            .await?;
-        audit::record(app, &caller, "PutSchedule", None, "").await?;
-        tracing::info!(org = %caller.org, "schedule changed");
-        Ok(answer)
-    }
-}
-
-/// Longest grace a rotated token keeps working: a week.
-const MAX_ROTATION_GRACE_MIN: u32 = 7 * 24 * 60;
-/// Longest life of a token an admin creates: ten years.
-const MAX_TOKEN_DAYS: u32 = 3650;
 
 fn token_to_pb(t: &TokenRecord) -> pb::TokenInfo {
     pb::TokenInfo {
@@ -298,75 +203,42 @@ fn token_to_pb(t: &TokenRecord) -> pb::TokenInfo {
     }
 }
 
+fn issued_to_pb(issued: tokens::Issued) -> pb::IssuedToken {
+    pb::IssuedToken {
+        info: Some(token_to_pb(&issued.record)),
+        token: issued.token,
+    }
+}
+
 impl AdminApi {
     async fn create_token_inner(
         &self,
         request: Request<pb::CreateTokenRequest>,
-    ) -> Result<pb::IssuedToken, ApiError> {
+    ) -> Result<pb::IssuedToken, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
+        let actor = auth::authorize(app, &request, tokens::ROLE).await?;
         let request = request.into_inner();
-        let role = Role::parse(&request.role)
-            .ok_or_else(|| ApiError::invalid("role", "admin, hr, device or privacy"))?;
-        let employee = match (role, request.employee_id.is_empty()) {
-            (Role::Device, false) => Some(convert::employee_id(request.employee_id)?),
-            (Role::Device, true) => {
-                return Err(ApiError::invalid(
-                    "employee_id",
-                    "required for device tokens",
-                ));
-            }
-            (_, true) => None,
-            (_, false) => {
-                return Err(ApiError::invalid("employee_id", "only for device tokens"));
-            }
+        let new = NewToken {
+            role: Role::parse(&request.role)
+                .ok_or_else(|| AppError::invalid("role", "admin, hr, device or privacy"))?,
+            employee: match request.employee_id.is_empty() {
+                true => None,
+                false => Some(convert::employee_id(request.employee_id)?),
+            },
+            // The proto's zero: no expiry.
+            expires_in_days: (request.expires_in_days > 0).then_some(request.expires_in_days),
         };
-        if request.expires_in_days > MAX_TOKEN_DAYS {
-            return Err(ApiError::invalid(
-                "expires_in_days",
-                format!("at most {MAX_TOKEN_DAYS}"),
-            ));
-        }
-        let expires_at = (request.expires_in_days > 0).then(|| {
-            Timestamp::now() + SignedDuration::from_hours(24 * i64::from(request.expires_in_days))
-        });
-        let (token, hash) = generate_token();
-        let grant = TokenGrant {
-            org: caller.org.clone(),
-            role,
-            employee,
-            expires_at,
-        };
-        app.store.create_token(hash.clone(), grant).await?;
-        let info = app
-            .store
-            .find_token(&hash)
-            .await?
-            .ok_or_else(|| ApiError::Store(StoreError::Corrupt("token vanished".into())))?;
-        audit::record(
-            app,
-            &caller,
-            "CreateToken",
-            info.grant.employee.as_ref(),
-            info.id.clone(),
-        )
-        .await?;
-        Ok(pb::IssuedToken {
-            token,
-            info: Some(token_to_pb(&info)),
-        })
+        Ok(issued_to_pb(tokens::create(app, &actor, new).await?))
     }
 
     async fn list_tokens_inner(
         &self,
         request: Request<pb::ListTokensRequest>,
-    ) -> Result<pb::ListTokensResponse, ApiError> {
+    ) -> Result<pb::ListTokensResponse, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
+        let actor = auth::authorize(app, &request, tokens::ROLE).await?;
         Ok(pb::ListTokensResponse {
-            tokens: app
-                .store
-                .list_tokens(&caller.org)
+            tokens: tokens::list(app, &actor)
                 .await?
                 .iter()
                 .map(token_to_pb)
@@ -377,52 +249,22 @@ impl AdminApi {
     async fn revoke_token_inner(
         &self,
         request: Request<pb::TokenIdRequest>,
-    ) -> Result<pb::TokenInfo, ApiError> {
+    ) -> Result<pb::TokenInfo, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
-        let id = request.into_inner().token_id;
-        let revoked = app
-            .store
-            .revoke_token(&caller.org, &id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("no such token in the organisation".into()))?;
-        audit::record(app, &caller, "RevokeToken", None, id).await?;
+        let actor = auth::authorize(app, &request, tokens::ROLE).await?;
+        let revoked = tokens::revoke(app, &actor, &request.into_inner().token_id).await?;
         Ok(token_to_pb(&revoked))
     }
 
     async fn rotate_token_inner(
         &self,
         request: Request<pb::RotateTokenRequest>,
-    ) -> Result<pb::IssuedToken, ApiError> {
+    ) -> Result<pb::IssuedToken, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Admin).await?;
+        let actor = auth::authorize(app, &request, tokens::ROLE).await?;
         let request = request.into_inner();
-        if request.grace_minutes > MAX_ROTATION_GRACE_MIN {
-            return Err(ApiError::invalid(
-                "grace_minutes",
-                format!("at most {MAX_ROTATION_GRACE_MIN}"),
-            ));
-        }
-        let old_until =
-            Timestamp::now() + SignedDuration::from_mins(i64::from(request.grace_minutes));
-        let (token, hash) = generate_token();
-        let info = app
-            .store
-            .rotate_token(&caller.org, &request.token_id, hash, old_until)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("no such live token in the organisation".into()))?;
-        audit::record(
-            app,
-            &caller,
-            "RotateToken",
-            None,
-            format!("{} -> {}", request.token_id, info.id),
-        )
-        .await?;
-        Ok(pb::IssuedToken {
-            token,
-            info: Some(token_to_pb(&info)),
-        })
+        let issued = tokens::rotate(app, &actor, &request.token_id, request.grace_minutes).await?;
+        Ok(issued_to_pb(issued))
     }
 }
 
@@ -501,7 +343,7 @@ impl AdminService for AdminApi {
         const ACTION: &str = "PutSiteAccessPoints";
         let message = request.get_ref();
         let answer = self
-            .put_site_radios(&request, ACTION, message.site_id.clone(), || {
+            .put_site_radios(&request, message.site_id.clone(), || {
                 convert::site_access_points_from_pb(message.access_points.clone())
                     .map(SiteRadios::AccessPoints)
             })
@@ -516,7 +358,7 @@ impl AdminService for AdminApi {
         const ACTION: &str = "PutSiteBeacons";
         let message = request.get_ref();
         let answer = self
-            .put_site_radios(&request, ACTION, message.site_id.clone(), || {
+            .put_site_radios(&request, message.site_id.clone(), || {
                 convert::site_beacons_from_pb(message.beacons.clone()).map(SiteRadios::Beacons)
             })
             .await;

@@ -3,21 +3,19 @@
 
 use tonic::{Request, Response, Status};
 
-use super::error::{ApiError, respond};
-use jiff::Timestamp;
-
-use super::{App, audit, auth, convert};
-use crate::auth::Role;
+use super::status::respond;
+use super::{auth, convert};
+use crate::app::{App, AppError, privacy};
 use crate::engine::ConsentPurpose;
 use crate::proto::v1::{self as pb, privacy_service_server::PrivacyService};
-use crate::store::{AuditQuery, ConsentRecord};
+use crate::store::ConsentRecord;
 
 pub struct PrivacyApi(pub App);
 
-fn purpose(value: i32) -> Result<ConsentPurpose, ApiError> {
+fn purpose(value: i32) -> Result<ConsentPurpose, AppError> {
     match pb::ConsentPurpose::try_from(value) {
         Ok(pb::ConsentPurpose::AutoPunch) => Ok(ConsentPurpose::AutoPunch),
-        Ok(pb::ConsentPurpose::Unspecified) | Err(_) => Err(ApiError::invalid(
+        Ok(pb::ConsentPurpose::Unspecified) | Err(_) => Err(AppError::invalid(
             "purpose",
             "required: CONSENT_PURPOSE_AUTO_PUNCH",
         )),
@@ -39,89 +37,49 @@ impl PrivacyApi {
     async fn set_consent_inner(
         &self,
         request: Request<pb::SetConsentRequest>,
-    ) -> Result<pb::Consent, ApiError> {
+    ) -> Result<pb::Consent, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Privacy).await?;
-        let org = caller.org.clone();
+        let actor = auth::authorize(app, &request, privacy::ROLE).await?;
         let request = request.into_inner();
         let employee = convert::employee_id(request.employee_id)?;
         let purpose = purpose(request.purpose)?;
-        let record = app
-            .store
-            .set_consent(&org, &employee, purpose, request.granted)
-            .await?;
-        audit::record(
-            app,
-            &caller,
-            "SetConsent",
-            Some(&employee),
-            format!("{} granted={}", purpose.as_str(), request.granted),
-        )
-        .await?;
-        tracing::info!(org = %org, purpose = purpose.as_str(), granted = request.granted, "consent changed");
+        let record = privacy::set_consent(app, &actor, &employee, purpose, request.granted).await?;
         Ok(consent_to_pb(&record))
     }
 
     async fn list_consents_inner(
         &self,
         request: Request<pb::ListConsentsRequest>,
-    ) -> Result<pb::ListConsentsResponse, ApiError> {
+    ) -> Result<pb::ListConsentsResponse, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Privacy).await?;
-        let org = caller.org.clone();
-        let request = request.into_inner();
-        let employee = convert::employee_id(request.employee_id)?;
-        audit::record(app, &caller, "ListConsents", Some(&employee), "").await?;
-        let records = app.store.list_consents(&org, &employee).await?;
+        let actor = auth::authorize(app, &request, privacy::ROLE).await?;
+        let employee = convert::employee_id(request.into_inner().employee_id)?;
+        let records = privacy::consents(app, &actor, &employee).await?;
         Ok(pb::ListConsentsResponse {
             consents: records.iter().map(consent_to_pb).collect(),
         })
     }
-}
 
-impl PrivacyApi {
     async fn export_inner(
         &self,
         request: Request<pb::EmployeeRequest>,
-    ) -> Result<pb::ExportEmployeeResponse, ApiError> {
+    ) -> Result<pb::ExportEmployeeResponse, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Privacy).await?;
+        let actor = auth::authorize(app, &request, privacy::ROLE).await?;
         let employee = convert::employee_id(request.into_inner().employee_id)?;
-        let data = app.store.employee_data(&caller.org, &employee).await?;
-        if data.is_empty() {
-            return Err(no_data());
-        }
-        audit::record(app, &caller, "ExportEmployee", Some(&employee), "").await?;
-        // Read again so that the export lists its own audit entry too.
-        let data = app.store.employee_data(&caller.org, &employee).await?;
         Ok(pb::ExportEmployeeResponse {
-            json: crate::privacy::export_json(&caller.org, &employee, &data, Timestamp::now()),
+            json: privacy::export(app, &actor, &employee).await?,
         })
     }
 
     async fn erase_inner(
         &self,
         request: Request<pb::EmployeeRequest>,
-    ) -> Result<pb::EraseEmployeeResponse, ApiError> {
+    ) -> Result<pb::EraseEmployeeResponse, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Privacy).await?;
+        let actor = auth::authorize(app, &request, privacy::ROLE).await?;
         let employee = convert::employee_id(request.into_inner().employee_id)?;
-        // Serialised with the employee's punches: none can slip in half-way.
-        let _serialised = app.employee_locks.lock(&caller.org, &employee).await;
-        let erased = app.store.erase_employee(&caller.org, &employee).await?;
-        if erased.is_empty() {
-            return Err(no_data());
-        }
-        // The entry names no one: after erasure nothing may link to the id.
-        audit::record(
-            app,
-            &caller,
-            "EraseEmployee",
-            None,
-            format!("{} punches", erased.punches),
-        )
-        .await?;
-        tracing::info!(org = %caller.org, punches = erased.punches, "employee erased");
+        let erased = privacy::erase(app, &actor, &employee).await?;
         Ok(pb::EraseEmployeeResponse {
             punches: erased.punches,
             devices: erased.devices,
@@ -135,9 +93,9 @@ impl PrivacyApi {
     async fn list_audit_inner(
         &self,
         request: Request<pb::ListAuditEntriesRequest>,
-    ) -> Result<pb::ListAuditEntriesResponse, ApiError> {
+    ) -> Result<pb::ListAuditEntriesResponse, AppError> {
         let app = &self.0;
-        let caller = auth::authorize(app, &request, Role::Privacy).await?;
+        let actor = auth::authorize(app, &request, privacy::ROLE).await?;
         let request = request.into_inner();
         let employee = match request.employee_id.as_str() {
             "" => None,
@@ -149,19 +107,10 @@ impl PrivacyApi {
                 .parse::<i64>()
                 .ok()
                 .filter(|id| *id >= 0)
-                .ok_or_else(|| ApiError::invalid("page_token", "not a token this server issued"))?,
+                .ok_or_else(|| AppError::invalid("page_token", "not a token this server issued"))?,
         };
-        audit::record(app, &caller, "ListAuditEntries", employee.as_ref(), "").await?;
         let limit = convert::page_size(request.page_size);
-        let mut records = app
-            .store
-            .list_audit(AuditQuery {
-                org: caller.org.clone(),
-                employee,
-                after_id,
-                limit: limit + 1,
-            })
-            .await?;
+        let mut records = privacy::audit_log(app, &actor, employee, after_id, limit + 1).await?;
         let next_page_token = convert::paginate(&mut records, limit, |r| r.id.to_string());
         Ok(pb::ListAuditEntriesResponse {
             entries: records
@@ -183,10 +132,6 @@ impl PrivacyApi {
             next_page_token,
         })
     }
-}
-
-fn no_data() -> ApiError {
-    ApiError::NotFound("no data is held about that employee in the organisation".into())
 }
 
 #[tonic::async_trait]

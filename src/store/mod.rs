@@ -46,6 +46,10 @@ pub enum StoreError {
     Config(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A fault of the store's own machinery (a task that panicked), not of
+    /// the data or the database.
+    #[error("internal store error: {0}")]
+    Internal(String),
     #[error("commit failed: {0}")]
     Commit(String),
     #[error("the store is shut down")]
@@ -145,7 +149,42 @@ pub struct TokenRecord {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// What rotating a live token does: the new token's grant and when the old
+/// one stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The old grant, with the same lifetime the old token was given,
+    /// counted from `now`: a rotated 90-day token gets 90 days, never
+    /// "forever".
+    pub grant: TokenGrant,
+    /// The end of the grace period, or the old expiry if that comes first.
+    pub old_expires_at: Timestamp,
+}
+
 impl TokenRecord {
+    /// The rotation of this token at `now` with a grace period ending at
+    /// `grace_until`; `None` when the token no longer works. Every backend
+    /// applies it inside the transaction that reads the old token.
+    pub fn rotation(&self, now: Timestamp, grace_until: Timestamp) -> Option<Rotation> {
+        if self.refusal(now).is_some() {
+            return None;
+        }
+        let expires_at = self
+            .grant
+            .expires_at
+            .map(|at| now + at.duration_since(self.created_at));
+        Some(Rotation {
+            grant: TokenGrant {
+                expires_at,
+                ..self.grant.clone()
+            },
+            old_expires_at: self
+                .grant
+                .expires_at
+                .map_or(grace_until, |at| at.min(grace_until)),
+        })
+    }
+
     /// Why the token does not work at `now`, if it does not.
     pub fn refusal(&self, now: Timestamp) -> Option<&'static str> {
         if self.revoked_at.is_some() {
@@ -197,6 +236,36 @@ impl PunchRow {
             evidence_kept: true,
             review: None,
         }
+    }
+}
+
+/// The outcome of a change: whether it changed anything, and so whether its
+/// audit entry is written (in the change's transaction). A change refused
+/// (no such token, nothing held about the employee) leaves no entry.
+pub trait Audited {
+    fn happened(&self) -> bool;
+}
+
+macro_rules! always_audited {
+    ($($t:ty),*) => { $(impl Audited for $t { fn happened(&self) -> bool { true } })* };
+}
+always_audited!((), u64, TokenRecord, DeviceBinding, ConsentRecord);
+
+impl<T> Audited for Option<T> {
+    fn happened(&self) -> bool {
+        self.is_some()
+    }
+}
+
+impl Audited for ReviewOutcome {
+    fn happened(&self) -> bool {
+        matches!(self, ReviewOutcome::Reviewed(_))
+    }
+}
+
+impl Audited for ErasureCounts {
+    fn happened(&self) -> bool {
+        !self.is_empty()
     }
 }
 
@@ -410,13 +479,22 @@ impl HistoryQuery {
     }
 }
 
+/// Every change below takes the audit entry that records it and writes it
+/// in the change's own transaction when the change happened (see
+/// [`Audited`]): a change is never made without its entry, nor an entry
+/// written for a change that was not made.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates the organisation if it does not exist yet.
     async fn ensure_org(&self, org: &OrgId) -> Result<()>;
 
     /// Stores a token (hashed), creating its organisation if needed.
-    async fn create_token(&self, hash: TokenHash, grant: TokenGrant) -> Result<()>;
+    async fn create_token(
+        &self,
+        hash: TokenHash,
+        grant: TokenGrant,
+        audit: AuditEntry,
+    ) -> Result<TokenRecord>;
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>>;
 
@@ -424,17 +502,24 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self, org: &OrgId) -> Result<Vec<TokenRecord>>;
 
     /// Revokes a token of the organisation; `None` when it has no such token.
-    async fn revoke_token(&self, org: &OrgId, id: &str) -> Result<Option<TokenRecord>>;
+    async fn revoke_token(
+        &self,
+        org: &OrgId,
+        id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<TokenRecord>>;
 
-    /// Issues `new` with the grant of the organisation's token `id` and makes
-    /// the old one expire at `old_expires_at` (at the latest), in one
-    /// transaction; `None` when there is no such live token.
+    /// Issues `new` in place of the organisation's token `id` as
+    /// [`TokenRecord::rotation`] says, the old one working until
+    /// `grace_until` at the latest, in one transaction; `None` when there is
+    /// no such live token.
     async fn rotate_token(
         &self,
         org: &OrgId,
         id: &str,
         new: TokenHash,
-        old_expires_at: Timestamp,
+        grace_until: Timestamp,
+        audit: AuditEntry,
     ) -> Result<Option<TokenRecord>>;
 
     /// Records that tokens were used (ids with the time of use).
@@ -442,7 +527,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces the named sites (all their fences) in one transaction and
     /// returns the organisation's new fence-set version.
-    async fn put_sites(&self, org: &OrgId, sites: Vec<SiteDefinition>) -> Result<u64>;
+    async fn put_sites(
+        &self,
+        org: &OrgId,
+        sites: Vec<SiteDefinition>,
+        audit: AuditEntry,
+    ) -> Result<u64>;
 
     /// Replaces one kind of radio evidence of an existing site, leaving its
     /// fences and the other kind alone; bumps the configuration version.
@@ -452,6 +542,7 @@ pub trait Store: Send + Sync + 'static {
         org: &OrgId,
         site: &SiteId,
         radios: SiteRadios,
+        audit: AuditEntry,
     ) -> Result<Option<(u64, SiteDefinition)>>;
 
     /// All of an organisation's sites with the version they form.
@@ -467,14 +558,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces the organisation's policy and bumps its configuration
     /// version (the same version as its sites, so snapshots rebuild).
-    async fn put_policy(&self, org: &OrgId, policy: Policy) -> Result<u64>;
+    async fn put_policy(&self, org: &OrgId, policy: Policy, audit: AuditEntry) -> Result<u64>;
 
     /// The organisation's policy; the defaults when none was stored.
     async fn load_policy(&self, org: &OrgId) -> Result<Policy>;
 
     /// Replaces the organisation's signature list (`None`: back to the
     /// shipped list) and bumps its configuration version.
-    async fn put_signatures(&self, org: &OrgId, list: Option<SignatureList>) -> Result<u64>;
+    async fn put_signatures(
+        &self,
+        org: &OrgId,
+        list: Option<SignatureList>,
+        audit: AuditEntry,
+    ) -> Result<u64>;
 
     /// The organisation's own signature list, if it has one.
     async fn load_signatures(&self, org: &OrgId) -> Result<Option<SignatureList>>;
@@ -492,6 +588,7 @@ pub trait Store: Send + Sync + 'static {
         org: &OrgId,
         employee: &EmployeeId,
         device: &DeviceId,
+        audit: AuditEntry,
     ) -> Result<DeviceBinding>;
 
     /// Revokes a binding; `None` when there was none.
@@ -500,6 +597,7 @@ pub trait Store: Send + Sync + 'static {
         org: &OrgId,
         employee: &EmployeeId,
         device: &DeviceId,
+        audit: AuditEntry,
     ) -> Result<Option<DeviceBinding>>;
 
     /// Records consent given (`granted`) or withdrawn.
@@ -509,6 +607,7 @@ pub trait Store: Send + Sync + 'static {
         employee: &EmployeeId,
         purpose: ConsentPurpose,
         granted: bool,
+        audit: AuditEntry,
     ) -> Result<ConsentRecord>;
 
     async fn list_consents(&self, org: &OrgId, employee: &EmployeeId)
@@ -525,7 +624,12 @@ pub trait Store: Send + Sync + 'static {
     async fn list_punches(&self, query: PunchQuery) -> Result<Vec<PunchRow>>;
 
     /// Replaces the organisation's retention periods.
-    async fn put_retention(&self, org: &OrgId, retention: RetentionPolicy) -> Result<()>;
+    async fn put_retention(
+        &self,
+        org: &OrgId,
+        retention: RetentionPolicy,
+        audit: AuditEntry,
+    ) -> Result<()>;
 
     /// The organisation's retention periods; the defaults when none were set.
     async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy>;
@@ -556,10 +660,15 @@ pub trait Store: Send + Sync + 'static {
     /// devices, consents, device tokens and nonces, and removes them from
     /// the audit log's entries, in one transaction; then makes sure no copy
     /// is left in the database files. Keeps only anonymous counts.
-    async fn erase_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<ErasureCounts>;
+    async fn erase_employee(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        audit: AuditEntry,
+    ) -> Result<ErasureCounts>;
 
     /// Replaces the organisation's schedule (checked by the caller).
-    async fn put_schedule(&self, org: &OrgId, schedule: Schedule) -> Result<()>;
+    async fn put_schedule(&self, org: &OrgId, schedule: Schedule, audit: AuditEntry) -> Result<()>;
 
     /// The organisation's schedule, if it has one.
     async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>>;
@@ -590,6 +699,7 @@ pub trait Store: Send + Sync + 'static {
         employee: &EmployeeId,
         punch_id: &PunchId,
         review: Review,
+        audit: AuditEntry,
     ) -> Result<ReviewOutcome>;
 
     /// The organisation's punches after `after_seq` in commit order (the

@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::Request;
 use tonic::transport::Channel;
 
-use punchguard::auth::{Role, generate_token};
+use punchguard::app::tokens::{self, NewToken};
+use punchguard::app::{Actor, App};
+use punchguard::auth::Role;
 use punchguard::engine::fence::FenceGeometry;
 use punchguard::engine::sites::{SiteDefinition, parse_sites_geojson};
 use punchguard::engine::{EmployeeId, OrgId};
@@ -26,8 +28,8 @@ use punchguard::proto::v1::{
     punch_service_client::PunchServiceClient,
 };
 use punchguard::server;
-use punchguard::service::App;
-use punchguard::store::{Database, TokenGrant};
+
+use punchguard::store::Database;
 
 pub const KOTKA: &str = include_str!("../../data/kotka-buildings.geojson");
 pub const COURTYARD: &str = include_str!("../../data/kotka-courtyard.geojson");
@@ -73,7 +75,7 @@ impl TestServer {
             listener,
             server::Options {
                 // The tests drive many punches through few devices.
-                limits: punchguard::service::limits::LimitSettings {
+                limits: punchguard::app::limits::LimitSettings {
                     device_per_minute: 1_000_000,
                     org_per_second: 1_000_000,
                     max_in_flight: 100_000,
@@ -94,15 +96,16 @@ impl TestServer {
 
     /// Creates a token the way `punchguard token create` does.
     pub async fn token(&self, org: &str, role: Role, employee: Option<&str>) -> String {
-        let (token, hash) = generate_token();
-        let grant = TokenGrant {
-            org: OrgId::new(org).unwrap(),
+        let new = NewToken {
             role,
             employee: employee.map(|e| EmployeeId::new(e).unwrap()),
-            expires_at: None,
+            expires_in_days: None,
         };
-        self.app.store.create_token(hash, grant).await.unwrap();
-        token
+        let operator = Actor::cli(OrgId::new(org).unwrap(), tokens::ROLE);
+        tokens::create(&self.app, &operator, new)
+            .await
+            .unwrap()
+            .token
     }
 
     pub async fn channel(&self) -> Channel {

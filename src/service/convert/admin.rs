@@ -6,6 +6,7 @@ use jiff::SignedDuration;
 use std::collections::HashSet;
 
 use super::{action_to_pb, bounded_str, ibeacon_from_pb, in_range, required_f64};
+use crate::app::AppError;
 use crate::engine::beacons::{
     DEFAULT_MIN_RSSI_DBM, MAX_CLOCK_OFFSET_S, MAX_ROTATION_EXPONENT, SiteBeacon,
 };
@@ -15,7 +16,6 @@ use crate::engine::wifi::{AccessPoint, Bssid, MAX_SSID_LEN};
 use crate::engine::{Action, EmployeeId, Policy};
 use crate::proto::v1 as pb;
 use crate::retention::RetentionPolicy;
-use crate::service::error::ApiError;
 
 /// How far a bundle's simplified polygon may stray from the real fence, m.
 /// Below typical GPS error, so a phone's pre-check agrees with the server's
@@ -118,8 +118,8 @@ pub fn policy_to_pb(p: &Policy) -> pb::OrgPolicy {
 }
 
 /// A policy from an admin, every value within its documented bounds.
-pub fn policy_from_pb(p: Option<pb::OrgPolicy>) -> Result<Policy, ApiError> {
-    let p = p.ok_or_else(|| ApiError::invalid("policy", "required"))?;
+pub fn policy_from_pb(p: Option<pb::OrgPolicy>) -> Result<Policy, AppError> {
+    let p = p.ok_or_else(|| AppError::invalid("policy", "required"))?;
     let bounded = |field: &str, v: f64, lo: f64, hi: f64| {
         let v = required_f64(&format!("policy.{field}"), Some(v))?;
         in_range(&format!("policy.{field}"), v, lo, hi)
@@ -135,25 +135,25 @@ pub fn policy_from_pb(p: Option<pb::OrgPolicy>) -> Result<Policy, ApiError> {
             .into_iter()
             .find(|c| *c as i32 == a.code)
             .ok_or_else(|| {
-                ApiError::invalid(field("code"), "not a finding code punchguard raises")
+                AppError::invalid(field("code"), "not a finding code punchguard raises")
             })?;
         let action = match pb::Action::try_from(a.action) {
             Ok(pb::Action::Ignore) => Action::Ignore,
             Ok(pb::Action::Review) => Action::Review,
             Ok(pb::Action::Reject) => Action::Reject,
             Ok(pb::Action::Unspecified) | Err(_) => {
-                return Err(ApiError::invalid(
+                return Err(AppError::invalid(
                     field("action"),
                     "required: ACTION_IGNORE, ACTION_REVIEW or ACTION_REJECT",
                 ));
             }
         };
         if actions.insert(code, action).is_some() {
-            return Err(ApiError::invalid(field("code"), "each code at most once"));
+            return Err(AppError::invalid(field("code"), "each code at most once"));
         }
     }
     if p.field_staff.len() > MAX_FIELD_STAFF {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "policy.field_staff",
             format!("at most {MAX_FIELD_STAFF} employees"),
         ));
@@ -163,7 +163,7 @@ pub fn policy_from_pb(p: Option<pb::OrgPolicy>) -> Result<Policy, ApiError> {
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
-            EmployeeId::new(e).map_err(|d| ApiError::invalid(format!("policy.field_staff[{i}]"), d))
+            EmployeeId::new(e).map_err(|d| AppError::invalid(format!("policy.field_staff[{i}]"), d))
         })
         .collect::<Result<_, _>>()?;
     Ok(Policy {
@@ -208,9 +208,9 @@ pub fn signature_to_pb(s: &Signature) -> pb::CheatSignature {
 }
 
 /// An admin's signature list: bounded, ids unique, hashes well-formed.
-pub fn signatures_from_pb(list: Vec<pb::CheatSignature>) -> Result<SignatureList, ApiError> {
+pub fn signatures_from_pb(list: Vec<pb::CheatSignature>) -> Result<SignatureList, AppError> {
     if list.len() > MAX_SIGNATURES {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "signatures",
             format!("at most {MAX_SIGNATURES} signatures"),
         ));
@@ -220,12 +220,12 @@ pub fn signatures_from_pb(list: Vec<pb::CheatSignature>) -> Result<SignatureList
         .enumerate()
         .map(|(i, s)| {
             let field = |name: &str| format!("signatures[{i}].{name}");
-            crate::engine::check_id(&s.id).map_err(|e| ApiError::invalid(field("id"), e))?;
+            crate::engine::check_id(&s.id).map_err(|e| AppError::invalid(field("id"), e))?;
             if s.package.is_empty()
                 || s.package.len() > super::MAX_PACKAGE_LEN
                 || s.package.chars().any(char::is_control)
             {
-                return Err(ApiError::invalid(
+                return Err(AppError::invalid(
                     field("package"),
                     "must be 1..256 bytes without control characters",
                 ));
@@ -236,14 +236,14 @@ pub fn signatures_from_pb(list: Vec<pb::CheatSignature>) -> Result<SignatureList
                     Some(hash.to_ascii_lowercase())
                 }
                 _ => {
-                    return Err(ApiError::invalid(
+                    return Err(AppError::invalid(
                         field("cert_sha256"),
                         "must be 64 hex digits (SHA-256) or empty",
                     ));
                 }
             };
             let category = CheatCategory::parse(&s.category).ok_or_else(|| {
-                ApiError::invalid(
+                AppError::invalid(
                     field("category"),
                     "virtual_location, app_cloner, hook_framework or auto_clicker",
                 )
@@ -258,15 +258,15 @@ pub fn signatures_from_pb(list: Vec<pb::CheatSignature>) -> Result<SignatureList
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    SignatureList::new(signatures).map_err(|e| ApiError::invalid("signatures", e))
+    SignatureList::new(signatures).map_err(|e| AppError::invalid("signatures", e))
 }
 
 /// A site's access points from an admin: bounded, BSSIDs well-formed and unique.
 pub fn site_access_points_from_pb(
     list: Vec<pb::SiteAccessPoint>,
-) -> Result<Vec<AccessPoint>, ApiError> {
+) -> Result<Vec<AccessPoint>, AppError> {
     if list.len() > MAX_ACCESS_POINTS {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "access_points",
             format!("at most {MAX_ACCESS_POINTS} access points"),
         ));
@@ -277,9 +277,9 @@ pub fn site_access_points_from_pb(
         .map(|(i, ap)| {
             let field = |name: &str| format!("access_points[{i}].{name}");
             let bssid =
-                Bssid::parse(&ap.bssid).map_err(|e| ApiError::invalid(field("bssid"), e))?;
+                Bssid::parse(&ap.bssid).map_err(|e| AppError::invalid(field("bssid"), e))?;
             if !seen.insert(bssid) {
-                return Err(ApiError::invalid(field("bssid"), "listed twice"));
+                return Err(AppError::invalid(field("bssid"), "listed twice"));
             }
             bounded_str(&field("ssid"), &ap.ssid, MAX_SSID_LEN)?;
             Ok(AccessPoint {
@@ -291,9 +291,9 @@ pub fn site_access_points_from_pb(
 }
 
 /// A site's beacons from an admin, checked as the GeoJSON import checks them.
-pub fn site_beacons_from_pb(list: Vec<pb::SiteBeacon>) -> Result<Vec<SiteBeacon>, ApiError> {
+pub fn site_beacons_from_pb(list: Vec<pb::SiteBeacon>) -> Result<Vec<SiteBeacon>, AppError> {
     if list.len() > MAX_ACCESS_POINTS {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "beacons",
             format!("at most {MAX_ACCESS_POINTS} beacons"),
         ));
@@ -306,7 +306,7 @@ pub fn site_beacons_from_pb(list: Vec<pb::SiteBeacon>) -> Result<Vec<SiteBeacon>
                 None => DEFAULT_MIN_RSSI_DBM,
                 Some(v) if (-127..=0).contains(&v) => v,
                 Some(_) => {
-                    return Err(ApiError::invalid(
+                    return Err(AppError::invalid(
                         field("min_rssi_dbm"),
                         "must be between -127 and 0",
                     ));
@@ -319,19 +319,19 @@ pub fn site_beacons_from_pb(list: Vec<pb::SiteBeacon>) -> Result<Vec<SiteBeacon>
                 }),
                 Some(pb::site_beacon::Kind::Eid(eid)) => {
                     let identity_key: [u8; 16] = eid.identity_key.try_into().map_err(|_| {
-                        ApiError::invalid(field("eid.identity_key"), "must be 16 bytes")
+                        AppError::invalid(field("eid.identity_key"), "must be 16 bytes")
                     })?;
                     let rotation_exponent = u8::try_from(eid.rotation_exponent)
                         .ok()
                         .filter(|k| *k <= MAX_ROTATION_EXPONENT)
                         .ok_or_else(|| {
-                            ApiError::invalid(
+                            AppError::invalid(
                                 field("eid.rotation_exponent"),
                                 format!("must be 0..{MAX_ROTATION_EXPONENT}"),
                             )
                         })?;
                     if eid.clock_offset_s.unsigned_abs() > MAX_CLOCK_OFFSET_S {
-                        return Err(ApiError::invalid(
+                        return Err(AppError::invalid(
                             field("eid.clock_offset_s"),
                             format!("must be within ±{MAX_CLOCK_OFFSET_S}"),
                         ));
@@ -343,7 +343,7 @@ pub fn site_beacons_from_pb(list: Vec<pb::SiteBeacon>) -> Result<Vec<SiteBeacon>
                         min_rssi_dbm,
                     })
                 }
-                None => Err(ApiError::invalid(field("kind"), "required: ibeacon or eid")),
+                None => Err(AppError::invalid(field("kind"), "required: ibeacon or eid")),
             }
         })
         .collect()
@@ -360,8 +360,8 @@ pub fn retention_to_pb(r: &RetentionPolicy) -> pb::RetentionPolicy {
 }
 
 /// An admin's retention periods, each within its documented bounds.
-pub fn retention_from_pb(r: Option<pb::RetentionPolicy>) -> Result<RetentionPolicy, ApiError> {
-    let r = r.ok_or_else(|| ApiError::invalid("retention", "required"))?;
+pub fn retention_from_pb(r: Option<pb::RetentionPolicy>) -> Result<RetentionPolicy, AppError> {
+    let r = r.ok_or_else(|| AppError::invalid("retention", "required"))?;
     let retention = RetentionPolicy {
         evidence_days: r.evidence_days,
         flagged_evidence_days: r.flagged_evidence_days,
@@ -370,7 +370,7 @@ pub fn retention_from_pb(r: Option<pb::RetentionPolicy>) -> Result<RetentionPoli
         audit_days: r.audit_days,
     };
     retention.check().map_err(|(field, description)| {
-        ApiError::invalid(format!("retention.{field}"), description)
+        AppError::invalid(format!("retention.{field}"), description)
     })?;
     Ok(retention)
 }

@@ -5,22 +5,17 @@ use std::collections::HashMap;
 use jiff::civil::{Date, Time, Weekday};
 
 use super::{punch_row_to_pb, timestamp_to_pb};
-use crate::attendance::{
-    Assignment, DailyResult, LocationResult, Schedule, ScheduleError, Shift, TimeResult,
-};
+use crate::app::AppError;
+use crate::attendance::{Assignment, DailyResult, LocationResult, Schedule, Shift, TimeResult};
 use crate::engine::EmployeeId;
 use crate::proto::v1 as pb;
-use crate::service::error::ApiError;
 use crate::store::{PunchRow, StoredEvidence};
 
-/// Longest review reason, bytes.
-pub const MAX_REASON_LEN: usize = 1000;
-
-fn hhmm(field: &str, text: &str) -> Result<Time, ApiError> {
-    Time::strptime("%H:%M", text).map_err(|_| ApiError::invalid(field, "must be HH:MM"))
+fn hhmm(field: &str, text: &str) -> Result<Time, AppError> {
+    Time::strptime("%H:%M", text).map_err(|_| AppError::invalid(field, "must be HH:MM"))
 }
 
-fn weekday_from_pb(field: &str, value: i32) -> Result<Weekday, ApiError> {
+fn weekday_from_pb(field: &str, value: i32) -> Result<Weekday, AppError> {
     use pb::Weekday as W;
     Ok(match W::try_from(value) {
         Ok(W::Monday) => Weekday::Monday,
@@ -31,7 +26,7 @@ fn weekday_from_pb(field: &str, value: i32) -> Result<Weekday, ApiError> {
         Ok(W::Saturday) => Weekday::Saturday,
         Ok(W::Sunday) => Weekday::Sunday,
         Ok(W::Unspecified) | Err(_) => {
-            return Err(ApiError::invalid(field, "must be a weekday"));
+            return Err(AppError::invalid(field, "must be a weekday"));
         }
     })
 }
@@ -49,18 +44,14 @@ fn weekday_to_pb(day: Weekday) -> pb::Weekday {
     }
 }
 
-pub fn schedule_error(e: ScheduleError) -> ApiError {
-    ApiError::invalid(format!("schedule.{}", e.field), e.description)
-}
-
 /// The admin's schedule, field by field; `Schedule::check` does the rest.
-pub fn schedule_from_pb(s: Option<pb::Schedule>) -> Result<Schedule, ApiError> {
-    let s = s.ok_or_else(|| ApiError::invalid("schedule", "required"))?;
+pub fn schedule_from_pb(s: Option<pb::Schedule>) -> Result<Schedule, AppError> {
+    let s = s.ok_or_else(|| AppError::invalid("schedule", "required"))?;
     // Bounds first, so that no huge list is converted before it is refused.
     if s.shifts.len() > crate::attendance::MAX_SHIFTS
         || s.assignments.len() > crate::attendance::MAX_ASSIGNMENTS
     {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "schedule",
             "at most 1000 shifts and 100,000 assignments",
         ));
@@ -81,7 +72,7 @@ pub fn schedule_from_pb(s: Option<pb::Schedule>) -> Result<Schedule, ApiError> {
                 flexible_start_min: d.flexible_start_min,
             })
         })
-        .collect::<Result<_, ApiError>>()?;
+        .collect::<Result<_, AppError>>()?;
     let assignments = s
         .assignments
         .into_iter()
@@ -90,7 +81,7 @@ pub fn schedule_from_pb(s: Option<pb::Schedule>) -> Result<Schedule, ApiError> {
             let field = |name: &str| format!("schedule.assignments[{i}].{name}");
             Ok(Assignment {
                 employee: EmployeeId::new(a.employee_id)
-                    .map_err(|e| ApiError::invalid(field("employee_id"), e))?,
+                    .map_err(|e| AppError::invalid(field("employee_id"), e))?,
                 weekdays: a
                     .weekdays
                     .iter()
@@ -100,7 +91,7 @@ pub fn schedule_from_pb(s: Option<pb::Schedule>) -> Result<Schedule, ApiError> {
                 shift: a.shift_id,
             })
         })
-        .collect::<Result<_, ApiError>>()?;
+        .collect::<Result<_, AppError>>()?;
     Ok(Schedule {
         time_zone: s.time_zone,
         shifts,
@@ -141,8 +132,8 @@ pub fn schedule_to_pb(s: &Schedule) -> pb::Schedule {
     }
 }
 
-pub fn date(field: &str, text: &str) -> Result<Date, ApiError> {
-    Date::strptime("%Y-%m-%d", text).map_err(|_| ApiError::invalid(field, "must be YYYY-MM-DD"))
+pub fn date(field: &str, text: &str) -> Result<Date, AppError> {
+    Date::strptime("%Y-%m-%d", text).map_err(|_| AppError::invalid(field, "must be YYYY-MM-DD"))
 }
 
 fn time_result_to_pb(r: TimeResult) -> pb::TimeResult {

@@ -4,16 +4,15 @@
 use jiff::Timestamp;
 
 use super::{bounded_str, device_time, ibeacon_from_pb, in_range, required_f64};
+use crate::app::AppError;
 use crate::engine::beacons::BeaconSighting;
 use crate::engine::coords::CoordinateSystem;
 use crate::engine::wifi::{Bssid, MAX_SSID_LEN, WifiSighting};
 use crate::engine::{
-    AppEvidence, DeviceFacts, DeviceId, GpsFix, InstalledPackages, Integrity, MotionSummary,
-    Platform, Punch, PunchId, PunchKind, SensorKind, SensorStats,
+    AppEvidence, DeviceFacts, DeviceId, EmployeeId, GpsFix, InstalledPackages, Integrity,
+    MotionSummary, OrgId, Platform, Punch, PunchId, PunchKind, SensorKind, SensorStats,
 };
 use crate::proto::v1 as pb;
-use crate::service::auth::Caller;
-use crate::service::error::ApiError;
 
 /// Largest accuracy radius accepted, metres. A worse "fix" says nothing.
 pub const MAX_ACCURACY_M: f64 = 100_000.0;
@@ -28,7 +27,7 @@ pub const MAX_VERSION_LEN: usize = 64;
 pub const MAX_WIFI_APS: usize = 64;
 pub const MAX_BEACONS: usize = 32;
 
-fn gps_fix(gps: pb::GpsFix, now: Timestamp) -> Result<GpsFix, ApiError> {
+fn gps_fix(gps: pb::GpsFix, now: Timestamp) -> Result<GpsFix, AppError> {
     let system = match pb::CoordinateSystem::try_from(gps.coordinate_system) {
         Ok(pb::CoordinateSystem::Unspecified | pb::CoordinateSystem::Wgs84) => {
             CoordinateSystem::Wgs84
@@ -36,7 +35,7 @@ fn gps_fix(gps: pb::GpsFix, now: Timestamp) -> Result<GpsFix, ApiError> {
         Ok(pb::CoordinateSystem::Gcj02) => CoordinateSystem::Gcj02,
         Ok(pb::CoordinateSystem::Bd09) => CoordinateSystem::Bd09,
         Err(_) => {
-            return Err(ApiError::invalid(
+            return Err(AppError::invalid(
                 "gps.coordinate_system",
                 "unknown coordinate system",
             ));
@@ -57,7 +56,7 @@ fn gps_fix(gps: pb::GpsFix, now: Timestamp) -> Result<GpsFix, ApiError> {
     let accuracy_m = required_f64("gps.accuracy_m", gps.accuracy_m)?;
     // 0 is what Android reports when the provider gave no estimate.
     if !(0.0..=MAX_ACCURACY_M).contains(&accuracy_m) {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "gps.accuracy_m",
             format!("must be between 0 and {MAX_ACCURACY_M} m, got {accuracy_m}"),
         ));
@@ -80,9 +79,9 @@ fn gps_fix(gps: pb::GpsFix, now: Timestamp) -> Result<GpsFix, ApiError> {
     })
 }
 
-fn wifi_scan(scan: Vec<pb::WifiAccessPoint>) -> Result<Vec<WifiSighting>, ApiError> {
+fn wifi_scan(scan: Vec<pb::WifiAccessPoint>) -> Result<Vec<WifiSighting>, AppError> {
     if scan.len() > MAX_WIFI_APS {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "wifi",
             format!("at most {MAX_WIFI_APS} access points, got {}", scan.len()),
         ));
@@ -91,10 +90,10 @@ fn wifi_scan(scan: Vec<pb::WifiAccessPoint>) -> Result<Vec<WifiSighting>, ApiErr
         .enumerate()
         .map(|(i, ap)| {
             let bssid = Bssid::parse(&ap.bssid)
-                .map_err(|e| ApiError::invalid(format!("wifi[{i}].bssid"), e))?;
+                .map_err(|e| AppError::invalid(format!("wifi[{i}].bssid"), e))?;
             bounded_str(&format!("wifi[{i}].ssid"), &ap.ssid, MAX_SSID_LEN)?;
             if !(-127..=0).contains(&ap.rssi_dbm) {
-                return Err(ApiError::invalid(
+                return Err(AppError::invalid(
                     format!("wifi[{i}].rssi_dbm"),
                     "must be between -127 and 0",
                 ));
@@ -108,9 +107,9 @@ fn wifi_scan(scan: Vec<pb::WifiAccessPoint>) -> Result<Vec<WifiSighting>, ApiErr
         .collect()
 }
 
-fn beacon_sightings(heard: Vec<pb::BeaconSighting>) -> Result<Vec<BeaconSighting>, ApiError> {
+fn beacon_sightings(heard: Vec<pb::BeaconSighting>) -> Result<Vec<BeaconSighting>, AppError> {
     if heard.len() > MAX_BEACONS {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "beacons",
             format!("at most {MAX_BEACONS} beacons, got {}", heard.len()),
         ));
@@ -121,7 +120,7 @@ fn beacon_sightings(heard: Vec<pb::BeaconSighting>) -> Result<Vec<BeaconSighting
         .map(|(i, b)| {
             let field = |name: &str| format!("beacons[{i}].{name}");
             if !(-127..=0).contains(&b.rssi_dbm) {
-                return Err(ApiError::invalid(
+                return Err(AppError::invalid(
                     field("rssi_dbm"),
                     "must be between -127 and 0",
                 ));
@@ -135,22 +134,22 @@ fn beacon_sightings(heard: Vec<pb::BeaconSighting>) -> Result<Vec<BeaconSighting
                     let eid: [u8; 8] = hex::decode(&eid)
                         .ok()
                         .and_then(|e| e.try_into().ok())
-                        .ok_or_else(|| ApiError::invalid(field("eid"), "must be 16 hex digits"))?;
+                        .ok_or_else(|| AppError::invalid(field("eid"), "must be 16 hex digits"))?;
                     Ok(BeaconSighting::Eid {
                         eid,
                         rssi_dbm: b.rssi_dbm,
                     })
                 }
-                None => Err(ApiError::invalid(field("id"), "required: ibeacon or eid")),
+                None => Err(AppError::invalid(field("id"), "required: ibeacon or eid")),
             }
         })
         .collect()
 }
 
-fn device_facts(device: Option<pb::DeviceFacts>) -> Result<Option<DeviceFacts>, ApiError> {
+fn device_facts(device: Option<pb::DeviceFacts>) -> Result<Option<DeviceFacts>, AppError> {
     let Some(d) = device else { return Ok(None) };
     let device_id =
-        DeviceId::new(d.device_id).map_err(|e| ApiError::invalid("device.device_id", e))?;
+        DeviceId::new(d.device_id).map_err(|e| AppError::invalid("device.device_id", e))?;
     bounded_str("device.os_version", &d.os_version, MAX_VERSION_LEN)?;
     bounded_str("device.app_version", &d.app_version, MAX_VERSION_LEN)?;
     let platform = match pb::Platform::try_from(d.platform) {
@@ -158,14 +157,14 @@ fn device_facts(device: Option<pb::DeviceFacts>) -> Result<Option<DeviceFacts>, 
         Ok(pb::Platform::Android) => Platform::Android,
         Ok(pb::Platform::Ios) => Platform::Ios,
         Ok(pb::Platform::Other) => Platform::Other,
-        Err(_) => return Err(ApiError::invalid("device.platform", "unknown platform")),
+        Err(_) => return Err(AppError::invalid("device.platform", "unknown platform")),
     };
     let integrity = match pb::IntegrityVerdict::try_from(d.integrity) {
         Ok(pb::IntegrityVerdict::Unspecified) => Integrity::NotChecked,
         Ok(pb::IntegrityVerdict::Passed) => Integrity::Passed,
         Ok(pb::IntegrityVerdict::Failed) => Integrity::Failed,
         Err(_) => {
-            return Err(ApiError::invalid(
+            return Err(AppError::invalid(
                 "device.integrity",
                 "unknown integrity verdict",
             ));
@@ -181,7 +180,7 @@ fn device_facts(device: Option<pb::DeviceFacts>) -> Result<Option<DeviceFacts>, 
     }))
 }
 
-fn motion_summary(motion: Option<pb::MotionSummary>) -> Result<Option<MotionSummary>, ApiError> {
+fn motion_summary(motion: Option<pb::MotionSummary>) -> Result<Option<MotionSummary>, AppError> {
     let Some(m) = motion else { return Ok(None) };
     let mut sensors: Vec<SensorStats> = Vec::with_capacity(m.sensors.len());
     for (i, s) in m.sensors.into_iter().enumerate() {
@@ -191,14 +190,14 @@ fn motion_summary(motion: Option<pb::MotionSummary>) -> Result<Option<MotionSumm
             Ok(pb::SensorType::Gyroscope) => SensorKind::Gyroscope,
             Ok(pb::SensorType::RotationVector) => SensorKind::RotationVector,
             Ok(pb::SensorType::Unspecified) | Err(_) => {
-                return Err(ApiError::invalid(
+                return Err(AppError::invalid(
                     field("type"),
                     "required: a known sensor type",
                 ));
             }
         };
         if sensors.iter().any(|seen| seen.kind == kind) {
-            return Err(ApiError::invalid(
+            return Err(AppError::invalid(
                 field("type"),
                 "each sensor type at most once",
             ));
@@ -208,7 +207,7 @@ fn motion_summary(motion: Option<pb::MotionSummary>) -> Result<Option<MotionSumm
             ("variance", s.variance),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(ApiError::invalid(
+                return Err(AppError::invalid(
                     field(name),
                     "must be a finite number >= 0",
                 ));
@@ -224,7 +223,7 @@ fn motion_summary(motion: Option<pb::MotionSummary>) -> Result<Option<MotionSumm
     let step_delta = m
         .step_delta
         .map(|n| {
-            u32::try_from(n).map_err(|_| ApiError::invalid("motion.step_delta", "must be >= 0"))
+            u32::try_from(n).map_err(|_| AppError::invalid("motion.step_delta", "must be >= 0"))
         })
         .transpose()?;
     Ok(Some(MotionSummary {
@@ -235,26 +234,26 @@ fn motion_summary(motion: Option<pb::MotionSummary>) -> Result<Option<MotionSumm
 
 /// Cheat-software evidence. Errors name the position of a bad package name,
 /// never the name: the list is the employee's, not ours to echo.
-fn app_evidence(ids: Vec<String>, packages: Vec<String>) -> Result<AppEvidence, ApiError> {
+fn app_evidence(ids: Vec<String>, packages: Vec<String>) -> Result<AppEvidence, AppError> {
     if ids.len() > MAX_SIGNATURE_IDS {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "matched_signature_ids",
             format!("at most {MAX_SIGNATURE_IDS} ids, got {}", ids.len()),
         ));
     }
     for (i, id) in ids.iter().enumerate() {
         crate::engine::check_id(id)
-            .map_err(|e| ApiError::invalid(format!("matched_signature_ids[{i}]"), e))?;
+            .map_err(|e| AppError::invalid(format!("matched_signature_ids[{i}]"), e))?;
     }
     if packages.len() > MAX_PACKAGES {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "installed_packages",
             format!("at most {MAX_PACKAGES} names, got {}", packages.len()),
         ));
     }
     for (i, p) in packages.iter().enumerate() {
         if p.is_empty() || p.len() > MAX_PACKAGE_LEN || p.chars().any(char::is_control) {
-            return Err(ApiError::invalid(
+            return Err(AppError::invalid(
                 format!("installed_packages[{i}]"),
                 format!("must be 1..{MAX_PACKAGE_LEN} bytes without control characters"),
             ));
@@ -266,22 +265,20 @@ fn app_evidence(ids: Vec<String>, packages: Vec<String>) -> Result<AppEvidence, 
     })
 }
 
-/// Validates a punch submitted by `caller`, received at `now`.
+/// Validates a punch of `employee` of `org`, received at `now`.
 pub fn punch(
     request: pb::SubmitPunchRequest,
-    caller: &Caller,
+    org: &OrgId,
+    employee: &EmployeeId,
     now: Timestamp,
-) -> Result<Punch, ApiError> {
-    let employee = caller.employee.clone().ok_or_else(|| {
-        ApiError::PermissionDenied("this device token is not bound to an employee".into())
-    })?;
-    let punch_id = PunchId::new(request.punch_id).map_err(|d| ApiError::invalid("punch_id", d))?;
+) -> Result<Punch, AppError> {
+    let punch_id = PunchId::new(request.punch_id).map_err(|d| AppError::invalid("punch_id", d))?;
     let kind = match pb::PunchKind::try_from(request.kind) {
         Ok(pb::PunchKind::In) => PunchKind::In,
         Ok(pb::PunchKind::Out) => PunchKind::Out,
         Ok(pb::PunchKind::Auto) => PunchKind::Auto,
         Ok(pb::PunchKind::Unspecified) | Err(_) => {
-            return Err(ApiError::invalid(
+            return Err(AppError::invalid(
                 "kind",
                 "required: PUNCH_KIND_IN, PUNCH_KIND_OUT or PUNCH_KIND_AUTO",
             ));
@@ -294,15 +291,15 @@ pub fn punch(
         Some(gps) => Some(gps_fix(gps, now)?),
         None if !wifi.is_empty() || !beacons.is_empty() => None,
         None => {
-            return Err(ApiError::invalid(
+            return Err(AppError::invalid(
                 "gps",
                 "required unless a wifi scan or beacons are sent",
             ));
         }
     };
     Ok(Punch {
-        org: caller.org.clone(),
-        employee,
+        org: org.clone(),
+        employee: employee.clone(),
         punch_id,
         kind,
         client_time,
@@ -315,7 +312,7 @@ pub fn punch(
         nonce: match request.nonce {
             n if n.is_empty() => None,
             n => {
-                crate::engine::check_id(&n).map_err(|e| ApiError::invalid("nonce", e))?;
+                crate::engine::check_id(&n).map_err(|e| AppError::invalid("nonce", e))?;
                 Some(n)
             }
         },

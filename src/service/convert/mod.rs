@@ -14,10 +14,7 @@ pub use admin::{
     retention_from_pb, retention_to_pb, signature_to_pb, signatures_from_pb,
     site_access_points_from_pb, site_beacons_from_pb,
 };
-pub use attendance::{
-    MAX_REASON_LEN, daily_result_to_pb, date, evidence_to_pb, schedule_error, schedule_from_pb,
-    schedule_to_pb,
-};
+pub use attendance::{daily_result_to_pb, date, evidence_to_pb, schedule_from_pb, schedule_to_pb};
 pub use evidence::{
     MAX_ACCURACY_M, MAX_PACKAGE_LEN, MAX_PACKAGES, MAX_SIGNATURE_IDS, MAX_SPEED_MPS,
     MAX_VERSION_LEN, MAX_WIFI_APS, punch,
@@ -27,7 +24,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::{SignedDuration, Timestamp};
 
-use super::error::ApiError;
+use crate::app::AppError;
 use crate::engine::beacons::{IBeaconId, SiteBeacon};
 use crate::engine::sites::SiteDefinition;
 use crate::engine::{
@@ -54,10 +51,10 @@ fn truncate_to_us(t: Timestamp) -> Timestamp {
     Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
 }
 
-fn timestamp(field: &str, value: Option<prost_types::Timestamp>) -> Result<Timestamp, ApiError> {
-    let value = value.ok_or_else(|| ApiError::invalid(field, "required"))?;
+fn timestamp(field: &str, value: Option<prost_types::Timestamp>) -> Result<Timestamp, AppError> {
+    let value = value.ok_or_else(|| AppError::invalid(field, "required"))?;
     let t = Timestamp::new(value.seconds, value.nanos)
-        .map_err(|e| ApiError::invalid(field, format!("not a valid time: {e}")))?;
+        .map_err(|e| AppError::invalid(field, format!("not a valid time: {e}")))?;
     Ok(truncate_to_us(t))
 }
 
@@ -68,10 +65,10 @@ pub(crate) fn device_time(
     field: &str,
     value: Option<prost_types::Timestamp>,
     now: Timestamp,
-) -> Result<Timestamp, ApiError> {
+) -> Result<Timestamp, AppError> {
     let t = timestamp(field, value)?;
     if t.duration_since(now) > MAX_FUTURE {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             field,
             format!("more than {} h in the future", MAX_FUTURE.as_hours()),
         ));
@@ -79,28 +76,28 @@ pub(crate) fn device_time(
     Ok(t)
 }
 
-pub(crate) fn required_f64(field: &str, value: Option<f64>) -> Result<f64, ApiError> {
-    let v = value.ok_or_else(|| ApiError::invalid(field, "required"))?;
+pub(crate) fn required_f64(field: &str, value: Option<f64>) -> Result<f64, AppError> {
+    let v = value.ok_or_else(|| AppError::invalid(field, "required"))?;
     if !v.is_finite() {
-        return Err(ApiError::invalid(field, "must be a finite number"));
+        return Err(AppError::invalid(field, "must be a finite number"));
     }
     Ok(v)
 }
 
-pub(crate) fn in_range(field: &str, v: f64, lo: f64, hi: f64) -> Result<f64, ApiError> {
+pub(crate) fn in_range(field: &str, v: f64, lo: f64, hi: f64) -> Result<f64, AppError> {
     if (lo..=hi).contains(&v) {
         Ok(v)
     } else {
-        Err(ApiError::invalid(
+        Err(AppError::invalid(
             field,
             format!("must be between {lo} and {hi}, got {v}"),
         ))
     }
 }
 
-pub(crate) fn bounded_str(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+pub(crate) fn bounded_str(field: &str, value: &str, max: usize) -> Result<(), AppError> {
     if value.len() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             field,
             format!("must be at most {max} bytes without control characters"),
         ));
@@ -112,11 +109,11 @@ pub(crate) fn bounded_str(field: &str, value: &str, max: usize) -> Result<(), Ap
 pub fn time_range(
     from: Option<prost_types::Timestamp>,
     to: Option<prost_types::Timestamp>,
-) -> Result<(Timestamp, Timestamp), ApiError> {
+) -> Result<(Timestamp, Timestamp), AppError> {
     let from = timestamp("from", from)?;
     let to = timestamp("to", to)?;
     if to <= from {
-        return Err(ApiError::invalid("to", "must be after from"));
+        return Err(AppError::invalid("to", "must be after from"));
     }
     Ok((from, to))
 }
@@ -150,11 +147,11 @@ pub fn encode_punch_cursor(cursor: PunchCursor) -> String {
     ))
 }
 
-pub fn decode_punch_cursor(token: &str) -> Result<Option<PunchCursor>, ApiError> {
+pub fn decode_punch_cursor(token: &str) -> Result<Option<PunchCursor>, AppError> {
     if token.is_empty() {
         return Ok(None);
     }
-    let bad = || ApiError::invalid("page_token", "not a page token from this call");
+    let bad = || AppError::invalid("page_token", "not a page token from this call");
     let text = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let text = String::from_utf8(text).map_err(|_| bad())?;
     let mut parts = text.split(':');
@@ -174,11 +171,11 @@ pub fn encode_site_cursor(after: &SiteId) -> String {
     URL_SAFE_NO_PAD.encode(format!("s1:{after}"))
 }
 
-pub fn decode_site_cursor(token: &str) -> Result<Option<SiteId>, ApiError> {
+pub fn decode_site_cursor(token: &str) -> Result<Option<SiteId>, AppError> {
     if token.is_empty() {
         return Ok(None);
     }
-    let bad = || ApiError::invalid("page_token", "not a page token from this call");
+    let bad = || AppError::invalid("page_token", "not a page token from this call");
     let text = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let text = String::from_utf8(text).map_err(|_| bad())?;
     let id = text.strip_prefix("s1:").ok_or_else(bad)?;
@@ -194,12 +191,12 @@ pub fn ibeacon_to_pb(id: &IBeaconId) -> pb::IBeaconId {
 }
 
 /// An iBeacon id, its parts named under `field`.
-pub(crate) fn ibeacon_from_pb(field: &str, id: pb::IBeaconId) -> Result<IBeaconId, ApiError> {
+pub(crate) fn ibeacon_from_pb(field: &str, id: pb::IBeaconId) -> Result<IBeaconId, AppError> {
     let uuid = uuid::Uuid::parse_str(&id.uuid)
-        .map_err(|_| ApiError::invalid(format!("{field}.uuid"), "must be a UUID"))?;
+        .map_err(|_| AppError::invalid(format!("{field}.uuid"), "must be a UUID"))?;
     let part = |name: &str, v: u32| {
         u16::try_from(v)
-            .map_err(|_| ApiError::invalid(format!("{field}.{name}"), "must be 0..65535"))
+            .map_err(|_| AppError::invalid(format!("{field}.{name}"), "must be 0..65535"))
     };
     Ok(IBeaconId {
         uuid,
@@ -370,12 +367,12 @@ pub fn device_to_pb(d: &crate::store::DeviceBinding) -> pb::Device {
     }
 }
 
-pub fn employee_id(value: String) -> Result<EmployeeId, ApiError> {
-    EmployeeId::new(value).map_err(|e| ApiError::invalid("employee_id", e))
+pub fn employee_id(value: String) -> Result<EmployeeId, AppError> {
+    EmployeeId::new(value).map_err(|e| AppError::invalid("employee_id", e))
 }
 
-pub fn device_id(value: String) -> Result<DeviceId, ApiError> {
-    DeviceId::new(value).map_err(|e| ApiError::invalid("device_id", e))
+pub fn device_id(value: String) -> Result<DeviceId, AppError> {
+    DeviceId::new(value).map_err(|e| AppError::invalid("device_id", e))
 }
 
 /// Decodes `bytes` as each request message that carries data to validate
@@ -384,15 +381,11 @@ pub fn device_id(value: String) -> Result<DeviceId, ApiError> {
 /// no panic and no allocation beyond the message's own bounds.
 pub fn validate_arbitrary_requests(bytes: &[u8]) {
     use prost::Message;
-    let caller = crate::service::auth::Caller {
-        org: crate::engine::OrgId::new("fuzz").expect("a valid id"),
-        role: crate::auth::Role::Device,
-        employee: Some(EmployeeId::new("fuzz").expect("a valid id")),
-        token_id: String::new(),
-    };
+    let org = crate::engine::OrgId::new("fuzz").expect("a valid id");
+    let employee = EmployeeId::new("fuzz").expect("a valid id");
     let now = Timestamp::from_second(1_790_000_000).expect("a valid instant");
     if let Ok(m) = pb::SubmitPunchRequest::decode(bytes) {
-        let _ = punch(m, &caller, now);
+        let _ = punch(m, &org, &employee, now);
     }
     if let Ok(m) = pb::PutPolicyRequest::decode(bytes) {
         let _ = policy_from_pb(m.policy);

@@ -30,9 +30,9 @@ use tokio_postgres::{NoTls, Row};
 use self::punches::Batcher;
 use super::encoding::{self, from_us, to_us};
 use super::{
-    AuditEntry, AuditQuery, AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, ErasureCounts,
-    HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Review, ReviewOutcome,
-    SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
+    AuditEntry, AuditQuery, AuditRecord, Audited, ConsentRecord, DeviceBinding, EmployeeData,
+    ErasureCounts, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Review,
+    ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
 };
 use crate::attendance::Schedule;
 use crate::auth::{Role, TokenHash};
@@ -453,6 +453,21 @@ async fn token_by_id(c: &impl GenericClient, org: &OrgId, id: &str) -> Result<Op
     .transpose()
 }
 
+/// Commits `tx`, with `audit` written in it when `outcome` changed
+/// something (see [`Audited`]).
+async fn commit_audited<T: Audited>(
+    tx: deadpool_postgres::Transaction<'_>,
+    org: &OrgId,
+    audit: AuditEntry,
+    outcome: T,
+) -> Result<T> {
+    if outcome.happened() {
+        privacy::append_audit(&tx, org, &audit).await?;
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
 /// A JSON-text setting of an organisation (policy, signatures, retention,
 /// schedule), one row per organisation in `table`.
 async fn load_setting(
@@ -497,12 +512,19 @@ impl Store for PostgresStore {
         ensure_org(&self.client().await?, org).await
     }
 
-    async fn create_token(&self, hash: TokenHash, grant: TokenGrant) -> Result<()> {
+    async fn create_token(
+        &self,
+        hash: TokenHash,
+        grant: TokenGrant,
+        audit: AuditEntry,
+    ) -> Result<TokenRecord> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         insert_token(&tx, &hash, &grant).await?;
-        tx.commit().await?;
-        Ok(())
+        let record = token_by_hash(&tx, &hash)
+            .await?
+            .ok_or_else(|| corrupt("token vanished".into()))?;
+        commit_audited(tx, &grant.org, audit, record).await
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
@@ -523,15 +545,22 @@ impl Store for PostgresStore {
         .collect()
     }
 
-    async fn revoke_token(&self, org: &OrgId, id: &str) -> Result<Option<TokenRecord>> {
-        let client = self.client().await?;
+    async fn revoke_token(
+        &self,
+        org: &OrgId,
+        id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<TokenRecord>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
         execute(
-            &client,
+            &tx,
             "UPDATE tokens SET revoked_us = coalesce(revoked_us, $3) WHERE token_id = $1 AND org_id = $2",
             &[&id, &org.as_str(), &to_us(Timestamp::now())],
         )
         .await?;
-        token_by_id(&client, org, id).await
+        let revoked = token_by_id(&tx, org, id).await?;
+        commit_audited(tx, org, audit, revoked).await
     }
 
     async fn rotate_token(
@@ -539,12 +568,12 @@ impl Store for PostgresStore {
         org: &OrgId,
         id: &str,
         new: TokenHash,
-        old_expires_at: Timestamp,
+        grace_until: Timestamp,
+        audit: AuditEntry,
     ) -> Result<Option<TokenRecord>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // Locks the old token's row: two rotations of one token queue here.
-        let now = Timestamp::now();
         let old = query_opt(
             &tx,
             &format!(
@@ -556,27 +585,18 @@ impl Store for PostgresStore {
         .as_ref()
         .map(token_record)
         .transpose()?;
-        let Some(old) = old.filter(|t| t.refusal(now).is_none()) else {
+        let Some(rotation) = old.and_then(|old| old.rotation(Timestamp::now(), grace_until)) else {
             return Ok(None);
         };
-        let grant = TokenGrant {
-            expires_at: None,
-            ..old.grant.clone()
-        };
-        insert_token(&tx, &new, &grant).await?;
-        let expires = old
-            .grant
-            .expires_at
-            .map_or(old_expires_at, |at| at.min(old_expires_at));
+        insert_token(&tx, &new, &rotation.grant).await?;
         execute(
             &tx,
             "UPDATE tokens SET expires_us = $2 WHERE token_id = $1",
-            &[&id, &to_us(expires)],
+            &[&id, &to_us(rotation.old_expires_at)],
         )
         .await?;
         let issued = token_by_hash(&tx, &new).await?;
-        tx.commit().await?;
-        Ok(issued)
+        commit_audited(tx, org, audit, issued).await
     }
 
     async fn touch_tokens(&self, used: Vec<(String, Timestamp)>) -> Result<()> {
@@ -594,7 +614,12 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn put_sites(&self, org: &OrgId, sites: Vec<SiteDefinition>) -> Result<u64> {
+    async fn put_sites(
+        &self,
+        org: &OrgId,
+        sites: Vec<SiteDefinition>,
+        audit: AuditEntry,
+    ) -> Result<u64> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         ensure_org(&tx, org).await?;
@@ -632,8 +657,7 @@ impl Store for PostgresStore {
             insert_beacons(&tx, org, &site.id, &site.beacons).await?;
         }
         let version = bump_version(&tx, org).await?;
-        tx.commit().await?;
-        Ok(version)
+        commit_audited(tx, org, audit, version).await
     }
 
     async fn put_site_radios(
@@ -641,6 +665,7 @@ impl Store for PostgresStore {
         org: &OrgId,
         site: &SiteId,
         radios: SiteRadios,
+        audit: AuditEntry,
     ) -> Result<Option<(u64, SiteDefinition)>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -683,8 +708,7 @@ impl Store for PostgresStore {
         .await?;
         let version = bump_version(&tx, org).await?;
         let loaded = load_site(&tx, org, site.as_str()).await?;
-        tx.commit().await?;
-        Ok(Some((version, loaded)))
+        commit_audited(tx, org, audit, Some((version, loaded))).await
     }
 
     async fn load_sites(&self, org: &OrgId) -> Result<(u64, Vec<SiteDefinition>)> {
@@ -717,7 +741,7 @@ impl Store for PostgresStore {
         load_site_page(&self.client().await?, org, after.as_ref(), limit).await
     }
 
-    async fn put_policy(&self, org: &OrgId, policy: Policy) -> Result<u64> {
+    async fn put_policy(&self, org: &OrgId, policy: Policy, audit: AuditEntry) -> Result<u64> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         put_setting(
@@ -729,8 +753,7 @@ impl Store for PostgresStore {
         )
         .await?;
         let version = bump_version(&tx, org).await?;
-        tx.commit().await?;
-        Ok(version)
+        commit_audited(tx, org, audit, version).await
     }
 
     async fn load_policy(&self, org: &OrgId) -> Result<Policy> {
@@ -739,7 +762,12 @@ impl Store for PostgresStore {
             .map_or_else(|| Ok(Policy::default()), |t| policy_json::from_json(&t))
     }
 
-    async fn put_signatures(&self, org: &OrgId, list: Option<SignatureList>) -> Result<u64> {
+    async fn put_signatures(
+        &self,
+        org: &OrgId,
+        list: Option<SignatureList>,
+        audit: AuditEntry,
+    ) -> Result<u64> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         match list {
@@ -757,8 +785,7 @@ impl Store for PostgresStore {
             }
         }
         let version = bump_version(&tx, org).await?;
-        tx.commit().await?;
-        Ok(version)
+        commit_audited(tx, org, audit, version).await
     }
 
     async fn load_signatures(&self, org: &OrgId) -> Result<Option<SignatureList>> {
@@ -794,11 +821,13 @@ impl Store for PostgresStore {
         org: &OrgId,
         employee: &EmployeeId,
         device: &DeviceId,
+        audit: AuditEntry,
     ) -> Result<DeviceBinding> {
-        let client = self.client().await?;
-        ensure_org(&client, org).await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        ensure_org(&tx, org).await?;
         execute(
-            &client,
+            &tx,
             "INSERT INTO devices (org_id, employee_id, device_id, bound_us) VALUES ($1, $2, $3, $4)
              ON CONFLICT (org_id, employee_id, device_id) DO UPDATE SET revoked_us = NULL",
             &[
@@ -809,10 +838,11 @@ impl Store for PostgresStore {
             ],
         )
         .await?;
-        devices(&client, org, employee, Some(device))
+        let binding = devices(&tx, org, employee, Some(device))
             .await?
             .pop()
-            .ok_or_else(|| corrupt("binding vanished".into()))
+            .ok_or_else(|| corrupt("binding vanished".into()))?;
+        commit_audited(tx, org, audit, binding).await
     }
 
     async fn revoke_device(
@@ -820,10 +850,12 @@ impl Store for PostgresStore {
         org: &OrgId,
         employee: &EmployeeId,
         device: &DeviceId,
+        audit: AuditEntry,
     ) -> Result<Option<DeviceBinding>> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
         execute(
-            &client,
+            &tx,
             "UPDATE devices SET revoked_us = coalesce(revoked_us, $4)
              WHERE org_id = $1 AND employee_id = $2 AND device_id = $3",
             &[
@@ -834,7 +866,8 @@ impl Store for PostgresStore {
             ],
         )
         .await?;
-        Ok(devices(&client, org, employee, Some(device)).await?.pop())
+        let revoked = devices(&tx, org, employee, Some(device)).await?.pop();
+        commit_audited(tx, org, audit, revoked).await
     }
 
     async fn set_consent(
@@ -843,11 +876,13 @@ impl Store for PostgresStore {
         employee: &EmployeeId,
         purpose: ConsentPurpose,
         granted: bool,
+        audit: AuditEntry,
     ) -> Result<ConsentRecord> {
-        let client = self.client().await?;
-        ensure_org(&client, org).await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        ensure_org(&tx, org).await?;
         execute(
-            &client,
+            &tx,
             "INSERT INTO consents (org_id, employee_id, purpose, granted, changed_us)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (org_id, employee_id, purpose)
@@ -861,11 +896,12 @@ impl Store for PostgresStore {
             ],
         )
         .await?;
-        consents(&client, org, employee)
+        let record = consents(&tx, org, employee)
             .await?
             .into_iter()
             .find(|c| c.purpose == purpose)
-            .ok_or_else(|| corrupt("consent vanished".into()))
+            .ok_or_else(|| corrupt("consent vanished".into()))?;
+        commit_audited(tx, org, audit, record).await
     }
 
     async fn list_consents(
@@ -906,16 +942,17 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn put_retention(&self, org: &OrgId, retention: RetentionPolicy) -> Result<()> {
+    async fn put_retention(
+        &self,
+        org: &OrgId,
+        retention: RetentionPolicy,
+        audit: AuditEntry,
+    ) -> Result<()> {
         let text = encoding::retention_to_json(&retention);
-        put_setting(
-            &self.client().await?,
-            "org_retention",
-            "retention",
-            org,
-            &text,
-        )
-        .await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        put_setting(&tx, "org_retention", "retention", org, &text).await?;
+        commit_audited(tx, org, audit, ()).await
     }
 
     async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy> {
@@ -988,24 +1025,24 @@ impl Store for PostgresStore {
         Ok(data)
     }
 
-    async fn erase_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<ErasureCounts> {
+    async fn erase_employee(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        audit: AuditEntry,
+    ) -> Result<ErasureCounts> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let counts = privacy::erase_employee(&tx, org, employee).await?;
-        tx.commit().await?;
-        Ok(counts)
+        commit_audited(tx, org, audit, counts).await
     }
 
-    async fn put_schedule(&self, org: &OrgId, schedule: Schedule) -> Result<()> {
+    async fn put_schedule(&self, org: &OrgId, schedule: Schedule, audit: AuditEntry) -> Result<()> {
         let text = encoding::schedule_to_json(&schedule);
-        put_setting(
-            &self.client().await?,
-            "org_schedules",
-            "schedule",
-            org,
-            &text,
-        )
-        .await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        put_setting(&tx, "org_schedules", "schedule", org, &text).await?;
+        commit_audited(tx, org, audit, ()).await
     }
 
     async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>> {
@@ -1054,6 +1091,7 @@ impl Store for PostgresStore {
         employee: &EmployeeId,
         punch_id: &PunchId,
         review: Review,
+        audit: AuditEntry,
     ) -> Result<ReviewOutcome> {
         const BY_ID: &str = "WHERE org_id = $1 AND employee_id = $2 AND punch_id = $3";
         let mut client = self.client().await?;
@@ -1095,8 +1133,7 @@ impl Store for PostgresStore {
             .await?
             .pop()
             .ok_or_else(|| corrupt("reviewed punch vanished".into()))?;
-        tx.commit().await?;
-        Ok(ReviewOutcome::Reviewed(Box::new(reviewed)))
+        commit_audited(tx, org, audit, ReviewOutcome::Reviewed(Box::new(reviewed))).await
     }
 
     async fn punches_after(

@@ -25,9 +25,9 @@ use self::writer::Writer;
 use super::encoding::{self, to_us};
 use super::recent::{DEVICE_MEMORY, DeviceRecent, EmployeeRecent, RecentHistory};
 use super::{
-    AuditEntry, AuditQuery, AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, ErasureCounts,
-    HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Review, ReviewOutcome,
-    SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
+    AuditEntry, AuditQuery, AuditRecord, Audited, ConsentRecord, DeviceBinding, EmployeeData,
+    ErasureCounts, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Review,
+    ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
 };
 use crate::attendance::Schedule;
 use crate::auth::TokenHash;
@@ -119,7 +119,7 @@ impl SqliteStore {
             ))
         })
         .await
-        .map_err(|e| StoreError::Corrupt(format!("checkpoint task failed: {e}")))?
+        .map_err(|e| StoreError::Internal(format!("checkpoint task failed: {e}")))?
     }
 
     /// A write that changes what the history cache holds about one
@@ -147,7 +147,7 @@ impl SqliteStore {
             result
         })
         .await
-        .map_err(|e| StoreError::Corrupt(format!("read task failed: {e}")))?
+        .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
     }
 }
 
@@ -242,6 +242,26 @@ impl Readers {
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
         }
+    }
+}
+
+/// `work`, followed in its transaction by its audit entry when it changed
+/// something (see [`Audited`]).
+fn audited<T, F>(
+    org: OrgId,
+    audit: AuditEntry,
+    work: F,
+) -> impl FnOnce(&Connection) -> Result<T> + Send + 'static
+where
+    T: Audited,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    move |tx| {
+        let outcome = work(tx)?;
+        if outcome.happened() {
+            privacy::append_audit(tx, &org, &audit)?;
+        }
+        Ok(outcome)
     }
 }
 
@@ -378,9 +398,19 @@ impl Store for SqliteStore {
         self.writer.write(move |tx| ensure_org(tx, &org)).await
     }
 
-    async fn create_token(&self, hash: TokenHash, grant: TokenGrant) -> Result<()> {
+    async fn create_token(
+        &self,
+        hash: TokenHash,
+        grant: TokenGrant,
+        audit: AuditEntry,
+    ) -> Result<TokenRecord> {
+        let org = grant.org.clone();
         self.writer
-            .write(move |tx| tokens::insert(tx, &hash, &grant))
+            .write(audited(org, audit, move |tx| {
+                tokens::insert(tx, &hash, &grant)?;
+                tokens::by_hash(tx, &hash)?
+                    .ok_or_else(|| StoreError::Corrupt("token vanished".into()))
+            }))
             .await
     }
 
@@ -394,10 +424,17 @@ impl Store for SqliteStore {
         self.read(move |conn| tokens::list(conn, &org)).await
     }
 
-    async fn revoke_token(&self, org: &OrgId, id: &str) -> Result<Option<TokenRecord>> {
+    async fn revoke_token(
+        &self,
+        org: &OrgId,
+        id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<TokenRecord>> {
         let (org, id) = (org.clone(), id.to_owned());
         self.writer
-            .write(move |tx| tokens::revoke(tx, &org, &id))
+            .write(audited(org.clone(), audit, move |tx| {
+                tokens::revoke(tx, &org, &id)
+            }))
             .await
     }
 
@@ -406,11 +443,14 @@ impl Store for SqliteStore {
         org: &OrgId,
         id: &str,
         new: TokenHash,
-        old_expires_at: Timestamp,
+        grace_until: Timestamp,
+        audit: AuditEntry,
     ) -> Result<Option<TokenRecord>> {
         let (org, id) = (org.clone(), id.to_owned());
         self.writer
-            .write(move |tx| tokens::rotate(tx, &org, &id, &new, old_expires_at))
+            .write(audited(org.clone(), audit, move |tx| {
+                tokens::rotate(tx, &org, &id, &new, grace_until)
+            }))
             .await
     }
 
@@ -418,10 +458,15 @@ impl Store for SqliteStore {
         self.writer.write(move |tx| tokens::touch(tx, &used)).await
     }
 
-    async fn put_sites(&self, org: &OrgId, sites: Vec<SiteDefinition>) -> Result<u64> {
+    async fn put_sites(
+        &self,
+        org: &OrgId,
+        sites: Vec<SiteDefinition>,
+        audit: AuditEntry,
+    ) -> Result<u64> {
         let org = org.clone();
         self.writer
-            .write(move |tx| {
+            .write(audited(org.clone(), audit, move |tx| {
                 ensure_org(tx, &org)?;
                 let now = to_us(Timestamp::now());
                 for site in &sites {
@@ -457,7 +502,7 @@ impl Store for SqliteStore {
                     insert_beacons(tx, &org, &site.id, &site.beacons)?;
                 }
                 bump_version(tx, &org)
-            })
+            }))
             .await
     }
 
@@ -466,10 +511,11 @@ impl Store for SqliteStore {
         org: &OrgId,
         site: &SiteId,
         radios: SiteRadios,
+        audit: AuditEntry,
     ) -> Result<Option<(u64, SiteDefinition)>> {
         let (org, site) = (org.clone(), site.clone());
         self.writer
-            .write(move |tx| {
+            .write(audited(org.clone(), audit, move |tx| {
                 let exists = tx
                     .prepare_cached("SELECT 1 FROM sites WHERE org_id = ?1 AND site_id = ?2")?
                     .exists(params![org.as_str(), site.as_str()])?;
@@ -499,14 +545,14 @@ impl Store for SqliteStore {
                 )?;
                 let version = bump_version(tx, &org)?;
                 Ok(Some((version, load_site(tx, &org, site.as_str())?)))
-            })
+            }))
             .await
     }
 
-    async fn put_policy(&self, org: &OrgId, policy: Policy) -> Result<u64> {
+    async fn put_policy(&self, org: &OrgId, policy: Policy, audit: AuditEntry) -> Result<u64> {
         let org = org.clone();
         self.writer
-            .write(move |tx| {
+            .write(audited(org.clone(), audit, move |tx| {
                 ensure_org(tx, &org)?;
                 tx.execute(
                     "INSERT INTO org_policies (org_id, policy, updated_us) VALUES (?1, ?2, ?3)
@@ -519,14 +565,19 @@ impl Store for SqliteStore {
                     ],
                 )?;
                 bump_version(tx, &org)
-            })
+            }))
             .await
     }
 
-    async fn put_signatures(&self, org: &OrgId, list: Option<SignatureList>) -> Result<u64> {
+    async fn put_signatures(
+        &self,
+        org: &OrgId,
+        list: Option<SignatureList>,
+        audit: AuditEntry,
+    ) -> Result<u64> {
         let org = org.clone();
         self.writer
-            .write(move |tx| {
+            .write(audited(org.clone(), audit, move |tx| {
                 ensure_org(tx, &org)?;
                 match list {
                     Some(list) => tx.execute(
@@ -538,7 +589,7 @@ impl Store for SqliteStore {
                     None => tx.execute("DELETE FROM org_signatures WHERE org_id = ?1", [org.as_str()])?,
                 };
                 bump_version(tx, &org)
-            })
+            }))
             .await
     }
 
@@ -644,9 +695,10 @@ impl Store for SqliteStore {
         org: &OrgId,
         employee: &EmployeeId,
         device: &DeviceId,
+        audit: AuditEntry,
     ) -> Result<DeviceBinding> {
         let owned = (org.clone(), employee.clone(), device.clone());
-        self.write_about(org, employee, move |tx| {
+        self.write_about(org, employee, audited(org.clone(), audit, move |tx| {
             let (org, employee, device) = owned;
             ensure_org(tx, &org)?;
             tx.execute(
@@ -657,7 +709,7 @@ impl Store for SqliteStore {
             codec::devices(tx, &org, &employee, Some(&device))?
                 .pop()
                 .ok_or_else(|| StoreError::Corrupt("binding vanished".into()))
-        })
+        }))
         .await
     }
 
@@ -666,22 +718,27 @@ impl Store for SqliteStore {
         org: &OrgId,
         employee: &EmployeeId,
         device: &DeviceId,
+        audit: AuditEntry,
     ) -> Result<Option<DeviceBinding>> {
         let owned = (org.clone(), employee.clone(), device.clone());
-        self.write_about(org, employee, move |tx| {
-            let (org, employee, device) = owned;
-            tx.execute(
-                "UPDATE devices SET revoked_us = coalesce(revoked_us, ?4)
+        self.write_about(
+            org,
+            employee,
+            audited(org.clone(), audit, move |tx| {
+                let (org, employee, device) = owned;
+                tx.execute(
+                    "UPDATE devices SET revoked_us = coalesce(revoked_us, ?4)
                  WHERE org_id = ?1 AND employee_id = ?2 AND device_id = ?3",
-                params![
-                    org.as_str(),
-                    employee.as_str(),
-                    device.as_str(),
-                    to_us(Timestamp::now())
-                ],
-            )?;
-            Ok(codec::devices(tx, &org, &employee, Some(&device))?.pop())
-        })
+                    params![
+                        org.as_str(),
+                        employee.as_str(),
+                        device.as_str(),
+                        to_us(Timestamp::now())
+                    ],
+                )?;
+                Ok(codec::devices(tx, &org, &employee, Some(&device))?.pop())
+            }),
+        )
         .await
     }
 
@@ -691,9 +748,10 @@ impl Store for SqliteStore {
         employee: &EmployeeId,
         purpose: ConsentPurpose,
         granted: bool,
+        audit: AuditEntry,
     ) -> Result<ConsentRecord> {
         let owned = (org.clone(), employee.clone());
-        self.write_about(org, employee, move |tx| {
+        self.write_about(org, employee, audited(org.clone(), audit, move |tx| {
             let (org, employee) = owned;
             ensure_org(tx, &org)?;
             tx.execute(
@@ -706,7 +764,7 @@ impl Store for SqliteStore {
                 .into_iter()
                 .find(|c| c.purpose == purpose)
                 .ok_or_else(|| StoreError::Corrupt("consent vanished".into()))
-        })
+        }))
         .await
     }
 
@@ -797,13 +855,18 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_retention(&self, org: &OrgId, retention: RetentionPolicy) -> Result<()> {
+    async fn put_retention(
+        &self,
+        org: &OrgId,
+        retention: RetentionPolicy,
+        audit: AuditEntry,
+    ) -> Result<()> {
         let org = org.clone();
         self.writer
-            .write(move |tx| {
+            .write(audited(org.clone(), audit, move |tx| {
                 ensure_org(tx, &org)?;
                 privacy::put_retention(tx, &org, &retention)
-            })
+            }))
             .await
     }
 
@@ -862,11 +925,18 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn erase_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<ErasureCounts> {
+    async fn erase_employee(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        audit: AuditEntry,
+    ) -> Result<ErasureCounts> {
         let owned = (org.clone(), employee.clone());
         let counts = self
             .writer
-            .write(move |tx| privacy::erase_employee(tx, &owned.0, &owned.1))
+            .write(audited(org.clone(), audit, move |tx| {
+                privacy::erase_employee(tx, &owned.0, &owned.1)
+            }))
             .await?;
         // Device entries name the employee among those a device punched for.
         self.recent.clear();
@@ -874,13 +944,13 @@ impl Store for SqliteStore {
         Ok(counts)
     }
 
-    async fn put_schedule(&self, org: &OrgId, schedule: Schedule) -> Result<()> {
+    async fn put_schedule(&self, org: &OrgId, schedule: Schedule, audit: AuditEntry) -> Result<()> {
         let org = org.clone();
         self.writer
-            .write(move |tx| {
+            .write(audited(org.clone(), audit, move |tx| {
                 ensure_org(tx, &org)?;
                 attendance::put_schedule(tx, &org, &schedule)
-            })
+            }))
             .await
     }
 
@@ -919,10 +989,13 @@ impl Store for SqliteStore {
         employee: &EmployeeId,
         punch_id: &PunchId,
         review: Review,
+        audit: AuditEntry,
     ) -> Result<ReviewOutcome> {
         let (org, employee, punch_id) = (org.clone(), employee.clone(), punch_id.clone());
         self.writer
-            .write(move |tx| attendance::review_punch(tx, &org, &employee, &punch_id, &review))
+            .write(audited(org.clone(), audit, move |tx| {
+                attendance::review_punch(tx, &org, &employee, &punch_id, &review)
+            }))
             .await
     }
 

@@ -101,24 +101,16 @@ pub fn rotate(
     org: &OrgId,
     id: &str,
     new: &TokenHash,
-    old_expires_at: Timestamp,
+    grace_until: Timestamp,
 ) -> Result<Option<TokenRecord>> {
-    let now = Timestamp::now();
-    let Some(old) = by_id(tx, org, id)?.filter(|t| t.refusal(now).is_none()) else {
+    let rotation = by_id(tx, org, id)?.and_then(|old| old.rotation(Timestamp::now(), grace_until));
+    let Some(rotation) = rotation else {
         return Ok(None);
     };
-    let grant = TokenGrant {
-        expires_at: None,
-        ..old.grant.clone()
-    };
-    insert(tx, new, &grant)?;
-    let expires = old
-        .grant
-        .expires_at
-        .map_or(old_expires_at, |at| at.min(old_expires_at));
+    insert(tx, new, &rotation.grant)?;
     tx.execute(
         "UPDATE tokens SET expires_us = ?2 WHERE token_id = ?1",
-        params![id, to_us(expires)],
+        params![id, to_us(rotation.old_expires_at)],
     )?;
     by_hash(tx, new)
 }

@@ -1,0 +1,253 @@
+//! What HR systems take: recorded punches, daily results, the review of
+//! flagged punches, and the live feed of punches as they are recorded.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use tokio::sync::mpsc;
+
+use super::{Actor, App, AppError, Result, audit};
+use crate::attendance::{self, CheckedSchedule};
+use crate::auth::Role;
+use crate::engine::{EmployeeId, PunchId};
+use crate::reports::{self, EmployeeDays};
+use crate::store::{PunchQuery, PunchRow, Review, ReviewOutcome, StoredEvidence};
+
+/// Attendance is HR's business.
+pub const ROLE: Role = Role::Hr;
+/// Longest reason a reviewer may give, bytes.
+pub const MAX_REASON_LEN: usize = 1000;
+/// Most employees one daily-results call may name.
+pub const MAX_EMPLOYEES: usize = 1000;
+
+/// Events a live feed reads from the store at a time.
+const FEED_BATCH: usize = 256;
+/// Events buffered per feed: a slow reader waits here, alone.
+const FEED_BUFFER: usize = 64;
+/// How often an idle feed looks for punches recorded by other processes.
+const FEED_POLL: Duration = Duration::from_secs(1);
+
+/// A page of the organisation's punches received in `query`'s range.
+pub async fn punches(app: &App, actor: &Actor, query: PunchQuery) -> Result<Vec<PunchRow>> {
+    actor.require(ROLE)?;
+    let range = format!("{}..{}", query.from, query.to);
+    audit::read(app.store.as_ref(), actor, "ListPunches", None, range).await?;
+    Ok(app
+        .store
+        .list_punches(PunchQuery {
+            org: actor.org.clone(),
+            ..query
+        })
+        .await?)
+}
+
+/// The organisation's schedule, which daily results need.
+async fn schedule(app: &App, actor: &Actor) -> Result<CheckedSchedule> {
+    reports::schedule(app.store.as_ref(), &actor.org)
+        .await?
+        .ok_or_else(|| {
+            AppError::FailedPrecondition(
+                "the organisation has no schedule: put one with AdminService/PutSchedule".into(),
+            )
+        })
+}
+
+/// Which employees' results to compute.
+#[derive(Debug, Clone)]
+pub struct DailyQuery {
+    pub from: Date,
+    pub to: Date,
+    /// Empty: everyone with a shift assignment.
+    pub employees: Vec<EmployeeId>,
+    /// Only employees after this one (the page cursor).
+    pub after: Option<EmployeeId>,
+    pub limit: usize,
+}
+
+/// A page of daily results, employee by employee.
+pub struct DailyPage {
+    pub days: Vec<EmployeeDays>,
+    /// The last employee of the page when more follow.
+    pub next: Option<EmployeeId>,
+}
+
+pub async fn daily_results(app: &App, actor: &Actor, query: DailyQuery) -> Result<DailyPage> {
+    actor.require(ROLE)?;
+    let dates = attendance::dates(query.from, query.to)
+        .map_err(|e| AppError::invalid(format!("{}_date", e.field), e.description))?;
+    if query.employees.len() > MAX_EMPLOYEES {
+        return Err(AppError::invalid(
+            "employee_ids",
+            format!("at most {MAX_EMPLOYEES}"),
+        ));
+    }
+    let schedule = schedule(app, actor).await?;
+    let mut employees = if query.employees.is_empty() {
+        schedule.employees()
+    } else {
+        if let Some(i) = query
+            .employees
+            .iter()
+            .position(|e| !schedule.is_assigned(e))
+        {
+            return Err(AppError::invalid(
+                format!("employee_ids[{i}]"),
+                "has no shift assignment",
+            ));
+        }
+        let mut listed = query.employees;
+        listed.sort();
+        listed.dedup();
+        listed
+    };
+    if let Some(after) = &query.after {
+        employees.retain(|e| e > after);
+    }
+    let next = (employees.len() > query.limit).then(|| employees[query.limit - 1].clone());
+    employees.truncate(query.limit);
+    let detail = format!(
+        "{}..={}, {} employees",
+        query.from,
+        query.to,
+        employees.len()
+    );
+    audit::read(app.store.as_ref(), actor, "GetDailyResults", None, detail).await?;
+    let mut days = Vec::with_capacity(employees.len());
+    for employee in &employees {
+        let store = app.store.as_ref();
+        days.push(reports::employee_days(store, &actor.org, &schedule, employee, &dates).await?);
+    }
+    Ok(DailyPage { days, next })
+}
+
+/// Punches awaiting review after `after_seq`, oldest first, each with its
+/// raw evidence while it is kept.
+pub async fn review_queue(
+    app: &App,
+    actor: &Actor,
+    after_seq: i64,
+    limit: usize,
+) -> Result<Vec<(PunchRow, Option<StoredEvidence>)>> {
+    actor.require(ROLE)?;
+    audit::read(app.store.as_ref(), actor, "ListReviewQueue", None, "").await?;
+    let rows = app.store.review_queue(&actor.org, after_seq, limit).await?;
+    let mut evidence: std::collections::HashMap<i64, StoredEvidence> = app
+        .store
+        .punch_evidence(&actor.org, rows.iter().map(|r| r.seq).collect())
+        .await?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let kept = evidence.remove(&r.seq);
+            (r, kept)
+        })
+        .collect())
+}
+
+/// HR's decision on a punch awaiting review: recorded once, never overwritten.
+pub async fn review(
+    app: &App,
+    actor: &Actor,
+    employee: &EmployeeId,
+    punch_id: &PunchId,
+    approve: bool,
+    reason: &str,
+) -> Result<PunchRow> {
+    actor.require(ROLE)?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.len() > MAX_REASON_LEN {
+        return Err(AppError::invalid(
+            "reason",
+            format!("required, at most {MAX_REASON_LEN} bytes"),
+        ));
+    }
+    let review = Review {
+        approved: approve,
+        reason: reason.to_owned(),
+        reviewer: actor.id.clone(),
+        at: Timestamp::now(),
+    };
+    let verb = if approve { "approved" } else { "rejected" };
+    let entry = audit::entry(actor, "ReviewPunch", Some(employee), verb);
+    match app
+        .store
+        .review_punch(&actor.org, employee, punch_id, review, entry)
+        .await?
+    {
+        ReviewOutcome::Reviewed(row) => Ok(*row),
+        ReviewOutcome::NotFound => Err(AppError::NotFound(
+            "no such punch of that employee in the organisation".into(),
+        )),
+        ReviewOutcome::NotAwaitingReview(decision) => Err(AppError::FailedPrecondition(format!(
+            "the punch was {}, not flagged for review",
+            decision.as_str()
+        ))),
+        ReviewOutcome::AlreadyDecided(first) => Err(AppError::AlreadyExists(format!(
+            "already {} by {} at {}; a review is never overwritten",
+            if first.approved {
+                "approved"
+            } else {
+                "rejected"
+            },
+            first.reviewer,
+            first.at
+        ))),
+    }
+}
+
+/// Follows the organisation's punches in commit order from after `cursor`
+/// (`None`: from now). The feed ends when the reader goes away; when the
+/// server shuts down it ends with [`AppError::ShuttingDown`], and the reader
+/// resumes elsewhere with the seq of the last punch it saw.
+pub async fn watch(
+    app: &App,
+    actor: &Actor,
+    cursor: Option<i64>,
+) -> Result<mpsc::Receiver<Result<PunchRow>>> {
+    actor.require(ROLE)?;
+    let mut after = match cursor {
+        Some(seq) => seq,
+        // From now: everything recorded so far is behind the cursor.
+        None => app.store.latest_seq(&actor.org).await?,
+    };
+    let detail = format!("after {after}");
+    audit::read(app.store.as_ref(), actor, "WatchPunches", None, detail).await?;
+    let (tx, rx) = mpsc::channel(FEED_BUFFER);
+    let mut recorded = app.feed.subscribe();
+    let (app, org) = (app.clone(), actor.org.clone());
+    tokio::spawn(async move {
+        loop {
+            let batch = match app.store.punches_after(&org, after, FEED_BATCH).await {
+                Ok(batch) => batch,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+            };
+            let caught_up = batch.len() < FEED_BATCH;
+            for row in batch {
+                after = row.seq;
+                // The reader's pace: waits here, never on the hot path.
+                tokio::select! {
+                    sent = tx.send(Ok(row)) => if sent.is_err() { return },
+                    _ = app.closing.cancelled() => return,
+                }
+            }
+            if caught_up {
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = app.closing.cancelled() => {
+                        let _ = tx.send(Err(AppError::ShuttingDown)).await;
+                        return;
+                    }
+                    _ = recorded.changed() => {}
+                    _ = tokio::time::sleep(FEED_POLL) => {}
+                }
+            }
+        }
+    });
+    Ok(rx)
+}

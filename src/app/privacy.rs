@@ -1,0 +1,128 @@
+//! Data-subject rights and the audit log: consent for optional purposes,
+//! everything held about a person, erasure, and who read or changed what.
+
+use jiff::Timestamp;
+
+use super::{Actor, App, AppError, Result, audit};
+use crate::auth::Role;
+use crate::engine::{ConsentPurpose, EmployeeId};
+use crate::store::{AuditQuery, AuditRecord, ConsentRecord, ErasureCounts};
+
+/// Privacy requests are a privacy officer's business.
+pub const ROLE: Role = Role::Privacy;
+
+pub async fn set_consent(
+    app: &App,
+    actor: &Actor,
+    employee: &EmployeeId,
+    purpose: ConsentPurpose,
+    granted: bool,
+) -> Result<ConsentRecord> {
+    actor.require(ROLE)?;
+    let detail = format!("{} granted={granted}", purpose.as_str());
+    let entry = audit::entry(actor, "SetConsent", Some(employee), detail);
+    let record = app
+        .store
+        .set_consent(&actor.org, employee, purpose, granted, entry)
+        .await?;
+    tracing::info!(org = %actor.org, purpose = purpose.as_str(), granted, "consent changed");
+    Ok(record)
+}
+
+pub async fn consents(
+    app: &App,
+    actor: &Actor,
+    employee: &EmployeeId,
+) -> Result<Vec<ConsentRecord>> {
+    actor.require(ROLE)?;
+    audit::read(
+        app.store.as_ref(),
+        actor,
+        "ListConsents",
+        Some(employee),
+        "",
+    )
+    .await?;
+    Ok(app.store.list_consents(&actor.org, employee).await?)
+}
+
+/// Everything held about the employee, as the JSON document the README
+/// describes; its own audit entry included.
+pub async fn export(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<String> {
+    actor.require(ROLE)?;
+    if app
+        .store
+        .employee_data(&actor.org, employee)
+        .await?
+        .is_empty()
+    {
+        return Err(no_data());
+    }
+    audit::read(
+        app.store.as_ref(),
+        actor,
+        "ExportEmployee",
+        Some(employee),
+        "",
+    )
+    .await?;
+    // Read again so that the export lists its own audit entry too.
+    let data = app.store.employee_data(&actor.org, employee).await?;
+    Ok(crate::privacy::export_json(
+        &actor.org,
+        employee,
+        &data,
+        Timestamp::now(),
+    ))
+}
+
+/// Erases the employee's data (see [`crate::store::Store::erase_employee`]).
+pub async fn erase(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<ErasureCounts> {
+    actor.require(ROLE)?;
+    // Serialised with the employee's punches: none can slip in half-way.
+    let _serialised = app.employee_locks.lock(&actor.org, employee).await;
+    // The entry names no one: after erasure nothing may link to the id.
+    let entry = audit::entry(actor, "EraseEmployee", None, "");
+    let erased = app
+        .store
+        .erase_employee(&actor.org, employee, entry)
+        .await?;
+    if erased.is_empty() {
+        return Err(no_data());
+    }
+    tracing::info!(org = %actor.org, punches = erased.punches, "employee erased");
+    Ok(erased)
+}
+
+/// The organisation's audit log in order, optionally about one employee
+/// (a read that is itself audited).
+pub async fn audit_log(
+    app: &App,
+    actor: &Actor,
+    employee: Option<EmployeeId>,
+    after_id: i64,
+    limit: usize,
+) -> Result<Vec<AuditRecord>> {
+    actor.require(ROLE)?;
+    audit::read(
+        app.store.as_ref(),
+        actor,
+        "ListAuditEntries",
+        employee.as_ref(),
+        "",
+    )
+    .await?;
+    Ok(app
+        .store
+        .list_audit(AuditQuery {
+            org: actor.org.clone(),
+            employee,
+            after_id,
+            limit,
+        })
+        .await?)
+}
+
+fn no_data() -> AppError {
+    AppError::NotFound("no data is held about that employee in the organisation".into())
+}
