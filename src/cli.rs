@@ -625,6 +625,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
 
+    let read =
+        |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let tls = match &config.tls {
+        Some(paths) => Some(server::TlsFiles {
+            certificate: read(&paths.cert)?,
+            key: read(&paths.key)?,
+            client_ca: paths.client_ca.as_ref().map(read).transpose()?,
+        }),
+        None => None,
+    };
+    let app = server::open(&config.database).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    // A stable first line for scripts and tests that start the server on port 0.
+    println!("listening on {}", listener.local_addr()?);
     if let Some(addr) = config.metrics_listen {
         let handle = server::install_metrics_recorder()?;
         match TcpListener::bind(addr).await {
@@ -650,22 +666,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
 
-    let read =
-        |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
-    let tls = match &config.tls {
-        Some(paths) => Some(server::TlsFiles {
-            certificate: read(&paths.cert)?,
-            key: read(&paths.key)?,
-            client_ca: paths.client_ca.as_ref().map(read).transpose()?,
-        }),
-        None => None,
-    };
-    let app = server::open(&config.database).await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    // A stable first line for scripts and tests that start the server on port 0.
-    println!("listening on {}", listener.local_addr()?);
     server::run(
         app,
         listener,
@@ -674,6 +674,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             retention_sweep: Some(config.retention_sweep),
             tls,
             limits: config.limits,
+            drain_deadline: server::DRAIN_DEADLINE,
         },
         shutdown.cancelled_owned(),
     )

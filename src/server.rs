@@ -15,6 +15,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
 
 use crate::app::App;
 use crate::app::limits::{LimitSettings, RateLimits};
@@ -37,6 +38,10 @@ const MAX_ADMIN_MESSAGE: usize = crate::app::sites::MAX_GEOJSON_BYTES + 64 * 102
 /// A call taking longer than this is cut off. A punch cut off after its
 /// commit is safe: the client retries with the same id and gets the record.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a shutdown waits for calls in flight before it cuts the
+/// connections left (idle ones, stalled readers): a supervisor's stop
+/// timeout is usually 30 s, and a punch takes milliseconds.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Opens the SQLite store at `database` and loads every organisation's fences.
 pub async fn open_sqlite(database: &Path) -> anyhow::Result<App> {
@@ -73,6 +78,8 @@ pub struct Options {
     /// `None`: plaintext (the configuration allows that on loopback only).
     pub tls: Option<TlsFiles>,
     pub limits: LimitSettings,
+    /// How long a shutdown waits for calls in flight (see [`DRAIN_DEADLINE`]).
+    pub drain_deadline: Duration,
 }
 
 impl Options {
@@ -83,12 +90,17 @@ impl Options {
             retention_sweep: None,
             tls: None,
             limits: LimitSettings::default(),
+            drain_deadline: DRAIN_DEADLINE,
         }
     }
 }
 
-/// Serves gRPC on `listener` until `shutdown` resolves, then drains and
-/// closes the store.
+/// Serves gRPC on `listener` until `shutdown` resolves, then drains (for at
+/// most the drain deadline) and closes the store.
+///
+/// If the store fails (its writer died) the server stops saying SERVING,
+/// shuts down and answers an error, so that the process exits non-zero and
+/// its supervisor restarts it.
 pub async fn run(
     mut app: App,
     listener: TcpListener,
@@ -98,6 +110,7 @@ pub async fn run(
     app.rate_limits = Arc::new(RateLimits::new(options.limits));
     app.require_client_certificates = options.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
     let every = &options;
+    let failure = app.store.failure();
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<PunchServiceServer<PunchApi>>()
@@ -168,23 +181,59 @@ pub async fn run(
         .add_service(AttendanceServiceServer::new(AttendanceApi(app.clone())))
         .add_service(PrivacyServiceServer::new(PrivacyApi(app.clone())))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), {
-            let closing = app.closing.clone();
+            let (closing, failure) = (app.closing.clone(), failure.clone());
             async move {
-                shutdown.await;
+                tokio::select! {
+                    _ = shutdown => {}
+                    why = failure.raised() => {
+                        // Load balancers take the replica out before it goes.
+                        for service in SERVICES {
+                            health_reporter
+                                .set_service_status(service, ServingStatus::NotServing)
+                                .await;
+                        }
+                        tracing::error!(reason = %why, "the store failed; shutting down");
+                    }
+                }
                 closing.cancel();
             }
-        })
-        .await;
+        });
+    tokio::pin!(served);
+    // Once shutdown begins, calls in flight get the drain deadline; then the
+    // connections left (idle clients, stalled feeds) are cut.
+    let served = tokio::select! {
+        served = &mut served => served,
+        () = async {
+            app.closing.cancelled().await;
+            tokio::time::sleep(options.drain_deadline).await;
+        } => {
+            tracing::warn!("drain deadline passed; cutting the connections left");
+            Ok(())
+        }
+    };
 
     background.cancel();
     tracing::info!("gRPC stopped; flushing the store");
     if let Err(e) = app.token_uses.flush(app.store.as_ref()).await {
         tracing::warn!(error = %e, "could not record the tokens' last use");
     }
-    app.store.close().await?;
+    let closed = app.store.close().await;
+    if let Some(why) = failure.reason() {
+        anyhow::bail!("the store failed: {why}");
+    }
+    closed?;
     served?;
     Ok(())
 }
+
+/// Every service health reports on; "" is the server as a whole.
+const SERVICES: [&str; 5] = [
+    "",
+    <PunchServiceServer<PunchApi> as tonic::server::NamedService>::NAME,
+    <AdminServiceServer<AdminApi> as tonic::server::NamedService>::NAME,
+    <AttendanceServiceServer<AttendanceApi> as tonic::server::NamedService>::NAME,
+    <PrivacyServiceServer<PrivacyApi> as tonic::server::NamedService>::NAME,
+];
 
 /// Writes when tokens were last used, once a minute.
 async fn flush_token_uses(app: App, stop: CancellationToken) {

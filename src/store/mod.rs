@@ -127,6 +127,55 @@ pub async fn open(database: &Database) -> Result<Arc<dyn Store>> {
     })
 }
 
+/// Raised once when a store can no longer write (its writer thread or punch
+/// batcher died): the server stops saying SERVING and exits non-zero, so
+/// that its supervisor restarts it, instead of answering every write with
+/// an error while health checks pass.
+#[derive(Debug, Clone, Default)]
+pub struct Failure {
+    raised: tokio_util::sync::CancellationToken,
+    reason: Arc<std::sync::OnceLock<String>>,
+}
+
+impl Failure {
+    /// Raises the failure; the first reason given is the one kept.
+    pub fn raise(&self, reason: String) {
+        tracing::error!(reason = %reason, "the store can no longer write");
+        let _ = self.reason.set(reason);
+        self.raised.cancel();
+    }
+
+    /// Why the store failed, once it has.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.get().map(String::as_str)
+    }
+
+    /// Resolves with the reason once the failure is raised.
+    pub async fn raised(&self) -> String {
+        self.raised.cancelled().await;
+        self.reason().unwrap_or("unknown").to_owned()
+    }
+
+    /// The error a write answers with when the writer is gone: internal (a
+    /// bug or a dead thread, not retryable) once the failure is raised,
+    /// otherwise the store was closed on purpose.
+    pub fn writer_gone(&self) -> StoreError {
+        match self.reason() {
+            Some(why) => StoreError::Internal(format!("the writer stopped: {why}")),
+            None => StoreError::Closed,
+        }
+    }
+}
+
+/// A panic's message, for the failure it raises.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 /// What a valid bearer token grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenGrant {
@@ -724,4 +773,7 @@ pub trait Store: Send + Sync + 'static {
     /// Finishes pending writes and stops the writer. Later writes fail with
     /// [`StoreError::Closed`].
     async fn close(&self) -> Result<()>;
+
+    /// Raised when the store can no longer write (see [`Failure`]).
+    fn failure(&self) -> Failure;
 }

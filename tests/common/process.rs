@@ -71,18 +71,23 @@ pub fn serve_with(
         metrics: String::new(),
     };
     let mut lines = BufReader::new(stdout).lines();
-    while served.grpc.is_empty() {
-        let line = lines
+    let mut next_line = || {
+        lines
             .next()
             .expect("server exited before listening")
-            .unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            served.grpc = addr.to_owned();
-        } else if let Some(url) = line.strip_prefix("metrics on ") {
-            served.metrics = url.to_owned();
-        }
-    }
-    assert!(!served.metrics.is_empty(), "the metrics line comes first");
+            .unwrap()
+    };
+    // The README's promise: the first line says where gRPC listens.
+    let first = next_line();
+    served.grpc = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the first line is {first:?}"))
+        .to_owned();
+    let second = next_line();
+    served.metrics = second
+        .strip_prefix("metrics on ")
+        .unwrap_or_else(|| panic!("the second line is {second:?}"))
+        .to_owned();
     served
 }
 

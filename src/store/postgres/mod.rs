@@ -31,8 +31,8 @@ use self::punches::Batcher;
 use super::encoding::{self, from_us, to_us};
 use super::{
     AuditEntry, AuditQuery, AuditRecord, Audited, ConsentRecord, DeviceBinding, EmployeeData,
-    ErasureCounts, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Review,
-    ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
+    ErasureCounts, Failure, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result,
+    Review, ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
 };
 use crate::attendance::Schedule;
 use crate::auth::{Role, TokenHash};
@@ -65,19 +65,38 @@ pub struct PostgresStore {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        // No SQLSTATE, or class 08 / 57P: the connection or the server is
-        // gone. The request may be retried (a punch by its id) elsewhere.
-        let unavailable = e.is_closed()
-            || e.code().is_none_or(|c| {
-                let code = c.code();
-                code.starts_with("08") || code.starts_with("57P")
-            });
-        if unavailable {
+        if is_unavailable(&e) {
             StoreError::Unavailable(e.to_string())
         } else {
             StoreError::Postgres(e)
         }
     }
+}
+
+/// Whether the connection or the server is gone, so that the request may be
+/// retried (a punch by its id) elsewhere: SQLSTATE class 08 or 57P, or no
+/// SQLSTATE and a fault of the connection itself (I/O, closed, timeout,
+/// TLS). Anything else without a SQLSTATE (a column that does not decode, a
+/// wrong parameter count) is a bug of ours: retrying would not help.
+fn is_unavailable(e: &tokio_postgres::Error) -> bool {
+    if let Some(code) = e.code() {
+        let code = code.code();
+        return code.starts_with("08") || code.starts_with("57P");
+    }
+    if e.is_closed() {
+        return true;
+    }
+    // tokio-postgres keeps its error kinds private; its messages name them.
+    const CONNECTION_FAULTS: [&str; 4] = [
+        "error communicating with the server",
+        "error connecting to server",
+        "timeout waiting for server",
+        "error performing TLS handshake",
+    ];
+    let message = e.to_string();
+    CONNECTION_FAULTS
+        .iter()
+        .any(|fault| message.starts_with(fault))
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
@@ -1167,6 +1186,10 @@ impl Store for PostgresStore {
         seqs: Vec<i64>,
     ) -> Result<Vec<(i64, StoredEvidence)>> {
         privacy::evidence_of(&self.client().await?, org, &seqs).await
+    }
+
+    fn failure(&self) -> Failure {
+        self.batcher.failure()
     }
 
     async fn close(&self) -> Result<()> {

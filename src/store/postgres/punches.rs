@@ -26,7 +26,7 @@ use crate::engine::{
     Verdict, binds_device,
 };
 use crate::store::encoding::{RawPunchRow, findings_to_json, from_us, to_us};
-use crate::store::{HistoryQuery, PunchRow, Recorded, Result, StoreError};
+use crate::store::{Failure, HistoryQuery, PunchRow, Recorded, Result, StoreError};
 
 /// The columns of a punch row, in [`RawPunchRow`]'s order.
 const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, client_us, received_us, \
@@ -181,17 +181,51 @@ pub struct Batcher {
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     task: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<Stats>,
+    failure: Failure,
 }
 
 impl Batcher {
     pub fn start(pool: Pool) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let stats = Arc::new(Stats::default());
-        let task = tokio::spawn(run(pool, rx, stats.clone()));
+        let failure = Failure::default();
+        let batcher = tokio::spawn(run(pool, rx, stats.clone()));
+        // A batcher that panicked (a bug) can never record a punch again:
+        // raise the store's failure so that the process stops serving.
+        let supervised = failure.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = batcher.await
+                && e.is_panic()
+            {
+                let why = crate::store::panic_message(e.into_panic().as_ref());
+                supervised.raise(format!("the postgres punch batcher panicked: {why}"));
+            }
+        });
         Self {
             queue: Mutex::new(Some(tx)),
             task: Mutex::new(Some(task)),
             stats,
+            failure,
+        }
+    }
+
+    pub fn failure(&self) -> Failure {
+        self.failure.clone()
+    }
+
+    /// The error of a punch whose group was never answered: the batcher
+    /// stopped. Closed on purpose only by [`Batcher::close`], which takes
+    /// the queue first; otherwise it died, which is internal.
+    fn stopped(&self) -> StoreError {
+        let closed = self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none();
+        match (closed, self.failure.reason()) {
+            (_, Some(why)) => StoreError::Internal(format!("the punch batcher stopped: {why}")),
+            (true, None) => StoreError::Closed,
+            (false, None) => StoreError::Internal("the punch batcher stopped".into()),
         }
     }
 
@@ -218,8 +252,8 @@ impl Batcher {
                 reply,
             })
             .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+            .map_err(|_| self.stopped())?;
+        answer.await.map_err(|_| self.stopped())?
     }
 
     /// Stops taking punches and waits until those queued are committed.

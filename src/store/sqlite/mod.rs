@@ -39,7 +39,7 @@ use crate::engine::{
     ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, SiteId, Verdict,
 };
 use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
-use crate::store::policy_json;
+use crate::store::{Failure, policy_json};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run. Append only: never edit one that has shipped.
@@ -88,6 +88,16 @@ impl SqliteStore {
             }),
             recent: RecentHistory::new(RECENT_CAPACITY),
         })
+    }
+
+    /// Makes the writer thread panic, as a bug in a write would: for the
+    /// test that a dead writer is loud (NOT_SERVING, a non-zero exit) and
+    /// loses nothing acknowledged. Never called by punchguard itself.
+    #[doc(hidden)]
+    pub async fn crash_writer_for_test(&self) -> Result<()> {
+        self.writer
+            .write(|_| -> Result<()> { panic!("injected by a test") })
+            .await
     }
 
     /// How many transactions the writer has committed, and how many writes
@@ -1049,6 +1059,10 @@ impl Store for SqliteStore {
             Ok(found)
         })
         .await
+    }
+
+    fn failure(&self) -> Failure {
+        self.writer.failure()
     }
 
     async fn close(&self) -> Result<()> {

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{Result, StoreError};
+use crate::store::{Failure, Result, StoreError, panic_message};
 
 /// Most jobs one transaction takes. Bounds the latency a job can add to the
 /// others in its group.
@@ -24,6 +24,8 @@ trait WriteJob: Send {
     fn apply(&mut self, tx: &mut Transaction<'_>);
     /// Answers the caller once the group's commit has succeeded or failed.
     fn finish(self: Box<Self>, commit: Result<(), &rusqlite::Error>);
+    /// Answers the caller with `error`: the group was never committed.
+    fn abandon(self: Box<Self>, error: StoreError);
 }
 
 struct Job<T, F> {
@@ -62,12 +64,17 @@ where
         // The caller may have gone away (client cancelled); the write stands.
         let _ = self.reply.send(answer);
     }
+
+    fn abandon(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
 }
 
 pub struct Writer {
     queue: Mutex<Option<mpsc::Sender<Box<dyn WriteJob>>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<WriterStats>,
+    failure: Failure,
 }
 
 /// Counters of the writer's work, for tests and benchmarks to see grouping.
@@ -81,16 +88,22 @@ impl Writer {
     pub fn start(conn: Connection) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let stats = Arc::new(WriterStats::default());
-        let thread_stats = stats.clone();
+        let failure = Failure::default();
+        let (thread_stats, thread_failure) = (stats.clone(), failure.clone());
         let thread = std::thread::Builder::new()
             .name("punchguard-sqlite-writer".into())
-            .spawn(move || run(conn, rx, &thread_stats))
+            .spawn(move || run(conn, rx, &thread_stats, &thread_failure))
             .expect("spawning the writer thread");
         Self {
             queue: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             stats,
+            failure,
         }
+    }
+
+    pub fn failure(&self) -> Failure {
+        self.failure.clone()
     }
 
     /// (commits, jobs) so far.
@@ -119,8 +132,9 @@ impl Writer {
             outcome: None,
             reply,
         });
-        queue.send(job).await.map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let gone = || self.failure.writer_gone();
+        queue.send(job).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     /// Stops taking jobs, lets the thread finish those queued, and waits for it.
@@ -130,16 +144,29 @@ impl Writer {
         if let Some(thread) = thread {
             tokio::task::spawn_blocking(move || thread.join())
                 .await
-                .map_err(|e| StoreError::Corrupt(format!("writer join failed: {e}")))?
-                .map_err(|_| StoreError::Corrupt("writer thread panicked".into()))?;
+                .map_err(|e| StoreError::Internal(format!("writer join failed: {e}")))?
+                .map_err(|_| StoreError::Internal("writer thread panicked".into()))?;
         }
-        Ok(())
+        match self.failure.reason() {
+            Some(why) => Err(StoreError::Internal(why.to_owned())),
+            None => Ok(()),
+        }
     }
 }
 
 /// The writer loop: block for one job, take whatever else is already queued,
 /// commit them together, answer everyone. Ends when every sender is gone.
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>, stats: &WriterStats) {
+///
+/// A panic (a bug in a write) rolls back the group it was committing, whose
+/// callers hear an internal error, and stops the writer with the store's
+/// [`Failure`] raised: a process that can never write again must not look
+/// alive.
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Box<dyn WriteJob>>,
+    stats: &WriterStats,
+    failure: &Failure,
+) {
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -149,7 +176,20 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>, stats: &
             }
         }
         let started = std::time::Instant::now();
-        let commit = commit_group(&mut conn, &mut group);
+        let commit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commit_group(&mut conn, &mut group)
+        }));
+        let commit = match commit {
+            Ok(commit) => commit,
+            Err(payload) => {
+                let why = panic_message(payload.as_ref());
+                failure.raise(format!("the sqlite writer panicked: {why}"));
+                for job in group {
+                    job.abandon(failure.writer_gone());
+                }
+                return;
+            }
+        };
         crate::metrics::record_group_commit(group.len(), started.elapsed(), commit.is_ok());
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.jobs.fetch_add(group.len() as u64, Ordering::Relaxed);
