@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 use common::postgres::Schema;
 use common::process::*;
 use common::*;
-use pb::FindingCode::{DeviceShared, Duplicate, ImpossibleTravel};
+use pb::FindingCode::{DeviceShared, Duplicate, ImpossibleTravel, UnboundDevice};
 use punchguard::proto::v1 as pb;
 use punchguard::proto::v1::{
     admin_service_client::AdminServiceClient, attendance_service_client::AttendanceServiceClient,
@@ -287,6 +287,89 @@ async fn two_replicas_on_one_database_behave_as_one_service() {
     expected.sort();
     assert_eq!(ids, expected);
 
+    a.stop();
+    b.stop();
+    drop(schema);
+}
+
+/// Sends `first` to replica A and `second` to replica B at the same instant.
+async fn at_once(
+    (a, b): (&Replica, &Replica),
+    token: &str,
+    first: pb::SubmitPunchRequest,
+    second: pb::SubmitPunchRequest,
+) -> [pb::SubmitPunchResponse; 2] {
+    let (one, two) = tokio::join!(a.punch(first, token), b.punch(second, token));
+    [one, two]
+}
+
+/// How many of the answers carry `code`.
+fn flagged(answers: &[pb::SubmitPunchResponse], code: pb::FindingCode) -> usize {
+    answers.iter().filter(|r| codes(r).contains(&code)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_employees_simultaneous_punches_on_two_replicas_are_judged_in_turn() {
+    let Some(schema) =
+        Schema::fresh("one_employees_simultaneous_punches_on_two_replicas_are_judged_in_turn")
+            .await
+    else {
+        return;
+    };
+    let url = schema.url.as_str();
+    // Kotka's buildings, and an office in Helsinki 120 km away.
+    let dir = tempfile::tempdir().unwrap();
+    let helsinki = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+        "properties":{"site":"helsinki","radius_m":300},
+        "geometry":{"type":"Point","coordinates":[24.9384,60.1699]}}]}"#;
+    for (name, geojson) in [("kotka", KOTKA), ("helsinki", helsinki)] {
+        let path = dir.path().join(format!("{name}.geojson"));
+        std::fs::write(&path, geojson).unwrap();
+        let path = path.to_str().unwrap();
+        cli(&["site", "import", "--org", "kotka", path], url);
+    }
+    let token = |employee: &str| {
+        let args = ["token", "create", "--org", "kotka", "--role", "device"];
+        cli(&[&args[..], &["--employee", employee]].concat(), url)
+    };
+    let a = Replica::start(url).await;
+    let b = Replica::start(url).await;
+    let replicas = (&a, &b);
+
+    // Each race a few times: without a lease across replicas both punches
+    // read the same history and both pass.
+    for round in 0..5 {
+        // A replayed nonce: one of the two is a DUPLICATE.
+        let device = token(&format!("nonce-{round}"));
+        let phone = format!("nonce-{round}-phone");
+        let mut first = from_device(honest(&format!("n{round}-1")), &phone);
+        let mut second = from_device(honest(&format!("n{round}-2")), &phone);
+        (first.nonce, second.nonce) = ("n-1".into(), "n-1".into());
+        let answers = at_once(replicas, &device, first, second).await;
+        assert_eq!(flagged(&answers, Duplicate), 1, "{answers:#?}");
+
+        // Device binding (two devices allowed): two new phones at once
+        // after one bound phone; one of them is UNBOUND_DEVICE.
+        let device = token(&format!("devices-{round}"));
+        let phone = |n: u32| format!("devices-{round}-phone-{n}");
+        let bound = from_device(honest(&format!("d{round}-0")), &phone(0));
+        assert!(codes(&a.punch(bound, &device).await).is_empty());
+        let first = from_device(honest(&format!("d{round}-1")), &phone(1));
+        let second = from_device(honest(&format!("d{round}-2")), &phone(2));
+        let answers = at_once(replicas, &device, first, second).await;
+        assert_eq!(flagged(&answers, UnboundDevice), 1, "{answers:#?}");
+
+        // Kotka and Helsinki at the same moment: whichever is judged
+        // second is IMPOSSIBLE_TRAVEL.
+        let device = token(&format!("travel-{round}"));
+        let phone = format!("travel-{round}-phone");
+        let kotka = from_device(honest(&format!("t{round}-1")), &phone);
+        let mut helsinki = from_device(honest(&format!("t{round}-2")), &phone);
+        (gps(&mut helsinki).longitude, gps(&mut helsinki).latitude) =
+            (Some(24.9384), Some(60.1699));
+        let answers = at_once(replicas, &device, kotka, helsinki).await;
+        assert_eq!(flagged(&answers, ImpossibleTravel), 1, "{answers:#?}");
+    }
     a.stop();
     b.stop();
     drop(schema);

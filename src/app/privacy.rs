@@ -81,6 +81,7 @@ pub async fn erase(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<Er
     actor.require(ROLE)?;
     // Serialised with the employee's punches: none can slip in half-way.
     let _serialised = app.employee_locks.lock(&actor.org, employee).await;
+    let _leased = app.store.lease_employee(&actor.org, employee).await?;
     // The entry names no one: after erasure nothing may link to the id.
     let entry = audit::entry(actor, "EraseEmployee", None, "");
     let erased = app

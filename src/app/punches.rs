@@ -82,7 +82,12 @@ pub async fn submit(app: &App, device: &Admitted, punch: Punch) -> Result<Record
         ));
     }
     let snapshot = app.snapshots.get(&punch.org);
+    // Within this process first, then across replicas (see the store's lease).
     let _serialised = app.employee_locks.lock(&punch.org, &punch.employee).await;
+    let _leased = app
+        .store
+        .lease_employee(&punch.org, &punch.employee)
+        .await?;
     let shared_since = punch.received_at - snapshot.policy.device_share_window;
     let history = app
         .store

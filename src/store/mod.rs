@@ -176,6 +176,31 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
+/// Held while one employee's punch is judged and recorded, so that no other
+/// process judges one of theirs meanwhile (see [`Store::lease_employee`]);
+/// released when dropped.
+#[must_use = "the lease ends when dropped"]
+pub struct EmployeeLease(Option<Box<dyn FnOnce() + Send>>);
+
+impl EmployeeLease {
+    pub fn new(release: impl FnOnce() + Send + 'static) -> Self {
+        EmployeeLease(Some(Box::new(release)))
+    }
+
+    /// A lease with nothing to release: the store has one writing process.
+    pub fn local() -> Self {
+        EmployeeLease(None)
+    }
+}
+
+impl Drop for EmployeeLease {
+    fn drop(&mut self) {
+        if let Some(release) = self.0.take() {
+            release();
+        }
+    }
+}
+
 /// What a valid bearer token grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenGrant {
@@ -661,6 +686,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn list_consents(&self, org: &OrgId, employee: &EmployeeId)
     -> Result<Vec<ConsentRecord>>;
+
+    /// Excludes other processes from judging `employee`'s punches until the
+    /// lease is dropped: the caller has already serialised them within its
+    /// own process. A store written by one process only answers at once.
+    async fn lease_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeLease>;
 
     /// The employee's and device's history the rules read (see [`History`]).
     async fn history(&self, query: HistoryQuery) -> Result<History>;

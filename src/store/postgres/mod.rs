@@ -16,6 +16,7 @@
 //!   table files at the next VACUUM and page reuse, and the WAL at its
 //!   recycling (PostgreSQL has no `secure_delete`; see the README).
 
+mod leases;
 mod privacy;
 mod punches;
 
@@ -31,8 +32,9 @@ use self::punches::Batcher;
 use super::encoding::{self, from_us, to_us};
 use super::{
     AuditEntry, AuditQuery, AuditRecord, Audited, ConsentRecord, DeviceBinding, EmployeeData,
-    ErasureCounts, Failure, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result,
-    Review, ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
+    EmployeeLease, ErasureCounts, Failure, HistoryQuery, PunchCursor, PunchQuery, PunchRow,
+    Recorded, Result, Review, ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence,
+    TokenGrant, TokenRecord,
 };
 use crate::attendance::Schedule;
 use crate::auth::{Role, TokenHash};
@@ -61,7 +63,11 @@ const CONNECT_WAIT: Duration = Duration::from_secs(5);
 pub struct PostgresStore {
     pool: Pool,
     batcher: Batcher,
+    leases: leases::Leases,
 }
+
+/// How connections are secured (see [`PostgresStore::open`]).
+type Tls = NoTls;
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
@@ -117,9 +123,11 @@ impl PostgresStore {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Config(format!("database URL: {e}")))?;
+        let tls = NoTls;
+        let leases = leases::Leases::new(config.clone(), tls);
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -135,6 +143,7 @@ impl PostgresStore {
         Ok(Self {
             batcher: Batcher::start(pool.clone()),
             pool,
+            leases,
         })
     }
 
@@ -929,6 +938,10 @@ impl Store for PostgresStore {
         employee: &EmployeeId,
     ) -> Result<Vec<ConsentRecord>> {
         consents(&self.client().await?, org, employee).await
+    }
+
+    async fn lease_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeLease> {
+        self.leases.lease(org, employee).await
     }
 
     async fn history(&self, query: HistoryQuery) -> Result<History> {

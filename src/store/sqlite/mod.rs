@@ -39,7 +39,7 @@ use crate::engine::{
     ConsentPurpose, DeviceId, EmployeeId, History, OrgId, Policy, Punch, PunchId, SiteId, Verdict,
 };
 use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
-use crate::store::{Failure, policy_json};
+use crate::store::{EmployeeLease, Failure, policy_json};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run. Append only: never edit one that has shipped.
@@ -786,6 +786,12 @@ impl Store for SqliteStore {
         let (org, employee) = (org.clone(), employee.clone());
         self.read(move |conn| codec::consents(conn, &org, &employee))
             .await
+    }
+
+    /// One process writes a SQLite file's punches (the server; the CLI
+    /// records none), and it serialises them itself.
+    async fn lease_employee(&self, _: &OrgId, _: &EmployeeId) -> Result<EmployeeLease> {
+        Ok(EmployeeLease::local())
     }
 
     async fn history(&self, query: HistoryQuery) -> Result<History> {
