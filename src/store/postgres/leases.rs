@@ -62,7 +62,7 @@ impl Leases {
         if let Some(session) = current.as_ref().filter(|s| !s.client.is_closed()) {
             return Ok(session.clone());
         }
-        let (client, connection) = self.config.connect(self.tls).await?;
+        let (client, connection) = self.config.connect(self.tls.clone()).await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "employee lease connection lost");

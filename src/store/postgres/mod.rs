@@ -19,14 +19,15 @@
 mod leases;
 mod privacy;
 mod punches;
+mod tls;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use jiff::Timestamp;
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
 
 use self::punches::Batcher;
 use super::encoding::{self, from_us, to_us};
@@ -66,8 +67,7 @@ pub struct PostgresStore {
     leases: leases::Leases,
 }
 
-/// How connections are secured (see [`PostgresStore::open`]).
-type Tls = NoTls;
+use tls::Tls;
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
@@ -120,11 +120,8 @@ impl PostgresStore {
     /// `?options=-c%20search_path%3D…` parameter selects a schema) and
     /// applies migrations.
     pub async fn open(url: &str) -> Result<Self> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Config(format!("database URL: {e}")))?;
-        let tls = NoTls;
-        let leases = leases::Leases::new(config.clone(), tls);
+        let (config, tls) = tls::connect_settings(url)?;
+        let leases = leases::Leases::new(config.clone(), tls.clone());
         let manager = Manager::from_config(
             config,
             tls,
@@ -1256,7 +1253,8 @@ fn identifier(name: &str) -> Result<&str> {
 }
 
 async fn admin_statement(url: &str, sql: &str) -> Result<()> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (config, tls) = tls::connect_settings(url)?;
+    let (client, connection) = config.connect(tls).await?;
     let driver = tokio::spawn(connection);
     let outcome = client.batch_execute(sql).await;
     drop(client);
