@@ -674,7 +674,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             retention_sweep: Some(config.retention_sweep),
             tls,
             limits: config.limits,
-            drain_deadline: server::DRAIN_DEADLINE,
+            drain_deadline: config.drain_deadline,
+            edge: config.edge,
         },
         shutdown.cancelled_owned(),
     )

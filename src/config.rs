@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::app::limits::LimitSettings;
+use crate::edge::EdgeSettings;
 use crate::store::Database;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -66,6 +67,15 @@ pub struct ServeArgs {
     /// Seconds between retention sweeps [default: 3600].
     #[arg(long)]
     pub retention_sweep_secs: Option<u64>,
+    /// Connections held at once; past it the oldest silent one is cut [default: 10000].
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Seconds a new connection has to begin its handshake [default: 10].
+    #[arg(long)]
+    pub handshake_timeout_secs: Option<u64>,
+    /// Seconds a shutdown waits for calls in flight before cutting the rest [default: 10].
+    #[arg(long)]
+    pub drain_deadline_secs: Option<u64>,
 }
 
 /// The TOML file. Unknown keys are an error, so a typo is not silently ignored.
@@ -85,6 +95,9 @@ pub struct FileConfig {
     pub max_punches_in_flight: Option<usize>,
     pub snapshot_refresh_secs: Option<u64>,
     pub retention_sweep_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub handshake_timeout_secs: Option<u64>,
+    pub drain_deadline_secs: Option<u64>,
 }
 
 /// The resolved configuration of a server.
@@ -101,6 +114,8 @@ pub struct Config {
     pub retention_sweep: Duration,
     pub tls: Option<TlsPaths>,
     pub limits: LimitSettings,
+    pub edge: EdgeSettings,
+    pub drain_deadline: Duration,
 }
 
 /// Where the TLS material is (read at start; a change needs a restart).
@@ -185,6 +200,24 @@ impl Config {
         if sweep_secs == 0 {
             bail!("retention_sweep_secs must be at least 1");
         }
+        let edge_defaults = EdgeSettings::default();
+        let edge = EdgeSettings {
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(edge_defaults.max_connections),
+            handshake_timeout: args
+                .handshake_timeout_secs
+                .or(file.handshake_timeout_secs)
+                .map_or(edge_defaults.handshake_timeout, Duration::from_secs),
+        };
+        if edge.max_connections == 0 || edge.handshake_timeout.is_zero() {
+            bail!("max_connections and handshake_timeout_secs must be at least 1");
+        }
+        let drain_deadline = args
+            .drain_deadline_secs
+            .or(file.drain_deadline_secs)
+            .map_or(crate::server::DRAIN_DEADLINE, Duration::from_secs);
         Ok(Self {
             listen,
             metrics_listen,
@@ -198,6 +231,8 @@ impl Config {
             retention_sweep: Duration::from_secs(sweep_secs),
             tls,
             limits,
+            edge,
+            drain_deadline,
         })
     }
 }

@@ -11,6 +11,7 @@
 //! - [`store`]: the `Store` trait and its backends (SQLite embedded default).
 //! - [`snapshots`]: the live per-organisation snapshots, swapped atomically.
 //! - [`service`]: the gRPC door: thin adapters, proto ↔ domain, error → status.
+//! - [`edge`]: accepting connections: a cap, a handshake deadline, fd backoff.
 //! - [`server`]: wiring: the gRPC server, health, reflection, metrics, shutdown.
 //! - [`cli`]: the command line, one function per verb over [`app`].
 //! - [`config`]: configuration from flags and an optional TOML file.
@@ -30,6 +31,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod edge;
 pub mod engine;
 pub mod loadgen;
 pub mod metrics;

@@ -23,6 +23,8 @@ pub const RETENTION_ROWS: &str = "punchguard_retention_rows_total";
 pub const AUDIT_ENTRIES: &str = "punchguard_audit_entries_total";
 pub const RATE_LIMITED: &str = "punchguard_rate_limited_total";
 pub const SHED: &str = "punchguard_shed_total";
+pub const CONNECTIONS_CUT: &str = "punchguard_connections_cut_total";
+pub const ACCEPT_ERRORS: &str = "punchguard_accept_errors_total";
 
 /// Registers descriptions with the installed recorder (call once after installing it).
 pub fn describe() {
@@ -64,6 +66,14 @@ pub fn describe() {
         "Calls refused by a rate limit, by scope (device, org)."
     );
     describe_counter!(SHED, "Punches shed because too many were in flight.");
+    describe_counter!(
+        CONNECTIONS_CUT,
+        "Connections closed before their handshake, by why: the connection cap or the handshake deadline."
+    );
+    describe_counter!(
+        ACCEPT_ERRORS,
+        "Failed accepts, by kind: fd_limit (out of file descriptors) or other."
+    );
     describe_histogram!(
         SNAPSHOT_BUILD_SECONDS,
         "Time to load and index one organisation's fences."

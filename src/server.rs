@@ -13,12 +13,12 @@ use std::time::Duration;
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 
 use crate::app::App;
 use crate::app::limits::{LimitSettings, RateLimits};
+use crate::edge::{self, EdgeSettings};
 use crate::proto::v1::{
     FILE_DESCRIPTOR_SET, admin_service_server::AdminServiceServer,
     attendance_service_server::AttendanceServiceServer,
@@ -42,6 +42,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// connections left (idle ones, stalled readers): a supervisor's stop
 /// timeout is usually 30 s, and a punch takes milliseconds.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+/// HTTP/2 pings on a quiet connection, and how long an answer may take.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest life of a connection, and the grace its calls get at the end.
+const MAX_CONNECTION_AGE: Duration = Duration::from_secs(30 * 60);
+const MAX_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(60);
 
 /// Opens the SQLite store at `database` and loads every organisation's fences.
 pub async fn open_sqlite(database: &Path) -> anyhow::Result<App> {
@@ -80,6 +86,7 @@ pub struct Options {
     pub limits: LimitSettings,
     /// How long a shutdown waits for calls in flight (see [`DRAIN_DEADLINE`]).
     pub drain_deadline: Duration,
+    pub edge: EdgeSettings,
 }
 
 impl Options {
@@ -91,6 +98,7 @@ impl Options {
             tls: None,
             limits: LimitSettings::default(),
             drain_deadline: DRAIN_DEADLINE,
+            edge: EdgeSettings::default(),
         }
     }
 }
@@ -111,6 +119,7 @@ pub async fn run(
     app.require_client_certificates = options.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
     let every = &options;
     let failure = app.store.failure();
+    let stop_accepting = CancellationToken::new();
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<PunchServiceServer<PunchApi>>()
@@ -165,8 +174,13 @@ pub async fn run(
     }
     let served = builder
         .timeout(REQUEST_TIMEOUT)
-        .tcp_nodelay(true)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        // A peer that stops answering pings is gone: its connection closes.
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        // Long-lived connections end now and then (the feed resumes with
+        // its cursor), so that a load balancer can spread them anew.
+        .max_connection_age(MAX_CONNECTION_AGE)
+        .max_connection_age_grace(MAX_CONNECTION_AGE_GRACE)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(Shed::new(
@@ -180,24 +194,28 @@ pub async fn run(
         )
         .add_service(AttendanceServiceServer::new(AttendanceApi(app.clone())))
         .add_service(PrivacyServiceServer::new(PrivacyApi(app.clone())))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), {
-            let (closing, failure) = (app.closing.clone(), failure.clone());
-            async move {
-                tokio::select! {
-                    _ = shutdown => {}
-                    why = failure.raised() => {
-                        // Load balancers take the replica out before it goes.
-                        for service in SERVICES {
-                            health_reporter
-                                .set_service_status(service, ServingStatus::NotServing)
-                                .await;
+        .serve_with_incoming_shutdown(
+            edge::incoming(listener, options.edge, stop_accepting.clone()),
+            {
+                let (closing, failure) = (app.closing.clone(), failure.clone());
+                async move {
+                    tokio::select! {
+                        _ = shutdown => {}
+                        why = failure.raised() => {
+                            // Load balancers take the replica out before it goes.
+                            for service in SERVICES {
+                                health_reporter
+                                    .set_service_status(service, ServingStatus::NotServing)
+                                    .await;
+                            }
+                            tracing::error!(reason = %why, "the store failed; shutting down");
                         }
-                        tracing::error!(reason = %why, "the store failed; shutting down");
                     }
+                    closing.cancel();
+                    stop_accepting.cancel();
                 }
-                closing.cancel();
-            }
-        });
+            },
+        );
     tokio::pin!(served);
     // Once shutdown begins, calls in flight get the drain deadline; then the
     // connections left (idle clients, stalled feeds) are cut.
