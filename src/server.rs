@@ -26,13 +26,16 @@ use crate::proto::v1::{
 };
 use crate::retention;
 use crate::service::limits::Shed;
+use crate::service::status::RefinedErrors;
 use crate::service::{
     admin::AdminApi, attendance::AttendanceApi, privacy::PrivacyApi, punch::PunchApi,
 };
 use crate::store::{self, Database};
 
-/// Largest SubmitPunch message. A punch with all its evidence is a few KiB.
-const MAX_PUNCH_MESSAGE: usize = 64 * 1024;
+/// Largest SubmitPunch message: what the contract's bounds allow at most
+/// (2,000 package names of 256 bytes are ~520 KiB; a usual punch is a few
+/// KiB), checked by a test that encodes the largest valid punch.
+pub const MAX_PUNCH_MESSAGE: usize = 640 * 1024;
 /// Largest admin message: a GeoJSON import plus framing.
 const MAX_ADMIN_MESSAGE: usize = crate::app::sites::MAX_GEOJSON_BYTES + 64 * 1024;
 /// A call taking longer than this is cut off. A punch cut off after its
@@ -183,17 +186,21 @@ pub async fn run(
         .max_connection_age_grace(MAX_CONNECTION_AGE_GRACE)
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(Shed::new(
+        .add_service(RefinedErrors(Shed::new(
             PunchServiceServer::new(PunchApi(app.clone()))
                 .max_decoding_message_size(MAX_PUNCH_MESSAGE),
             options.limits.max_in_flight,
-        ))
-        .add_service(
+        )))
+        .add_service(RefinedErrors(
             AdminServiceServer::new(AdminApi(app.clone()))
                 .max_decoding_message_size(MAX_ADMIN_MESSAGE),
-        )
-        .add_service(AttendanceServiceServer::new(AttendanceApi(app.clone())))
-        .add_service(PrivacyServiceServer::new(PrivacyApi(app.clone())))
+        ))
+        .add_service(RefinedErrors(AttendanceServiceServer::new(AttendanceApi(
+            app.clone(),
+        ))))
+        .add_service(RefinedErrors(PrivacyServiceServer::new(PrivacyApi(
+            app.clone(),
+        ))))
         .serve_with_incoming_shutdown(
             edge::incoming(listener, options.edge, stop_accepting.clone()),
             {

@@ -40,6 +40,60 @@ async fn listed(server: &TestServer, hr: &str) -> usize {
         .len()
 }
 
+/// A SubmitPunchRequest whose `gps.latitude` (a double on the wire) is
+/// sent as text, as a client built from another version of the contract
+/// might.
+#[derive(Clone, PartialEq, prost::Message)]
+struct TextLatitude {
+    #[prost(string, tag = "1")]
+    latitude: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct MistypedPunch {
+    #[prost(string, tag = "1")]
+    punch_id: String,
+    #[prost(message, optional, tag = "4")]
+    gps: Option<TextLatitude>,
+}
+
+async fn undecodable_punch(server: &TestServer, device: &str) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(server.channel().await);
+    grpc.ready().await.unwrap();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/punchguard.v1.PunchService/SubmitPunch",
+    );
+    let request = MistypedPunch {
+        punch_id: "mistyped".into(),
+        gps: Some(TextLatitude {
+            latitude: "60.47".into(),
+        }),
+    };
+    let codec = tonic_prost::ProstCodec::<MistypedPunch, pb::SubmitPunchResponse>::default();
+    grpc.unary(authed(request, device), path, codec)
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn the_largest_punch_the_contract_allows_fits_the_message_limit() {
+    let server = TestServer::start().await;
+    server.kotka_org("kotka").await;
+    let device = server.token("kotka", Role::Device, Some("emp-1")).await;
+    let mut request = honest("largest");
+    request.installed_packages = (0..2000)
+        .map(|i| format!("{i:04}{}", "p".repeat(252)))
+        .collect();
+    assert_eq!(request.installed_packages[0].len(), 256);
+    let answer = server
+        .punch_client()
+        .await
+        .submit_punch(authed(request, &device))
+        .await;
+    assert!(answer.is_ok(), "{answer:?}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn bad_punches_name_the_field_and_store_nothing() {
     let server = TestServer::start().await;
@@ -75,7 +129,22 @@ async fn bad_punches_name_the_field_and_store_nothing() {
         (
             "client time with bad nanos",
             |r| r.client_time.as_mut().unwrap().nanos = 2_000_000_000,
-            "client_time",
+            "client_time.nanos",
+        ),
+        (
+            "client time with negative nanos",
+            |r| r.client_time.as_mut().unwrap().nanos = -1,
+            "client_time.nanos",
+        ),
+        (
+            "zero-width space in punch id",
+            |r| r.punch_id = "p\u{200B}1".into(),
+            "punch_id",
+        ),
+        (
+            "bidi override in nonce",
+            |r| r.nonce = "n\u{202E}1".into(),
+            "nonce",
         ),
         ("gps missing", |r| r.gps = None, "gps"),
         (
@@ -149,10 +218,21 @@ async fn bad_punches_name_the_field_and_store_nothing() {
         );
     }
 
-    // A message over the size limit is refused before it is decoded.
+    // A message over the size limit is refused before it is decoded, with
+    // the limit and what to do.
     let mut huge = punch_at("huge", inside_building(3), 5.0);
-    huge.punch_id = "x".repeat(100 * 1024);
-    assert!(client.submit_punch(authed(huge, &device)).await.is_err());
+    huge.punch_id = "x".repeat(punchguard::server::MAX_PUNCH_MESSAGE + 1);
+    let status = client
+        .submit_punch(authed(huge, &device))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("the limit is"), "{status:?}");
+
+    // Bytes that do not decode: INVALID_ARGUMENT naming the field.
+    let status = undecodable_punch(&server, &device).await;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(violated_field(&status).as_deref(), Some("gps.latitude"));
 
     assert_eq!(
         listed(&server, &hr).await,

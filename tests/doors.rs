@@ -223,3 +223,58 @@ async fn cli_and_grpc_issue_the_same_grants_and_the_same_audit() {
     assert_eq!(actions("cli"), expected, "CLI: {log:#?}");
     server.stop().await;
 }
+
+/// Runs a CLI verb on the database at `db`.
+fn cli_on(db: &std::path::Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--database")
+        .arg(db)
+        .output()
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap().trim().to_owned();
+    match out.status.success() {
+        true => Ok(text(out.stdout)),
+        false => Err(text(out.stderr)),
+    }
+}
+
+#[test]
+fn read_only_verbs_refuse_a_missing_database_and_an_unknown_org() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("punchguard.dbb");
+    let export = [
+        "export",
+        "punches",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-02",
+    ];
+    for args in [
+        &["token", "list", "--org", "acme"][..],
+        &[&export[..], &["--org", "acme"]].concat(),
+    ] {
+        let refused = cli_on(&typo, args).unwrap_err();
+        assert!(refused.contains("no database at"), "{args:?}: {refused}");
+        assert!(!typo.exists(), "{args:?} created the mistyped database");
+    }
+
+    let db = dir.path().join("punchguard.db");
+    cli_on(
+        &db,
+        &["token", "create", "--org", "acme", "--role", "admin"],
+    )
+    .unwrap();
+    assert!(cli_on(&db, &["token", "list", "--org", "acme"]).is_ok());
+    for args in [
+        &["token", "list", "--org", "acme-typo"][..],
+        &[&export[..], &["--org", "acme-typo"]].concat(),
+    ] {
+        let refused = cli_on(&db, args).unwrap_err();
+        assert!(
+            refused.contains("no organisation acme-typo"),
+            "{args:?}: {refused}"
+        );
+    }
+}

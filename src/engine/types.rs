@@ -23,7 +23,30 @@ pub fn check_id(value: &str) -> Result<(), String> {
     if value.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
+    if value.chars().any(is_invisible) {
+        return Err(
+            "must not contain invisible or direction-changing characters (zero-width, bidi)".into(),
+        );
+    }
     Ok(())
+}
+
+/// Characters that change how an id looks without being seen: zero-width
+/// ones (two ids that print alike would name two people) and the bidi
+/// controls that reorder what follows (an id that prints as another).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
 }
 
 macro_rules! id_type {
@@ -532,6 +555,23 @@ impl Verdict {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ids_with_invisible_or_reordering_characters_are_refused() {
+        // Two ids that print as "aino", and one that prints reversed.
+        for id in [
+            "ai\u{200B}no",
+            "\u{FEFF}aino",
+            "aino\u{202E}kerttu",
+            "a\u{2066}ino",
+        ] {
+            let refused = check_id(id).unwrap_err();
+            assert!(refused.contains("invisible"), "{id:?}: {refused}");
+        }
+        for id in ["aino", "Åsa-Öberg", "王芳", "emp_42.b"] {
+            assert!(check_id(id).is_ok(), "{id:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -51,3 +51,105 @@ pub fn respond<T>(
         status
     })
 }
+
+/// What tonic answers, before any handler runs, to a request it cannot
+/// decode (INTERNAL) or that is over the size limit (OUT_OF_RANGE), made
+/// into what the client needs: INVALID_ARGUMENT naming the field that did
+/// not decode, or RESOURCE_EXHAUSTED saying what the limit is and what to do.
+pub fn refine_transport_status(status: &Status) -> Option<Status> {
+    const UNDECODABLE: &str = "failed to decode Protobuf message: ";
+    const TOO_LARGE: &str = "Error, decoded message length too large: ";
+    match status.code() {
+        Code::Internal => {
+            let detail = status.message().strip_prefix(UNDECODABLE)?;
+            // "Inner.field: Outer.field: what went wrong", innermost first.
+            let mut parts: Vec<&str> = detail.split(": ").collect();
+            let description = parts.pop().unwrap_or("not a valid message").to_owned();
+            let path: Vec<&str> = parts
+                .iter()
+                .rev()
+                .filter_map(|part| part.split_once('.').map(|(_, field)| field))
+                .collect();
+            let field = match path.is_empty() {
+                true => "request".to_owned(),
+                false => path.join("."),
+            };
+            Some(AppError::invalid(field, format!("does not decode: {description}")).into())
+        }
+        Code::OutOfRange => {
+            let detail = status.message().strip_prefix(TOO_LARGE)?;
+            Some(Status::resource_exhausted(format!(
+                "request too large ({detail}); send less per call \
+                 (a GeoJSON import can be split by site)"
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// Wraps a gRPC service so that its transport-level refusals (see
+/// [`refine_transport_status`]) reach the client refined.
+#[derive(Clone)]
+pub struct RefinedErrors<S>(pub S);
+
+impl<S: tonic::server::NamedService> tonic::server::NamedService for RefinedErrors<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> tonic::codegen::Service<tonic::codegen::http::Request<B>> for RefinedErrors<S>
+where
+    S: tonic::codegen::Service<
+            tonic::codegen::http::Request<B>,
+            Response = tonic::codegen::http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        >,
+    S::Future: Send + 'static,
+{
+    type Response = tonic::codegen::http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Self::Response, std::convert::Infallible>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::convert::Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: tonic::codegen::http::Request<B>) -> Self::Future {
+        let answer = self.0.call(request);
+        Box::pin(async move {
+            let response = answer.await?;
+            // Refusals before the handler are trailers-only: the status is
+            // in the headers.
+            let refined = Status::from_header_map(response.headers())
+                .and_then(|status| refine_transport_status(&status));
+            Ok(match refined {
+                Some(status) => status.into_http(),
+                None => response,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_undecodable_field_is_named_by_its_path() {
+        let tonic = Status::internal(
+            "failed to decode Protobuf message: GpsFix.latitude: SubmitPunchRequest.gps: invalid wire type: LengthDelimited (expected Fixed64)",
+        );
+        let refined = refine_transport_status(&tonic).unwrap();
+        assert_eq!(refined.code(), Code::InvalidArgument);
+        assert!(
+            refined.message().starts_with("gps.latitude: "),
+            "{refined:?}"
+        );
+        let other = Status::internal("something else");
+        assert!(refine_transport_status(&other).is_none());
+    }
+}

@@ -53,6 +53,14 @@ fn truncate_to_us(t: Timestamp) -> Timestamp {
 
 fn timestamp(field: &str, value: Option<prost_types::Timestamp>) -> Result<Timestamp, AppError> {
     let value = value.ok_or_else(|| AppError::invalid(field, "required"))?;
+    // google.protobuf.Timestamp: nanos are 0..=999,999,999, never negative
+    // (a time before the second is the second before, plus nanos).
+    if !(0..1_000_000_000).contains(&value.nanos) {
+        return Err(AppError::invalid(
+            format!("{field}.nanos"),
+            format!("must be 0..=999999999, got {}", value.nanos),
+        ));
+    }
     let t = Timestamp::new(value.seconds, value.nanos)
         .map_err(|e| AppError::invalid(field, format!("not a valid time: {e}")))?;
     Ok(truncate_to_us(t))
