@@ -27,8 +27,8 @@ use std::io::{BufRead, Write};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::history::{History, LastFix};
-use crate::engine::{self, Decision, DeviceId, EmployeeId, OrgSnapshot, Punch};
+use crate::engine::history::{History, HistoryDelta, LastFix, nonce_scope};
+use crate::engine::{self, DeviceId, EmployeeId, OrgSnapshot, Punch};
 use crate::proto::v1 as pb;
 use crate::service::convert;
 
@@ -208,14 +208,6 @@ struct RollingHistory {
 }
 
 impl RollingHistory {
-    fn nonce_key(punch: &Punch) -> Option<(String, String)> {
-        let scope = crate::store::HistoryQuery::nonce_scope(
-            &punch.employee,
-            punch.device.as_ref().map(|d| &d.device_id),
-        );
-        punch.nonce.clone().map(|n| (scope, n))
-    }
-
     fn for_punch(&self, punch: &Punch, snapshot: &OrgSnapshot) -> History {
         let device = punch.device.as_ref().map(|d| &d.device_id);
         let since = punch.received_at - snapshot.policy.device_share_window;
@@ -228,6 +220,10 @@ impl RollingHistory {
             .collect();
         others.sort();
         others.dedup();
+        let nonce = punch
+            .nonce
+            .clone()
+            .map(|n| (nonce_scope(&punch.employee, device), n));
         History {
             last_accepted: self.last_accepted.get(&punch.employee).copied(),
             bound_devices: self
@@ -236,37 +232,33 @@ impl RollingHistory {
                 .cloned()
                 .unwrap_or_default(),
             device_other_employees: others,
-            nonce_seen: Self::nonce_key(punch).is_some_and(|k| self.nonces.contains(&k)),
+            nonce_seen: nonce.is_some_and(|k| self.nonces.contains(&k)),
             // Consent is a person's record, not configuration: verify judges
             // automatic punches as if consent were on record.
             auto_punch_consent: true,
         }
     }
 
+    /// What the store would add to the history on recording the punch.
     fn record(&mut self, punch: &Punch, verdict: &engine::Verdict) {
-        if let (Decision::Accepted, Some(g)) = (verdict.decision, &punch.gps) {
-            let fix = LastFix {
-                at: g.fix_time,
-                latitude: g.latitude,
-                longitude: g.longitude,
-                accuracy_m: g.accuracy_m,
-            };
+        let delta = HistoryDelta::of(punch, verdict);
+        if let Some(fix) = delta.last_accepted {
             self.last_accepted.insert(punch.employee.clone(), fix);
         }
-        if let Some(d) = &punch.device {
-            if engine::binds_device(punch, verdict) {
-                let bound = self.devices.entry(punch.employee.clone()).or_default();
-                if !bound.contains(&d.device_id) {
-                    bound.push(d.device_id.clone());
-                }
+        if let Some(device) = delta.binds {
+            let bound = self.devices.entry(punch.employee.clone()).or_default();
+            if !bound.contains(device) {
+                bound.push(device.clone());
             }
+        }
+        if let Some(device) = delta.device_used {
             self.device_use
-                .entry(d.device_id.clone())
+                .entry(device.clone())
                 .or_default()
                 .push((punch.employee.clone(), punch.received_at));
         }
-        if let Some(k) = Self::nonce_key(punch) {
-            self.nonces.insert(k);
+        if let Some((scope, nonce)) = delta.nonce {
+            self.nonces.insert((scope, nonce.to_owned()));
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use jiff::Timestamp;
 
-use super::types::{DeviceId, EmployeeId};
+use super::types::{Decision, DeviceId, EmployeeId, Punch, Verdict};
 
 /// The fix of the employee's last accepted punch.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,4 +29,61 @@ pub struct History {
     pub nonce_seen: bool,
     /// The employee's consent to automatic punches is on record.
     pub auto_punch_consent: bool,
+}
+
+/// The scope a nonce is unique in: its device, or the employee when the
+/// punch names no device.
+pub fn nonce_scope(employee: &EmployeeId, device: Option<&DeviceId>) -> String {
+    match device {
+        Some(d) => format!("device:{d}"),
+        None => format!("employee:{employee}"),
+    }
+}
+
+/// What recording a punch adds to the history later punches are judged on.
+/// Every keeper of history (each store, its cache, `verify`'s replay)
+/// applies this one delta, so that they cannot disagree on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryDelta<'a> {
+    /// The employee's last accepted fix, when the punch was accepted.
+    pub last_accepted: Option<LastFix>,
+    /// The device this punch binds to the employee (see [`binds_device`]).
+    pub binds: Option<&'a DeviceId>,
+    /// The device the punch came from: it punched for the employee then.
+    pub device_used: Option<&'a DeviceId>,
+    /// The nonce the punch used, with its scope ([`nonce_scope`]).
+    pub nonce: Option<(String, &'a str)>,
+}
+
+impl<'a> HistoryDelta<'a> {
+    pub fn of(punch: &'a Punch, verdict: &Verdict) -> Self {
+        let device = punch.device.as_ref().map(|d| &d.device_id);
+        HistoryDelta {
+            last_accepted: match (verdict.decision, &punch.gps) {
+                (Decision::Accepted, Some(fix)) => Some(LastFix {
+                    at: fix.fix_time,
+                    latitude: fix.latitude,
+                    longitude: fix.longitude,
+                    accuracy_m: fix.accuracy_m,
+                }),
+                _ => None,
+            },
+            binds: device.filter(|_| binds_device(punch, verdict)),
+            device_used: device,
+            nonce: punch
+                .nonce
+                .as_deref()
+                .map(|n| (nonce_scope(&punch.employee, device), n)),
+        }
+    }
+}
+
+/// Whether recording `punch` with `verdict` binds the punch's device to the
+/// employee: a device new to the employee is bound on first use unless the
+/// binding rule refused it (the limit is reached) or the punch was rejected
+/// (an emulator must not take a slot).
+pub fn binds_device(punch: &Punch, verdict: &Verdict) -> bool {
+    punch.device.is_some()
+        && verdict.decision != Decision::Rejected
+        && !verdict.has(super::types::FindingCode::UnboundDevice)
 }

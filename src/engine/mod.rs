@@ -28,7 +28,7 @@ pub mod snapshot;
 pub mod types;
 pub mod wifi;
 
-pub use history::History;
+pub use history::{History, HistoryDelta, binds_device};
 pub use policy::Policy;
 pub use snapshot::OrgSnapshot;
 pub use types::*;
@@ -95,16 +95,6 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch, history: &History) -> Ver
             Vec::new()
         },
     }
-}
-
-/// Whether recording `punch` with `verdict` binds the punch's device to the
-/// employee: a device new to the employee is bound on first use unless the
-/// binding rule refused it (the limit is reached) or the punch was rejected
-/// (an emulator must not take a slot).
-pub fn binds_device(punch: &Punch, verdict: &Verdict) -> bool {
-    punch.device.is_some()
-        && verdict.decision != Decision::Rejected
-        && !verdict.has(FindingCode::UnboundDevice)
 }
 
 #[cfg(test)]
@@ -220,6 +210,29 @@ mod tests {
         decision: Decision,
         codes: &'static [FindingCode],
         site: Option<&'static str>,
+    }
+
+    #[test]
+    fn what_a_recorded_punch_adds_to_history() {
+        let mut punch = genuine();
+        punch.nonce = Some("n-1".into());
+        let accepted = evaluate(&snapshot(), &punch, &History::default());
+        assert_eq!(accepted.decision, Decision::Accepted, "{accepted:?}");
+        let delta = HistoryDelta::of(&punch, &accepted);
+        let d1 = DeviceId::new("d1").unwrap();
+        assert_eq!(delta.binds, Some(&d1), "bound on first use");
+        assert_eq!(delta.device_used, Some(&d1));
+        assert_eq!(delta.nonce, Some(("device:d1".to_owned(), "n-1")));
+        let kept = delta.last_accepted.expect("an accepted fix");
+        assert_eq!(kept.latitude, punch.gps.as_ref().unwrap().latitude);
+
+        // Rejected: the device is used but not bound, the fix not kept.
+        fix(&mut punch).latitude = LAT + 1.0;
+        let rejected = evaluate(&snapshot(), &punch, &History::default());
+        assert_eq!(rejected.decision, Decision::Rejected, "{rejected:?}");
+        let delta = HistoryDelta::of(&punch, &rejected);
+        assert_eq!((delta.binds, delta.last_accepted), (None, None));
+        assert_eq!(delta.device_used, Some(&d1));
     }
 
     #[test]

@@ -543,14 +543,6 @@ impl HistoryQuery {
             shared_since,
         }
     }
-
-    /// Nonces are unique per device, or per employee when no device is named.
-    pub fn nonce_scope(employee: &EmployeeId, device: Option<&DeviceId>) -> String {
-        match device {
-            Some(d) => format!("device:{d}"),
-            None => format!("employee:{employee}"),
-        }
-    }
 }
 
 /// Every change below takes the audit entry that records it and writes it

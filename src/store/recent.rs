@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::engine::history::LastFix;
-use crate::engine::{Decision, DeviceId, EmployeeId, OrgId, Punch, Verdict, binds_device};
+use crate::engine::{DeviceId, EmployeeId, HistoryDelta, OrgId, Punch, Verdict};
 
 /// The longest window a policy may ask "whom did this device punch for?"
 /// about (the bound of `device_share_window`); a device's entry holds at
@@ -206,29 +206,21 @@ impl RecentHistory {
 
     /// Called after a new punch committed.
     pub fn punch_recorded(&self, punch: &Punch, verdict: &Verdict) {
-        let device = punch.device.as_ref().map(|d| &d.device_id);
-        let binds = binds_device(punch, verdict);
+        let delta = HistoryDelta::of(punch, verdict);
         self.employees
             .update(&(punch.org.clone(), punch.employee.clone()), |entry| {
-                if verdict.decision == Decision::Accepted
-                    && let Some(fix) = &punch.gps
-                {
-                    entry.last_accepted = Some(LastFix {
-                        at: fix.fix_time,
-                        latitude: fix.latitude,
-                        longitude: fix.longitude,
-                        accuracy_m: fix.accuracy_m,
-                    });
+                if let Some(fix) = delta.last_accepted {
+                    entry.last_accepted = Some(fix);
                 }
-                match device {
+                match delta.binds {
                     // A device new to the cached list may have been bound
                     // now, or may be a revoked binding the punch did not
                     // restore: reload rather than guess.
-                    Some(d) if binds && !entry.bound_devices.contains(d) => Keep::No,
+                    Some(d) if !entry.bound_devices.contains(d) => Keep::No,
                     _ => Keep::Yes,
                 }
             });
-        if let Some(device) = device {
+        if let Some(device) = delta.device_used {
             self.devices
                 .update(&(punch.org.clone(), device.clone()), |entry| {
                     entry.record(&punch.employee, punch.received_at);

@@ -13,8 +13,7 @@ use crate::engine::{DeviceId, EmployeeId, OrgId};
 use crate::retention::{Cutoffs, SweepCounts};
 use crate::store::encoding::{self, from_us, to_us};
 use crate::store::{
-    AuditEntry, AuditQuery, AuditRecord, ErasureCounts, HistoryQuery, PunchRow, Result,
-    StoredEvidence,
+    AuditEntry, AuditQuery, AuditRecord, ErasureCounts, PunchRow, Result, StoredEvidence,
 };
 
 /// Accepted punches whose evidence is due, from the progress mark ($2) to
@@ -336,7 +335,7 @@ pub async fn erase_employee(
 ) -> Result<ErasureCounts> {
     let (o, e) = (org.as_str(), employee.as_str());
     // Every device the employee used or had bound: their nonces go too.
-    let mut scopes = vec![HistoryQuery::nonce_scope(employee, None)];
+    let mut scopes = vec![crate::engine::history::nonce_scope(employee, None)];
     for row in query(
         tx,
         "SELECT device_id FROM devices WHERE org_id = $1 AND employee_id = $2
@@ -348,7 +347,7 @@ pub async fn erase_employee(
     .await?
     {
         let device = DeviceId::new(row.get::<_, String>(0)).map_err(corrupt)?;
-        scopes.push(HistoryQuery::nonce_scope(employee, Some(&device)));
+        scopes.push(crate::engine::history::nonce_scope(employee, Some(&device)));
     }
     let keys: super::Params = &[&o, &e];
     let counts = ErasureCounts {

@@ -22,8 +22,8 @@ use tokio_postgres::Row;
 use super::{Params, corrupt, execute, query};
 use crate::engine::history::LastFix;
 use crate::engine::{
-    ConsentPurpose, DeviceId, DistanceBucket, EmployeeId, History, OrgId, Punch, PunchId, SiteId,
-    Verdict, binds_device,
+    ConsentPurpose, DeviceId, DistanceBucket, EmployeeId, History, HistoryDelta, OrgId, Punch,
+    PunchId, SiteId, Verdict,
 };
 use crate::store::encoding::{RawPunchRow, findings_to_json, from_us, to_us};
 use crate::store::{Failure, HistoryQuery, PunchRow, Recorded, Result, StoreError};
@@ -122,7 +122,7 @@ pub async fn history(c: &impl GenericClient, q: &HistoryQuery) -> Result<History
          WHERE employee_id <> $4",
         others_params,
     );
-    let scope = HistoryQuery::nonce_scope(&q.employee, q.device.as_ref());
+    let scope = crate::engine::history::nonce_scope(&q.employee, q.device.as_ref());
     let nonce_params: Params = &[&org, &scope, &q.nonce];
     let nonce = query(
         c,
@@ -583,21 +583,17 @@ async fn insert_evidence<'a>(tx: &impl GenericClient, fresh: &[(i64, &'a Job)]) 
             w_pos.push(pos as i32);
             w_bssid.push(bssid.to_string());
         }
-        if binds_device(punch, verdict)
-            && let Some(d) = &punch.device
-        {
+        let delta = HistoryDelta::of(punch, verdict);
+        if let Some(bound) = delta.binds {
             d_org.push(punch.org.as_str());
             d_employee.push(punch.employee.as_str());
-            d_device.push(d.device_id.as_str());
+            d_device.push(bound.as_str());
             d_at.push(to_us(punch.received_at));
         }
-        if let Some(nonce) = &punch.nonce {
+        if let Some((scope, nonce)) = delta.nonce {
             n_org.push(punch.org.as_str());
-            n_scope.push(HistoryQuery::nonce_scope(
-                &punch.employee,
-                punch.device.as_ref().map(|d| &d.device_id),
-            ));
-            n_nonce.push(nonce.as_str());
+            n_scope.push(scope);
+            n_nonce.push(nonce);
             n_at.push(to_us(punch.received_at));
         }
     }

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, Row, params};
 
 use crate::engine::history::LastFix;
-use crate::engine::{ConsentPurpose, DeviceId, binds_device};
+use crate::engine::{ConsentPurpose, DeviceId, HistoryDelta};
 use crate::engine::{DistanceBucket, EmployeeId, OrgId, Punch, SiteId, Verdict};
 use crate::store::encoding::{RawPunchRow, corrupt, findings_to_json, from_us, to_us};
 use crate::store::recent::{DeviceRecent, EmployeeRecent};
@@ -119,9 +119,8 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
     for m in &verdict.cheat_matches {
         insert_match.execute(params![seq, m.signature_id, m.category.as_str()])?;
     }
-    if binds_device(punch, verdict)
-        && let Some(d) = device
-    {
+    let delta = HistoryDelta::of(punch, verdict);
+    if let Some(bound) = delta.binds {
         tx.prepare_cached(
             "INSERT INTO devices (org_id, employee_id, device_id, bound_us) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT DO NOTHING",
@@ -129,12 +128,11 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
         .execute(params![
             punch.org.as_str(),
             punch.employee.as_str(),
-            d.device_id.as_str(),
+            bound.as_str(),
             to_us(punch.received_at)
         ])?;
     }
-    if let Some(nonce) = &punch.nonce {
-        let scope = HistoryQuery::nonce_scope(&punch.employee, device.map(|d| &d.device_id));
+    if let Some((scope, nonce)) = &delta.nonce {
         tx.prepare_cached(
             "INSERT INTO nonces (org_id, scope, nonce, seen_us) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT DO NOTHING",
@@ -244,7 +242,7 @@ pub fn device_recent(
 
 /// Whether the punch's nonce was used before in its scope.
 pub fn nonce_seen(conn: &Connection, q: &HistoryQuery, nonce: &str) -> Result<bool> {
-    let scope = HistoryQuery::nonce_scope(&q.employee, q.device.as_ref());
+    let scope = crate::engine::history::nonce_scope(&q.employee, q.device.as_ref());
     Ok(conn
         .prepare_cached("SELECT 1 FROM nonces WHERE org_id = ?1 AND scope = ?2 AND nonce = ?3")?
         .exists(params![q.org.as_str(), scope, nonce])?)

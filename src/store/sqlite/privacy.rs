@@ -9,8 +9,8 @@ use crate::engine::{DeviceId, EmployeeId, OrgId};
 use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
 use crate::store::encoding::{self, from_us, to_us};
 use crate::store::{
-    AuditEntry, AuditQuery, AuditRecord, EmployeeData, ErasureCounts, HistoryQuery, Result,
-    StoreError, StoredEvidence,
+    AuditEntry, AuditQuery, AuditRecord, EmployeeData, ErasureCounts, Result, StoreError,
+    StoredEvidence,
 };
 
 pub fn load_retention(conn: &Connection, org: &OrgId) -> Result<RetentionPolicy> {
@@ -365,13 +365,16 @@ pub fn erase_employee(
         .collect::<Result<_, _>>()?;
     let mut nonces = tx.execute(
         "DELETE FROM nonces WHERE org_id = ?1 AND scope = ?2",
-        params![o, HistoryQuery::nonce_scope(employee, None)],
+        params![o, crate::engine::history::nonce_scope(employee, None)],
     )? as u64;
     for device in &devices {
         let device = DeviceId::new(device.clone()).map_err(StoreError::Corrupt)?;
         nonces += tx.execute(
             "DELETE FROM nonces WHERE org_id = ?1 AND scope = ?2",
-            params![o, HistoryQuery::nonce_scope(employee, Some(&device))],
+            params![
+                o,
+                crate::engine::history::nonce_scope(employee, Some(&device))
+            ],
         )? as u64;
     }
     let counts = ErasureCounts {
