@@ -172,7 +172,7 @@ async fn migrate(pool: &Pool) -> Result<()> {
     let applied: i64 = tx
         .query_one("SELECT count(*) FROM schema_migrations", &[])
         .await?
-        .get(0);
+        .try_get(0)?;
     let supported = MIGRATIONS.len() as i64;
     if applied > supported {
         return Err(StoreError::SchemaTooNew {
@@ -211,6 +211,11 @@ async fn query_opt(c: &impl GenericClient, sql: &str, params: Params<'_>) -> Res
     Ok(c.query_opt(&statement, params).await?)
 }
 
+async fn query_one(c: &impl GenericClient, sql: &str, params: Params<'_>) -> Result<Row> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.query_one(&statement, params).await?)
+}
+
 async fn execute(c: &impl GenericClient, sql: &str, params: Params<'_>) -> Result<u64> {
     let statement = c.prepare_cached(sql).await?;
     Ok(c.execute(&statement, params).await?)
@@ -240,7 +245,7 @@ async fn bump_version(c: &impl GenericClient, org: &OrgId) -> Result<u64> {
     )
     .await?
     .ok_or_else(|| corrupt(format!("organisation {org} vanished")))?;
-    Ok(row.get::<_, i64>(0) as u64)
+    Ok(row.try_get::<_, i64>(0)? as u64)
 }
 
 async fn load_site(c: &impl GenericClient, org: &OrgId, site: &str) -> Result<SiteDefinition> {
@@ -252,7 +257,7 @@ async fn load_site(c: &impl GenericClient, org: &OrgId, site: &str) -> Result<Si
     )
     .await?
     .iter()
-    .map(|r| fence_from_stored(r.get(0), r.get(1)).map_err(corrupt))
+    .map(|r| fence_from_stored(r.try_get(0)?, r.try_get(1)?).map_err(corrupt))
     .collect::<Result<Vec<_>>>()?;
     let access_points = query(
         c,
@@ -263,8 +268,8 @@ async fn load_site(c: &impl GenericClient, org: &OrgId, site: &str) -> Result<Si
     .iter()
     .map(|r| {
         Ok(AccessPoint {
-            bssid: Bssid::parse(r.get(0)).map_err(corrupt)?,
-            ssid: r.get(1),
+            bssid: Bssid::parse(r.try_get(0)?).map_err(corrupt)?,
+            ssid: r.try_get(1)?,
         })
     })
     .collect::<Result<Vec<_>>>()?;
@@ -275,7 +280,7 @@ async fn load_site(c: &impl GenericClient, org: &OrgId, site: &str) -> Result<Si
     )
     .await?
     .iter()
-    .map(|r| encoding::beacon_from_json(r.get(0)))
+    .map(|r| encoding::beacon_from_json(r.try_get(0)?))
     .collect::<Result<Vec<_>>>()?;
     let requires: Option<String> = query_opt(
         c,
@@ -283,7 +288,9 @@ async fn load_site(c: &impl GenericClient, org: &OrgId, site: &str) -> Result<Si
         &[&o, &site],
     )
     .await?
-    .and_then(|r| r.get(0));
+    .map(|r| r.try_get::<_, Option<String>>(0))
+    .transpose()?
+    .flatten();
     Ok(SiteDefinition {
         id: SiteId::new(site).map_err(corrupt)?,
         fences,
@@ -314,7 +321,7 @@ async fn load_site_page(
     .await?;
     let mut sites = Vec::with_capacity(ids.len());
     for row in &ids {
-        sites.push(load_site(c, org, row.get(0)).await?);
+        sites.push(load_site(c, org, row.try_get(0)?).await?);
     }
     Ok(sites)
 }
@@ -376,9 +383,9 @@ async fn devices(
     .map(|r| {
         Ok(DeviceBinding {
             employee: employee.clone(),
-            device: DeviceId::new(r.get::<_, String>(0)).map_err(corrupt)?,
-            bound_at: from_us(r.get(1))?,
-            revoked_at: r.get::<_, Option<i64>>(2).map(from_us).transpose()?,
+            device: DeviceId::new(r.try_get::<_, String>(0)?).map_err(corrupt)?,
+            bound_at: from_us(r.try_get(1)?)?,
+            revoked_at: r.try_get::<_, Option<i64>>(2)?.map(from_us).transpose()?,
         })
     })
     .collect()
@@ -398,13 +405,13 @@ async fn consents(
     .await?
     .iter()
     .map(|r| {
-        let purpose: &str = r.get(0);
+        let purpose: &str = r.try_get(0)?;
         Ok(ConsentRecord {
             employee: employee.clone(),
             purpose: ConsentPurpose::parse(purpose)
                 .ok_or_else(|| encoding::corrupt("consent purpose", purpose))?,
-            granted: r.get(1),
-            changed_at: from_us(r.get(2))?,
+            granted: r.try_get(1)?,
+            changed_at: from_us(r.try_get(2)?)?,
         })
     })
     .collect()
@@ -414,12 +421,12 @@ const TOKEN_COLUMNS: &str =
     "token_id, org_id, role, employee_id, created_us, expires_us, revoked_us, last_used_us";
 
 fn token_record(r: &Row) -> Result<TokenRecord> {
-    let role: &str = r.get(2);
-    let at = |i: usize| r.get::<_, Option<i64>>(i).map(from_us).transpose();
+    let role: &str = r.try_get(2)?;
+    let at = |i: usize| r.try_get::<_, Option<i64>>(i)?.map(from_us).transpose();
     Ok(TokenRecord {
-        id: r.get(0),
+        id: r.try_get(0)?,
         grant: TokenGrant {
-            org: OrgId::new(r.get::<_, String>(1)).map_err(corrupt)?,
+            org: OrgId::new(r.try_get::<_, String>(1)?).map_err(corrupt)?,
             role: Role::parse(role).ok_or_else(|| encoding::corrupt("role", role))?,
             employee: r
                 .get::<_, Option<String>>(3)
@@ -428,7 +435,7 @@ fn token_record(r: &Row) -> Result<TokenRecord> {
                 .map_err(corrupt)?,
             expires_at: at(5)?,
         },
-        created_at: from_us(r.get(4))?,
+        created_at: from_us(r.try_get(4)?)?,
         revoked_at: at(6)?,
         last_used_at: at(7)?,
     })
@@ -507,7 +514,8 @@ async fn load_setting(
         &[&org.as_str()],
     )
     .await?
-    .map(|r| r.get(0)))
+    .map(|r| r.try_get(0))
+    .transpose()?)
 }
 
 async fn put_setting(
@@ -751,7 +759,7 @@ impl Store for PostgresStore {
             &[&org.as_str()],
         )
         .await?
-        .map_or(0, |r| r.get::<_, i64>(0));
+        .map_or(Ok(0), |r| r.try_get::<_, i64>(0))?;
         let sites = load_site_page(&tx, org, None, usize::MAX >> 1).await?;
         tx.commit().await?;
         Ok((version as u64, sites))
@@ -830,8 +838,8 @@ impl Store for PostgresStore {
         .iter()
         .map(|r| {
             Ok((
-                OrgId::new(r.get::<_, String>(0)).map_err(corrupt)?,
-                r.get::<_, i64>(1) as u64,
+                OrgId::new(r.try_get::<_, String>(0)?).map_err(corrupt)?,
+                r.try_get::<_, i64>(1)? as u64,
             ))
         })
         .collect()
@@ -1186,7 +1194,9 @@ impl Store for PostgresStore {
             &[&org.as_str()],
         )
         .await?
-        .and_then(|r| r.get::<_, Option<i64>>(0))
+        .map(|r| r.try_get::<_, Option<i64>>(0))
+        .transpose()?
+        .flatten()
         .unwrap_or(0))
     }
 

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use tokio_postgres::Row;
 
 use super::punches::rows;
-use super::{corrupt, execute, query, query_opt, sql_limit};
+use super::{corrupt, execute, query, query_one, query_opt, sql_limit};
 use crate::auth::Role;
 use crate::engine::{DeviceId, EmployeeId, OrgId};
 use crate::retention::{Cutoffs, SweepCounts};
@@ -103,7 +103,7 @@ pub async fn sweep_batch(
         &[&o],
     )
     .await?
-    .map_or(i64::MIN, |r| r.get(0));
+    .map_or(Ok(i64::MIN), |r| r.try_get(0))?;
     let due: Vec<(i64, i64)> = query(
         tx,
         &format!("SELECT p.seq, p.received_us {DUE_ACCEPTED} ORDER BY p.received_us LIMIT $4"),
@@ -111,8 +111,8 @@ pub async fn sweep_batch(
     )
     .await?
     .iter()
-    .map(|r| (r.get(0), r.get(1)))
-    .collect();
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .collect::<Result<_>>()?;
     coarsen(tx, &due.iter().map(|(seq, _)| *seq).collect::<Vec<_>>()).await?;
     let new_mark = crate::retention::evidence_mark_after(
         due.len(),
@@ -137,8 +137,8 @@ pub async fn sweep_batch(
     )
     .await?
     .iter()
-    .map(|r| r.get(0))
-    .collect();
+    .map(|r| r.try_get(0))
+    .collect::<Result<_, _>>()?;
     coarsen(tx, &flagged).await?;
 
     let nonces_deleted = execute(
@@ -173,18 +173,18 @@ pub async fn sweep_preview(
 ) -> Result<SweepCounts> {
     let o = org.as_str();
     let count = async |sql: String, at: Timestamp| -> Result<u64> {
-        let n: i64 = query(tx, &sql, &[&o, &to_us(at)]).await?[0].get(0);
+        let n: i64 = query_one(tx, &sql, &[&o, &to_us(at)]).await?.try_get(0)?;
         Ok(n as u64)
     };
     // Attendance first, as the sweep does: what it deletes is not counted twice.
     let after_attendance = format!("AND p.received_us >= {}", to_us(cut.attendance));
-    let evidence_coarsened: i64 = query(
+    let evidence_coarsened: i64 = query_one(
         tx,
         &format!("SELECT count(*) {DUE_ACCEPTED} {after_attendance}"),
         &[&o, &i64::MIN, &to_us(cut.evidence)],
     )
-    .await?[0]
-        .get(0);
+    .await?
+    .try_get(0)?;
     Ok(SweepCounts {
         attendance_deleted: count(format!("SELECT count(*) {DUE_ATTENDANCE}"), cut.attendance)
             .await?,
@@ -239,20 +239,20 @@ pub async fn list_audit(c: &impl GenericClient, q: &AuditQuery) -> Result<Vec<Au
     .await?
     .iter()
     .map(|r| {
-        let role: &str = r.get(3);
+        let role: &str = r.try_get(3)?;
         Ok(AuditRecord {
-            id: r.get(0),
+            id: r.try_get(0)?,
             entry: AuditEntry {
-                at: from_us(r.get(1))?,
-                actor: r.get(2),
+                at: from_us(r.try_get(1)?)?,
+                actor: r.try_get(2)?,
                 role: Role::parse(role).ok_or_else(|| encoding::corrupt("role", role))?,
-                action: r.get(4),
+                action: r.try_get(4)?,
                 employee: r
                     .get::<_, Option<String>>(5)
                     .map(EmployeeId::new)
                     .transpose()
                     .map_err(corrupt)?,
-                detail: r.get(6),
+                detail: r.try_get(6)?,
             },
         })
     })
@@ -264,22 +264,22 @@ const EVIDENCE_COLUMNS: &str = "e.seq, e.latitude, e.longitude, e.accuracy_m, e.
 
 fn evidence(r: &Row) -> Result<(i64, StoredEvidence)> {
     Ok((
-        r.get(0),
+        r.try_get(0)?,
         StoredEvidence {
-            latitude: r.get(1),
-            longitude: r.get(2),
-            accuracy_m: r.get(3),
-            fix_time: r.get::<_, Option<i64>>(4).map(from_us).transpose()?,
-            mock_location: r.get(5),
-            speed_mps: r.get(6),
+            latitude: r.try_get(1)?,
+            longitude: r.try_get(2)?,
+            accuracy_m: r.try_get(3)?,
+            fix_time: r.try_get::<_, Option<i64>>(4)?.map(from_us).transpose()?,
+            mock_location: r.try_get(5)?,
+            speed_mps: r.try_get(6)?,
             device_id: r
                 .get::<_, Option<String>>(7)
                 .map(DeviceId::new)
                 .transpose()
                 .map_err(corrupt)?,
-            rooted: r.get(8),
-            emulator: r.get(9),
-            integrity: r.get(10),
+            rooted: r.try_get(8)?,
+            emulator: r.try_get(9)?,
+            integrity: r.try_get(10)?,
         },
     ))
 }
@@ -346,7 +346,7 @@ pub async fn erase_employee(
     )
     .await?
     {
-        let device = DeviceId::new(row.get::<_, String>(0)).map_err(corrupt)?;
+        let device = DeviceId::new(row.try_get::<_, String>(0)?).map_err(corrupt)?;
         scopes.push(crate::engine::history::nonce_scope(employee, Some(&device)));
     }
     let keys: super::Params = &[&o, &e];

@@ -43,24 +43,24 @@ const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, client_us
 
 fn decode(r: &Row) -> Result<PunchRow> {
     RawPunchRow {
-        seq: r.get(0),
-        org: r.get(1),
-        employee: r.get(2),
-        punch_id: r.get(3),
-        kind: r.get(4),
-        client_us: r.get(5),
-        received_us: r.get(6),
-        decision: r.get(7),
-        site: r.get(8),
-        method: r.get(9),
-        distance_m: r.get(10),
-        nearest_site: r.get(11),
-        findings: r.get(12),
-        cheat_matches: r.get(13),
-        wifi_bssids: r.get(14),
-        distance_bucket: r.get(15),
-        evidence_kept: r.get(16),
-        review: r.get(17),
+        seq: r.try_get(0)?,
+        org: r.try_get(1)?,
+        employee: r.try_get(2)?,
+        punch_id: r.try_get(3)?,
+        kind: r.try_get(4)?,
+        client_us: r.try_get(5)?,
+        received_us: r.try_get(6)?,
+        decision: r.try_get(7)?,
+        site: r.try_get(8)?,
+        method: r.try_get(9)?,
+        distance_m: r.try_get(10)?,
+        nearest_site: r.try_get(11)?,
+        findings: r.try_get(12)?,
+        cheat_matches: r.try_get(13)?,
+        wifi_bssids: r.try_get(14)?,
+        distance_bucket: r.try_get(15)?,
+        evidence_kept: r.try_get(16)?,
+        review: r.try_get(17)?,
     }
     .decode()
 }
@@ -133,7 +133,7 @@ pub async fn history(c: &impl GenericClient, q: &HistoryQuery) -> Result<History
         tokio::try_join!(last_accepted, bound, consent, others, nonce)?;
     let mut device_other_employees = others
         .iter()
-        .map(|r| EmployeeId::new(r.get::<_, String>(0)).map_err(corrupt))
+        .map(|r| EmployeeId::new(r.try_get::<_, String>(0)?).map_err(corrupt))
         .collect::<Result<Vec<_>>>()?;
     device_other_employees.sort();
     Ok(History {
@@ -141,16 +141,16 @@ pub async fn history(c: &impl GenericClient, q: &HistoryQuery) -> Result<History
             .first()
             .map(|r| {
                 Ok::<_, StoreError>(LastFix {
-                    at: from_us(r.get(0))?,
-                    latitude: r.get(1),
-                    longitude: r.get(2),
-                    accuracy_m: r.get(3),
+                    at: from_us(r.try_get(0)?)?,
+                    latitude: r.try_get(1)?,
+                    longitude: r.try_get(2)?,
+                    accuracy_m: r.try_get(3)?,
                 })
             })
             .transpose()?,
         bound_devices: bound
             .iter()
-            .map(|r| DeviceId::new(r.get::<_, String>(0)).map_err(corrupt))
+            .map(|r| DeviceId::new(r.try_get::<_, String>(0)?).map_err(corrupt))
             .collect::<Result<_>>()?,
         device_other_employees,
         nonce_seen: !nonce.is_empty(),
@@ -437,8 +437,8 @@ async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
     .await?;
     let mut new_seqs: HashMap<PunchKey, i64> = inserted
         .iter()
-        .map(|r| ((r.get(1), r.get(2), r.get(3)), r.get(0)))
-        .collect();
+        .map(|r| Ok(((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?), r.try_get(0)?)))
+        .collect::<Result<_>>()?;
     // The first job with a newly inserted key owns the new row.
     let seqs: Vec<Option<i64>> = group
         .iter()
