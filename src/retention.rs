@@ -120,6 +120,78 @@ pub fn evidence_mark_after(
     }
 }
 
+/// The steps of one sweep batch, as a backend takes them inside its
+/// transaction; [`sweep_batch`] is the one order they are taken in. Times
+/// are the store's microseconds; `limit` bounds each step.
+#[allow(async_fn_in_trait)] // used generically, never as `dyn`
+pub trait SweepSteps {
+    /// Deletes attendance records received before `before`, oldest first,
+    /// with everything of theirs.
+    async fn delete_attendance(&mut self, before: i64, limit: usize) -> Result<u64>;
+    /// Deletes cheat-software matches of punches received before `before`.
+    async fn delete_cheat_findings(&mut self, before: i64, limit: usize) -> Result<u64>;
+    /// How far accepted punches' evidence is known to be coarsened.
+    async fn evidence_mark(&mut self) -> Result<i64>;
+    async fn set_evidence_mark(&mut self, mark: i64) -> Result<()>;
+    /// Accepted punches after `mark`, received before `before`, whose
+    /// evidence is held: (seq, received), oldest first.
+    async fn due_accepted(
+        &mut self,
+        mark: i64,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, i64)>>;
+    /// Reviewed flagged punches whose evidence period ended before `before`.
+    async fn due_flagged(&mut self, before: i64, limit: usize) -> Result<Vec<i64>>;
+    /// Removes the raw evidence of these punches (site, method and the
+    /// distance bucket stay).
+    async fn coarsen(&mut self, seqs: &[i64]) -> Result<()>;
+    async fn delete_nonces(&mut self, before: i64, limit: usize) -> Result<u64>;
+    async fn delete_audit(&mut self, before: i64, limit: usize) -> Result<u64>;
+}
+
+/// One bounded sweep batch of an organisation: every backend's, in this
+/// order. Attendance goes first, so that what it deletes is neither
+/// coarsened nor counted again.
+pub async fn sweep_batch(
+    steps: &mut impl SweepSteps,
+    cut: &Cutoffs,
+    limit: usize,
+) -> Result<SweepCounts> {
+    let us = crate::store::encoding::to_us;
+    let attendance_deleted = steps.delete_attendance(us(cut.attendance), limit).await?;
+    let cheat_findings_deleted = steps
+        .delete_cheat_findings(us(cut.cheat_findings), limit)
+        .await?;
+
+    let mark = steps.evidence_mark().await?;
+    let due = steps.due_accepted(mark, us(cut.evidence), limit).await?;
+    steps
+        .coarsen(&due.iter().map(|(seq, _)| *seq).collect::<Vec<_>>())
+        .await?;
+    let new_mark = evidence_mark_after(
+        due.len(),
+        limit,
+        due.last().map(|(_, received)| *received),
+        us(cut.evidence),
+    );
+    if new_mark > mark {
+        steps.set_evidence_mark(new_mark).await?;
+    }
+
+    let flagged = steps.due_flagged(us(cut.flagged_evidence), limit).await?;
+    steps.coarsen(&flagged).await?;
+
+    Ok(SweepCounts {
+        evidence_coarsened: due.len() as u64,
+        flagged_evidence_coarsened: flagged.len() as u64,
+        cheat_findings_deleted,
+        attendance_deleted,
+        nonces_deleted: steps.delete_nonces(us(cut.evidence), limit).await?,
+        audit_deleted: steps.delete_audit(us(cut.audit), limit).await?,
+    })
+}
+
 /// Per category, the instant before which data goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cutoffs {

@@ -1009,7 +1009,8 @@ impl Store for PostgresStore {
     ) -> Result<SweepCounts> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let done = privacy::sweep_batch(&tx, org, cutoffs, limit).await?;
+        let mut steps = privacy::Sweep { tx: &tx, org };
+        let done = crate::retention::sweep_batch(&mut steps, cutoffs, limit).await?;
         tx.commit().await?;
         Ok(done)
     }

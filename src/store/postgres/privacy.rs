@@ -7,9 +7,10 @@ use jiff::Timestamp;
 use tokio_postgres::Row;
 
 use super::punches::rows;
-use super::{corrupt, execute, query, query_one, query_opt, sql_limit};
+use super::{Params, corrupt, execute, query, query_one, query_opt, sql_limit};
 use crate::auth::Role;
 use crate::engine::{DeviceId, EmployeeId, OrgId};
+use crate::retention::SweepSteps;
 use crate::retention::{Cutoffs, SweepCounts};
 use crate::store::encoding::{self, from_us, to_us};
 use crate::store::{
@@ -71,99 +72,104 @@ async fn coarsen(tx: &impl GenericClient, seqs: &[i64]) -> Result<()> {
     Ok(())
 }
 
-pub async fn sweep_batch(
-    tx: &impl GenericClient,
-    org: &OrgId,
-    cut: &Cutoffs,
-    limit: usize,
-) -> Result<SweepCounts> {
-    let (o, n) = (org.as_str(), sql_limit(limit));
-    let attendance_deleted = execute(
-        tx,
-        &format!(
+/// The sweep's steps in one PostgreSQL transaction (the order is
+/// [`crate::retention::sweep_batch`]'s).
+pub struct Sweep<'a, C> {
+    pub tx: &'a C,
+    pub org: &'a OrgId,
+}
+
+impl<C: GenericClient> SweepSteps for Sweep<'_, C> {
+    async fn delete_attendance(&mut self, before: i64, limit: usize) -> Result<u64> {
+        let sql = format!(
             "DELETE FROM punches WHERE seq IN (SELECT p.seq {DUE_ATTENDANCE}
              ORDER BY p.received_us LIMIT $3)"
-        ),
-        &[&o, &to_us(cut.attendance), &n],
-    )
-    .await?;
-    let cheat_findings_deleted = execute(
-        tx,
-        &format!(
-            "DELETE FROM punch_cheat_matches WHERE (seq, signature_id) IN
-                 (SELECT m.seq, m.signature_id {DUE_CHEAT} LIMIT $3)"
-        ),
-        &[&o, &to_us(cut.cheat_findings), &n],
-    )
-    .await?;
-
-    let mark: i64 = query_opt(
-        tx,
-        "SELECT evidence_until_us FROM retention_progress WHERE org_id = $1",
-        &[&o],
-    )
-    .await?
-    .map_or(Ok(i64::MIN), |r| r.try_get(0))?;
-    let due: Vec<(i64, i64)> = query(
-        tx,
-        &format!("SELECT p.seq, p.received_us {DUE_ACCEPTED} ORDER BY p.received_us LIMIT $4"),
-        &[&o, &mark, &to_us(cut.evidence), &n],
-    )
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-    .collect::<Result<_>>()?;
-    coarsen(tx, &due.iter().map(|(seq, _)| *seq).collect::<Vec<_>>()).await?;
-    let new_mark = crate::retention::evidence_mark_after(
-        due.len(),
-        limit,
-        due.last().map(|(_, received)| *received),
-        to_us(cut.evidence),
-    );
-    if new_mark > mark {
-        execute(
-            tx,
-            "INSERT INTO retention_progress (org_id, evidence_until_us) VALUES ($1, $2)
-             ON CONFLICT (org_id) DO UPDATE SET evidence_until_us = excluded.evidence_until_us",
-            &[&o, &new_mark],
-        )
-        .await?;
+        );
+        self.delete(&sql, before, limit).await
     }
 
-    let flagged: Vec<i64> = query(
-        tx,
-        &format!("SELECT p.seq {DUE_FLAGGED} ORDER BY p.received_us LIMIT $3"),
-        &[&o, &to_us(cut.flagged_evidence), &n],
-    )
-    .await?
-    .iter()
-    .map(|r| r.try_get(0))
-    .collect::<Result<_, _>>()?;
-    coarsen(tx, &flagged).await?;
+    async fn delete_cheat_findings(&mut self, before: i64, limit: usize) -> Result<u64> {
+        let sql = format!(
+            "DELETE FROM punch_cheat_matches WHERE (seq, signature_id) IN
+                 (SELECT m.seq, m.signature_id {DUE_CHEAT} LIMIT $3)"
+        );
+        self.delete(&sql, before, limit).await
+    }
 
-    let nonces_deleted = execute(
-        tx,
-        &format!(
+    async fn evidence_mark(&mut self) -> Result<i64> {
+        let sql = "SELECT evidence_until_us FROM retention_progress WHERE org_id = $1";
+        query_opt(self.tx, sql, &[&self.org.as_str()])
+            .await?
+            .map_or(Ok(i64::MIN), |r| r.try_get(0))
+            .map_err(Into::into)
+    }
+
+    async fn set_evidence_mark(&mut self, mark: i64) -> Result<()> {
+        execute(
+            self.tx,
+            "INSERT INTO retention_progress (org_id, evidence_until_us) VALUES ($1, $2)
+             ON CONFLICT (org_id) DO UPDATE SET evidence_until_us = excluded.evidence_until_us",
+            &[&self.org.as_str(), &mark],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn due_accepted(
+        &mut self,
+        mark: i64,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, i64)>> {
+        let sql =
+            format!("SELECT p.seq, p.received_us {DUE_ACCEPTED} ORDER BY p.received_us LIMIT $4");
+        let params: Params = &[&self.org.as_str(), &mark, &before, &sql_limit(limit)];
+        query(self.tx, &sql, params)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn due_flagged(&mut self, before: i64, limit: usize) -> Result<Vec<i64>> {
+        let sql = format!("SELECT p.seq {DUE_FLAGGED} ORDER BY p.received_us LIMIT $3");
+        let params: Params = &[&self.org.as_str(), &before, &sql_limit(limit)];
+        query(self.tx, &sql, params)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
+    }
+
+    async fn coarsen(&mut self, seqs: &[i64]) -> Result<()> {
+        coarsen(self.tx, seqs).await
+    }
+
+    async fn delete_nonces(&mut self, before: i64, limit: usize) -> Result<u64> {
+        let sql = format!(
             "DELETE FROM nonces WHERE (org_id, scope, nonce) IN
                  (SELECT org_id, scope, nonce {DUE_NONCES} LIMIT $3)"
-        ),
-        &[&o, &to_us(cut.evidence), &n],
-    )
-    .await?;
-    let audit_deleted = execute(
-        tx,
-        &format!("DELETE FROM audit_log WHERE id IN (SELECT id {DUE_AUDIT} LIMIT $3)"),
-        &[&o, &to_us(cut.audit), &n],
-    )
-    .await?;
-    Ok(SweepCounts {
-        evidence_coarsened: due.len() as u64,
-        flagged_evidence_coarsened: flagged.len() as u64,
-        cheat_findings_deleted,
-        attendance_deleted,
-        nonces_deleted,
-        audit_deleted,
-    })
+        );
+        self.delete(&sql, before, limit).await
+    }
+
+    async fn delete_audit(&mut self, before: i64, limit: usize) -> Result<u64> {
+        let sql = format!("DELETE FROM audit_log WHERE id IN (SELECT id {DUE_AUDIT} LIMIT $3)");
+        self.delete(&sql, before, limit).await
+    }
+}
+
+impl<C: GenericClient> Sweep<'_, C> {
+    /// Runs a `DELETE` whose parameters are the organisation, the cutoff
+    /// and the limit.
+    async fn delete(&self, sql: &str, before: i64, limit: usize) -> Result<u64> {
+        execute(
+            self.tx,
+            sql,
+            &[&self.org.as_str(), &before, &sql_limit(limit)],
+        )
+        .await
+    }
 }
 
 pub async fn sweep_preview(

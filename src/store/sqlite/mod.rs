@@ -255,6 +255,18 @@ impl Readers {
     }
 }
 
+/// Runs to its end, on this thread, a future that never waits: a SQLite
+/// side of an algorithm written once for both backends (see
+/// [`crate::retention::sweep_batch`]), whose steps are synchronous.
+fn run_ready<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => unreachable!("a SQLite step never waits"),
+    }
+}
+
 /// `work`, followed in its transaction by its audit entry when it changed
 /// something (see [`Audited`]).
 fn audited<T, F>(
@@ -901,7 +913,10 @@ impl Store for SqliteStore {
         let (org, cutoffs) = (org.clone(), *cutoffs);
         let done = self
             .writer
-            .write(move |tx| privacy::sweep_batch(tx, &org, &cutoffs, limit))
+            .write(move |tx| {
+                let mut steps = privacy::Sweep { tx, org: &org };
+                run_ready(crate::retention::sweep_batch(&mut steps, &cutoffs, limit))
+            })
             .await?;
         if done.attendance_deleted + done.evidence_coarsened + done.flagged_evidence_coarsened > 0 {
             // Coarsened or deleted punches may hold an employee's last

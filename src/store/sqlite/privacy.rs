@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::codec;
 use crate::auth::Role;
 use crate::engine::{DeviceId, EmployeeId, OrgId};
+use crate::retention::SweepSteps;
 use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
 use crate::store::encoding::{self, from_us, to_us};
 use crate::store::{
@@ -85,81 +86,97 @@ fn evidence_mark(tx: &Connection, org: &OrgId) -> Result<i64> {
         .unwrap_or(i64::MIN))
 }
 
-pub fn sweep_batch(
-    tx: &Connection,
-    org: &OrgId,
-    cut: &Cutoffs,
-    limit: usize,
-) -> Result<SweepCounts> {
-    let (o, n) = (org.as_str(), limit as i64);
-    // Oldest first: records past the attendance period take everything of
-    // theirs with them (ON DELETE CASCADE).
-    let attendance_deleted = tx
-        .prepare_cached(&format!(
+/// The sweep's steps in one SQLite transaction (the order is
+/// [`crate::retention::sweep_batch`]'s).
+pub struct Sweep<'a> {
+    pub tx: &'a Connection,
+    pub org: &'a OrgId,
+}
+
+impl SweepSteps for Sweep<'_> {
+    async fn delete_attendance(&mut self, before: i64, limit: usize) -> Result<u64> {
+        // Records take everything of theirs with them (ON DELETE CASCADE).
+        let sql = format!(
             "DELETE FROM punches WHERE seq IN (SELECT seq {DUE_ATTENDANCE}
              ORDER BY received_us LIMIT ?3)"
-        ))?
-        .execute(params![o, to_us(cut.attendance), n])? as u64;
-    let cheat_findings_deleted = tx
-        .prepare_cached(&format!(
+        );
+        self.delete(&sql, before, limit)
+    }
+
+    async fn delete_cheat_findings(&mut self, before: i64, limit: usize) -> Result<u64> {
+        let sql = format!(
             "DELETE FROM punch_cheat_matches WHERE rowid IN (SELECT m.rowid {DUE_CHEAT} LIMIT ?3)"
-        ))?
-        .execute(params![o, to_us(cut.cheat_findings), n])? as u64;
-
-    let mark = evidence_mark(tx, org)?;
-    let due: Vec<(i64, i64)> = tx
-        .prepare_cached(&format!(
-            "SELECT p.seq, p.received_us {DUE_ACCEPTED} ORDER BY p.received_us LIMIT ?4"
-        ))?
-        .query_map(params![o, mark, to_us(cut.evidence), n], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    for (seq, _) in &due {
-        coarsen(tx, *seq)?;
-    }
-    let new_mark = crate::retention::evidence_mark_after(
-        due.len(),
-        limit,
-        due.last().map(|(_, received)| *received),
-        to_us(cut.evidence),
-    );
-    if new_mark > mark {
-        tx.prepare_cached(
-            "INSERT INTO retention_progress (org_id, evidence_until_us) VALUES (?1, ?2)
-             ON CONFLICT (org_id) DO UPDATE SET evidence_until_us = excluded.evidence_until_us",
-        )?
-        .execute(params![o, new_mark])?;
+        );
+        self.delete(&sql, before, limit)
     }
 
-    let flagged: Vec<i64> = tx
-        .prepare_cached(&format!(
-            "SELECT p.seq {DUE_FLAGGED} ORDER BY p.received_us LIMIT ?3"
-        ))?
-        .query_map(params![o, to_us(cut.flagged_evidence), n], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    for seq in &flagged {
-        coarsen(tx, *seq)?;
+    async fn evidence_mark(&mut self) -> Result<i64> {
+        evidence_mark(self.tx, self.org)
     }
 
-    let nonces_deleted = tx
-        .prepare_cached(&format!(
-            "DELETE FROM nonces WHERE rowid IN (SELECT rowid {DUE_NONCES} LIMIT ?3)"
-        ))?
-        .execute(params![o, to_us(cut.evidence), n])? as u64;
-    let audit_deleted = tx
-        .prepare_cached(&format!(
-            "DELETE FROM audit_log WHERE id IN (SELECT id {DUE_AUDIT} LIMIT ?3)"
-        ))?
-        .execute(params![o, to_us(cut.audit), n])? as u64;
-    Ok(SweepCounts {
-        evidence_coarsened: due.len() as u64,
-        flagged_evidence_coarsened: flagged.len() as u64,
-        cheat_findings_deleted,
-        attendance_deleted,
-        nonces_deleted,
-        audit_deleted,
-    })
+    async fn set_evidence_mark(&mut self, mark: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO retention_progress (org_id, evidence_until_us) VALUES (?1, ?2)
+                 ON CONFLICT (org_id) DO UPDATE SET evidence_until_us = excluded.evidence_until_us",
+            )?
+            .execute(params![self.org.as_str(), mark])?;
+        Ok(())
+    }
+
+    async fn due_accepted(
+        &mut self,
+        mark: i64,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, i64)>> {
+        let sql =
+            format!("SELECT p.seq, p.received_us {DUE_ACCEPTED} ORDER BY p.received_us LIMIT ?4");
+        let limit = limit as i64;
+        Ok(self
+            .tx
+            .prepare_cached(&sql)?
+            .query_map(params![self.org.as_str(), mark, before, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn due_flagged(&mut self, before: i64, limit: usize) -> Result<Vec<i64>> {
+        let sql = format!("SELECT p.seq {DUE_FLAGGED} ORDER BY p.received_us LIMIT ?3");
+        let limit = limit as i64;
+        Ok(self
+            .tx
+            .prepare_cached(&sql)?
+            .query_map(params![self.org.as_str(), before, limit], |r| r.get(0))?
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn coarsen(&mut self, seqs: &[i64]) -> Result<()> {
+        seqs.iter().try_for_each(|seq| coarsen(self.tx, *seq))
+    }
+
+    async fn delete_nonces(&mut self, before: i64, limit: usize) -> Result<u64> {
+        let sql = format!("DELETE FROM nonces WHERE rowid IN (SELECT rowid {DUE_NONCES} LIMIT ?3)");
+        self.delete(&sql, before, limit)
+    }
+
+    async fn delete_audit(&mut self, before: i64, limit: usize) -> Result<u64> {
+        let sql = format!("DELETE FROM audit_log WHERE id IN (SELECT id {DUE_AUDIT} LIMIT ?3)");
+        self.delete(&sql, before, limit)
+    }
+}
+
+impl Sweep<'_> {
+    /// Runs a `DELETE` whose parameters are the organisation, the cutoff
+    /// and the limit.
+    fn delete(&self, sql: &str, before: i64, limit: usize) -> Result<u64> {
+        let limit = limit as i64;
+        Ok(self
+            .tx
+            .prepare_cached(sql)?
+            .execute(params![self.org.as_str(), before, limit])? as u64)
+    }
 }
 
 pub fn sweep_preview(conn: &Connection, org: &OrgId, cut: &Cutoffs) -> Result<SweepCounts> {
