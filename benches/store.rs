@@ -23,6 +23,7 @@ use punchguard::engine::{
     Decision, EmployeeId, GpsFix, LocationMethod, OrgId, Punch, PunchId, PunchKind, Verdict,
 };
 use punchguard::store::postgres::{self, PostgresStore};
+use punchguard::store::prelude::*;
 use punchguard::store::sqlite::SqliteStore;
 use punchguard::store::{HistoryQuery, Store};
 

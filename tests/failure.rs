@@ -15,6 +15,7 @@ use punchguard::auth::Role;
 use punchguard::engine::{EmployeeId, OrgId};
 use punchguard::proto::v1::punch_service_client::PunchServiceClient;
 use punchguard::server::{self, Options};
+use punchguard::store::prelude::*;
 use punchguard::store::sqlite::SqliteStore;
 use punchguard::store::{PunchQuery, Store, StoreError};
 use tonic_health::ServingStatus;

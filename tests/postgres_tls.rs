@@ -15,6 +15,7 @@ use tokio_postgres::{Client, NoTls};
 use common::postgres::{ENV, Schema};
 use punchguard::store::Store;
 use punchguard::store::postgres::PostgresStore;
+use punchguard::store::prelude::*;
 
 /// A CA and, signed by it, a server certificate for `localhost` only.
 fn pki() -> (String, String, String) {

@@ -14,6 +14,7 @@ use punchguard::engine::{
     Integrity, LocationMethod, OrgId, Platform, Punch, PunchId, PunchKind, SiteId, Verdict,
 };
 use punchguard::retention::{self, SweepCounts};
+use punchguard::store::prelude::*;
 use punchguard::store::sqlite::SqliteStore;
 use punchguard::store::{AuditEntry, PunchQuery, PunchRow, Store};
 

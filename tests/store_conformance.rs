@@ -20,8 +20,9 @@ use punchguard::store::postgres::PostgresStore;
 use punchguard::store::sqlite::SqliteStore;
 
 mod common;
+use punchguard::store::prelude::*;
 use punchguard::store::{
-    AuditEntry, HistoryQuery, PunchCursor, PunchQuery, Store, StoreError, TokenGrant,
+    AuditEntry, HistoryQuery, PunchCursor, PunchQuery, StoreError, TokenGrant,
 };
 
 fn org(s: &str) -> OrgId {

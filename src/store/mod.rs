@@ -1,4 +1,6 @@
-//! Durable storage behind one trait, so the service never knows which
+//! Durable storage behind small capability traits ([`TokenStore`],
+//! [`ConfigStore`], [`PunchStore`], [`AttendanceStore`], [`PrivacyStore`]),
+//! gathered in [`Store`], so that the application never knows which
 //! database it talks to. The SQLite backend is the embedded default.
 //!
 //! Contract every backend keeps:
@@ -6,9 +8,18 @@
 //!   synced); a punch id already recorded for the employee returns the first
 //!   record, marked duplicate, and stores nothing new;
 //! - every write is all or nothing;
+//! - every change takes the audit entry that records it and writes it in
+//!   the change's own transaction when the change happened (see
+//!   [`Audited`]): never a change without its entry, nor an entry for a
+//!   change not made;
 //! - every read and write is scoped to one organisation.
 
 pub mod encoding;
+
+/// The store's traits, for callers of `dyn Store`.
+pub mod prelude {
+    pub use super::{AttendanceStore, ConfigStore, PrivacyStore, PunchStore, Store, TokenStore};
+}
 pub mod policy_json;
 pub mod postgres;
 pub mod recent;
@@ -545,15 +556,9 @@ impl HistoryQuery {
     }
 }
 
-/// Every change below takes the audit entry that records it and writes it
-/// in the change's own transaction when the change happened (see
-/// [`Audited`]): a change is never made without its entry, nor an entry
-/// written for a change that was not made.
+/// Bearer tokens: stored hashed, with their grant and life.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Creates the organisation if it does not exist yet.
-    async fn ensure_org(&self, org: &OrgId) -> Result<()>;
-
+pub trait TokenStore: Send + Sync {
     /// Stores a token (hashed), creating its organisation if needed.
     async fn create_token(
         &self,
@@ -590,6 +595,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records that tokens were used (ids with the time of use).
     async fn touch_tokens(&self, used: Vec<(String, Timestamp)>) -> Result<()>;
+}
+
+/// An organisation's configuration: sites and fences, policy, signatures, retention periods, schedule. Each change bumps the version snapshots rebuild on.
+#[async_trait]
+pub trait ConfigStore: Send + Sync {
+    /// Creates the organisation if it does not exist yet.
+    async fn ensure_org(&self, org: &OrgId) -> Result<()>;
 
     /// Replaces the named sites (all their fences) in one transaction and
     /// returns the organisation's new fence-set version.
@@ -645,6 +657,40 @@ pub trait Store: Send + Sync + 'static {
     /// by another process (the CLI, another replica).
     async fn org_versions(&self) -> Result<Vec<(OrgId, u64)>>;
 
+    /// Replaces the organisation's retention periods.
+    async fn put_retention(
+        &self,
+        org: &OrgId,
+        retention: RetentionPolicy,
+        audit: AuditEntry,
+    ) -> Result<()>;
+
+    /// The organisation's retention periods; the defaults when none were set.
+    async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy>;
+
+    /// Replaces the organisation's schedule (checked by the caller).
+    async fn put_schedule(&self, org: &OrgId, schedule: Schedule, audit: AuditEntry) -> Result<()>;
+
+    /// The organisation's schedule, if it has one.
+    async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>>;
+}
+
+/// The hot path: the history a punch is judged on, the lease that serialises an employee across processes, the durable record; and the device bindings and consents that history holds.
+#[async_trait]
+pub trait PunchStore: Send + Sync {
+    /// Excludes other processes from judging `employee`'s punches until the
+    /// lease is dropped: the caller has already serialised them within its
+    /// own process. A store written by one process only answers at once.
+    async fn lease_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeLease>;
+
+    /// The employee's and device's history the rules read (see [`History`]).
+    async fn history(&self, query: HistoryQuery) -> Result<History>;
+
+    /// Records a punch and its verdict durably (see the module contract),
+    /// with what it changes in the history: the device bound on first use
+    /// (see `engine::binds_device`), the nonce used.
+    async fn record_punch(&self, punch: &Punch, verdict: &Verdict) -> Result<Recorded>;
+
     /// An employee's device bindings, revoked ones included, oldest first.
     async fn list_devices(&self, org: &OrgId, employee: &EmployeeId) -> Result<Vec<DeviceBinding>>;
 
@@ -678,71 +724,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn list_consents(&self, org: &OrgId, employee: &EmployeeId)
     -> Result<Vec<ConsentRecord>>;
+}
 
-    /// Excludes other processes from judging `employee`'s punches until the
-    /// lease is dropped: the caller has already serialised them within its
-    /// own process. A store written by one process only answers at once.
-    async fn lease_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeLease>;
-
-    /// The employee's and device's history the rules read (see [`History`]).
-    async fn history(&self, query: HistoryQuery) -> Result<History>;
-
-    /// Records a punch and its verdict durably (see the module contract),
-    /// with what it changes in the history: the device bound on first use
-    /// (see `engine::binds_device`), the nonce used.
-    async fn record_punch(&self, punch: &Punch, verdict: &Verdict) -> Result<Recorded>;
-
+/// Recorded punches as HR reads them: ranges, an employee's days, the review queue and its decisions, the live feed.
+#[async_trait]
+pub trait AttendanceStore: Send + Sync {
     async fn list_punches(&self, query: PunchQuery) -> Result<Vec<PunchRow>>;
-
-    /// Replaces the organisation's retention periods.
-    async fn put_retention(
-        &self,
-        org: &OrgId,
-        retention: RetentionPolicy,
-        audit: AuditEntry,
-    ) -> Result<()>;
-
-    /// The organisation's retention periods; the defaults when none were set.
-    async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy>;
-
-    /// One bounded sweep step for one organisation, all or nothing: at most
-    /// `limit` rows of each category past its cutoff are coarsened or
-    /// deleted. Returns what it did; all zero when nothing is due.
-    async fn sweep_batch(
-        &self,
-        org: &OrgId,
-        cutoffs: &Cutoffs,
-        limit: usize,
-    ) -> Result<SweepCounts>;
-
-    /// What sweeping the organisation to `cutoffs` would do, changing nothing.
-    async fn sweep_preview(&self, org: &OrgId, cutoffs: &Cutoffs) -> Result<SweepCounts>;
-
-    /// Appends to the organisation's audit log.
-    async fn append_audit(&self, org: &OrgId, entry: AuditEntry) -> Result<()>;
-
-    /// Audit entries in log order.
-    async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditRecord>>;
-
-    /// Everything held about one employee.
-    async fn employee_data(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeData>;
-
-    /// Deletes the employee's punches (with their evidence and findings),
-    /// devices, consents, device tokens and nonces, and removes them from
-    /// the audit log's entries, in one transaction; then makes sure no copy
-    /// is left in the database files. Keeps only anonymous counts.
-    async fn erase_employee(
-        &self,
-        org: &OrgId,
-        employee: &EmployeeId,
-        audit: AuditEntry,
-    ) -> Result<ErasureCounts>;
-
-    /// Replaces the organisation's schedule (checked by the caller).
-    async fn put_schedule(&self, org: &OrgId, schedule: Schedule, audit: AuditEntry) -> Result<()>;
-
-    /// The organisation's schedule, if it has one.
-    async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>>;
 
     /// One employee's punches punched (client time) in `from..to`, in
     /// punch-time order.
@@ -791,7 +778,52 @@ pub trait Store: Send + Sync + 'static {
         org: &OrgId,
         seqs: Vec<i64>,
     ) -> Result<Vec<(i64, StoredEvidence)>>;
+}
 
+/// Retention sweeps, the audit log, a person's data and its erasure.
+#[async_trait]
+pub trait PrivacyStore: Send + Sync {
+    /// One bounded sweep step for one organisation, all or nothing: at most
+    /// `limit` rows of each category past its cutoff are coarsened or
+    /// deleted. Returns what it did; all zero when nothing is due.
+    async fn sweep_batch(
+        &self,
+        org: &OrgId,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<SweepCounts>;
+
+    /// What sweeping the organisation to `cutoffs` would do, changing nothing.
+    async fn sweep_preview(&self, org: &OrgId, cutoffs: &Cutoffs) -> Result<SweepCounts>;
+
+    /// Appends to the organisation's audit log.
+    async fn append_audit(&self, org: &OrgId, entry: AuditEntry) -> Result<()>;
+
+    /// Audit entries in log order.
+    async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditRecord>>;
+
+    /// Everything held about one employee.
+    async fn employee_data(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeData>;
+
+    /// Deletes the employee's punches (with their evidence and findings),
+    /// devices, consents, device tokens and nonces, and removes them from
+    /// the audit log's entries, in one transaction; then makes sure no copy
+    /// is left in the database files. Keeps only anonymous counts.
+    async fn erase_employee(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        audit: AuditEntry,
+    ) -> Result<ErasureCounts>;
+}
+
+/// Every capability of a store, and its life: one value behind
+/// `Arc<dyn Store>` serves them all. Bring the capability traits into scope
+/// with `use crate::store::prelude::*`.
+#[async_trait]
+pub trait Store:
+    TokenStore + ConfigStore + PunchStore + AttendanceStore + PrivacyStore + Send + Sync + 'static
+{
     /// Finishes pending writes and stops the writer. Later writes fail with
     /// [`StoreError::Closed`].
     async fn close(&self) -> Result<()>;

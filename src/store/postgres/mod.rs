@@ -31,6 +31,7 @@ use tokio_postgres::types::ToSql;
 
 use self::punches::Batcher;
 use super::encoding::{self, from_us, to_us};
+use super::prelude::*;
 use super::{
     AuditEntry, AuditQuery, AuditRecord, Audited, ConsentRecord, DeviceBinding, EmployeeData,
     EmployeeLease, ErasureCounts, Failure, HistoryQuery, PunchCursor, PunchQuery, PunchRow,
@@ -540,11 +541,7 @@ async fn put_setting(
 }
 
 #[async_trait]
-impl Store for PostgresStore {
-    async fn ensure_org(&self, org: &OrgId) -> Result<()> {
-        ensure_org(&self.client().await?, org).await
-    }
-
+impl TokenStore for PostgresStore {
     async fn create_token(
         &self,
         hash: TokenHash,
@@ -645,6 +642,13 @@ impl Store for PostgresStore {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ConfigStore for PostgresStore {
+    async fn ensure_org(&self, org: &OrgId) -> Result<()> {
+        ensure_org(&self.client().await?, org).await
     }
 
     async fn put_sites(
@@ -845,6 +849,59 @@ impl Store for PostgresStore {
         .collect()
     }
 
+    async fn put_retention(
+        &self,
+        org: &OrgId,
+        retention: RetentionPolicy,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let text = encoding::retention_to_json(&retention);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        put_setting(&tx, "org_retention", "retention", org, &text).await?;
+        commit_audited(tx, org, audit, ()).await
+    }
+
+    async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy> {
+        load_setting(&self.client().await?, "org_retention", "retention", org)
+            .await?
+            .map_or_else(
+                || Ok(RetentionPolicy::default()),
+                |t| encoding::retention_from_json(&t),
+            )
+    }
+
+    async fn put_schedule(&self, org: &OrgId, schedule: Schedule, audit: AuditEntry) -> Result<()> {
+        let text = encoding::schedule_to_json(&schedule);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        put_setting(&tx, "org_schedules", "schedule", org, &text).await?;
+        commit_audited(tx, org, audit, ()).await
+    }
+
+    async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>> {
+        load_setting(&self.client().await?, "org_schedules", "schedule", org)
+            .await?
+            .as_deref()
+            .map(encoding::schedule_from_json)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl PunchStore for PostgresStore {
+    async fn lease_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeLease> {
+        self.leases.lease(org, employee).await
+    }
+
+    async fn history(&self, query: HistoryQuery) -> Result<History> {
+        punches::history(&self.client().await?, &query).await
+    }
+
+    async fn record_punch(&self, punch: &Punch, verdict: &Verdict) -> Result<Recorded> {
+        self.batcher.record(punch.clone(), verdict.clone()).await
+    }
+
     async fn list_devices(&self, org: &OrgId, employee: &EmployeeId) -> Result<Vec<DeviceBinding>> {
         devices(&self.client().await?, org, employee, None).await
     }
@@ -944,19 +1001,10 @@ impl Store for PostgresStore {
     ) -> Result<Vec<ConsentRecord>> {
         consents(&self.client().await?, org, employee).await
     }
+}
 
-    async fn lease_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeLease> {
-        self.leases.lease(org, employee).await
-    }
-
-    async fn history(&self, query: HistoryQuery) -> Result<History> {
-        punches::history(&self.client().await?, &query).await
-    }
-
-    async fn record_punch(&self, punch: &Punch, verdict: &Verdict) -> Result<Recorded> {
-        self.batcher.record(punch.clone(), verdict.clone()).await
-    }
-
+#[async_trait]
+impl AttendanceStore for PostgresStore {
     async fn list_punches(&self, q: PunchQuery) -> Result<Vec<PunchRow>> {
         let after = q.after.unwrap_or(PunchCursor {
             received_at: q.from,
@@ -977,118 +1025,6 @@ impl Store for PostgresStore {
             ],
         )
         .await
-    }
-
-    async fn put_retention(
-        &self,
-        org: &OrgId,
-        retention: RetentionPolicy,
-        audit: AuditEntry,
-    ) -> Result<()> {
-        let text = encoding::retention_to_json(&retention);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        put_setting(&tx, "org_retention", "retention", org, &text).await?;
-        commit_audited(tx, org, audit, ()).await
-    }
-
-    async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy> {
-        load_setting(&self.client().await?, "org_retention", "retention", org)
-            .await?
-            .map_or_else(
-                || Ok(RetentionPolicy::default()),
-                |t| encoding::retention_from_json(&t),
-            )
-    }
-
-    async fn sweep_batch(
-        &self,
-        org: &OrgId,
-        cutoffs: &Cutoffs,
-        limit: usize,
-    ) -> Result<SweepCounts> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let mut steps = privacy::Sweep { tx: &tx, org };
-        let done = crate::retention::sweep_batch(&mut steps, cutoffs, limit).await?;
-        tx.commit().await?;
-        Ok(done)
-    }
-
-    async fn sweep_preview(&self, org: &OrgId, cutoffs: &Cutoffs) -> Result<SweepCounts> {
-        let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
-        let counts = privacy::sweep_preview(&tx, org, cutoffs).await?;
-        tx.commit().await?;
-        Ok(counts)
-    }
-
-    async fn append_audit(&self, org: &OrgId, entry: AuditEntry) -> Result<()> {
-        privacy::append_audit(&self.client().await?, org, &entry).await
-    }
-
-    async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditRecord>> {
-        privacy::list_audit(&self.client().await?, &query).await
-    }
-
-    async fn employee_data(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeData> {
-        let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
-        let data = EmployeeData {
-            punches: privacy::punches_with_evidence(&tx, org, employee).await?,
-            devices: devices(&tx, org, employee, None).await?,
-            consents: consents(&tx, org, employee).await?,
-            audit: privacy::list_audit(
-                &tx,
-                &AuditQuery {
-                    org: org.clone(),
-                    employee: Some(employee.clone()),
-                    after_id: 0,
-                    limit: i64::MAX as usize,
-                },
-            )
-            .await?,
-        };
-        tx.commit().await?;
-        Ok(data)
-    }
-
-    async fn erase_employee(
-        &self,
-        org: &OrgId,
-        employee: &EmployeeId,
-        audit: AuditEntry,
-    ) -> Result<ErasureCounts> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let counts = privacy::erase_employee(&tx, org, employee).await?;
-        commit_audited(tx, org, audit, counts).await
-    }
-
-    async fn put_schedule(&self, org: &OrgId, schedule: Schedule, audit: AuditEntry) -> Result<()> {
-        let text = encoding::schedule_to_json(&schedule);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        put_setting(&tx, "org_schedules", "schedule", org, &text).await?;
-        commit_audited(tx, org, audit, ()).await
-    }
-
-    async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>> {
-        load_setting(&self.client().await?, "org_schedules", "schedule", org)
-            .await?
-            .as_deref()
-            .map(encoding::schedule_from_json)
-            .transpose()
     }
 
     async fn employee_punches(
@@ -1208,15 +1144,95 @@ impl Store for PostgresStore {
     ) -> Result<Vec<(i64, StoredEvidence)>> {
         privacy::evidence_of(&self.client().await?, org, &seqs).await
     }
+}
 
-    fn failure(&self) -> Failure {
-        self.batcher.failure()
+#[async_trait]
+impl PrivacyStore for PostgresStore {
+    async fn sweep_batch(
+        &self,
+        org: &OrgId,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<SweepCounts> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let mut steps = privacy::Sweep { tx: &tx, org };
+        let done = crate::retention::sweep_batch(&mut steps, cutoffs, limit).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
+    async fn sweep_preview(&self, org: &OrgId, cutoffs: &Cutoffs) -> Result<SweepCounts> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let counts = privacy::sweep_preview(&tx, org, cutoffs).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn append_audit(&self, org: &OrgId, entry: AuditEntry) -> Result<()> {
+        privacy::append_audit(&self.client().await?, org, &entry).await
+    }
+
+    async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditRecord>> {
+        privacy::list_audit(&self.client().await?, &query).await
+    }
+
+    async fn employee_data(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeData> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let data = EmployeeData {
+            punches: privacy::punches_with_evidence(&tx, org, employee).await?,
+            devices: devices(&tx, org, employee, None).await?,
+            consents: consents(&tx, org, employee).await?,
+            audit: privacy::list_audit(
+                &tx,
+                &AuditQuery {
+                    org: org.clone(),
+                    employee: Some(employee.clone()),
+                    after_id: 0,
+                    limit: i64::MAX as usize,
+                },
+            )
+            .await?,
+        };
+        tx.commit().await?;
+        Ok(data)
+    }
+
+    async fn erase_employee(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        audit: AuditEntry,
+    ) -> Result<ErasureCounts> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let counts = privacy::erase_employee(&tx, org, employee).await?;
+        commit_audited(tx, org, audit, counts).await
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
     async fn close(&self) -> Result<()> {
         self.batcher.close().await;
         self.pool.close();
         Ok(())
+    }
+
+    fn failure(&self) -> Failure {
+        self.batcher.failure()
     }
 }
 

@@ -23,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use self::writer::Writer;
 use super::encoding::{self, to_us};
+use super::prelude::*;
 use super::recent::{DEVICE_MEMORY, DeviceRecent, EmployeeRecent, RecentHistory};
 use super::{
     AuditEntry, AuditQuery, AuditRecord, Audited, ConsentRecord, DeviceBinding, EmployeeData,
@@ -414,12 +415,7 @@ fn load_site_page(
 }
 
 #[async_trait]
-impl Store for SqliteStore {
-    async fn ensure_org(&self, org: &OrgId) -> Result<()> {
-        let org = org.clone();
-        self.writer.write(move |tx| ensure_org(tx, &org)).await
-    }
-
+impl TokenStore for SqliteStore {
     async fn create_token(
         &self,
         hash: TokenHash,
@@ -478,6 +474,14 @@ impl Store for SqliteStore {
 
     async fn touch_tokens(&self, used: Vec<(String, Timestamp)>) -> Result<()> {
         self.writer.write(move |tx| tokens::touch(tx, &used)).await
+    }
+}
+
+#[async_trait]
+impl ConfigStore for SqliteStore {
+    async fn ensure_org(&self, org: &OrgId) -> Result<()> {
+        let org = org.clone();
+        self.writer.write(move |tx| ensure_org(tx, &org)).await
     }
 
     async fn put_sites(
@@ -571,6 +575,38 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn load_sites(&self, org: &OrgId) -> Result<(u64, Vec<SiteDefinition>)> {
+        let org = org.clone();
+        self.read(move |conn| {
+            // One read transaction: the version and the fences are one snapshot.
+            let tx = conn.transaction()?;
+            let version: Option<i64> = tx
+                .query_row(
+                    "SELECT sites_version FROM orgs WHERE org_id = ?1",
+                    [org.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let sites = load_site_page(&tx, &org, None, usize::MAX >> 1)?;
+            Ok((version.unwrap_or(0) as u64, sites))
+        })
+        .await
+    }
+
+    async fn list_sites(
+        &self,
+        org: &OrgId,
+        after: Option<SiteId>,
+        limit: usize,
+    ) -> Result<Vec<SiteDefinition>> {
+        let org = org.clone();
+        self.read(move |conn| {
+            let tx = conn.transaction()?;
+            load_site_page(&tx, &org, after.as_ref(), limit)
+        })
+        .await
+    }
+
     async fn put_policy(&self, org: &OrgId, policy: Policy, audit: AuditEntry) -> Result<u64> {
         let org = org.clone();
         self.writer
@@ -589,6 +625,21 @@ impl Store for SqliteStore {
                 bump_version(tx, &org)
             }))
             .await
+    }
+
+    async fn load_policy(&self, org: &OrgId) -> Result<Policy> {
+        let org = org.clone();
+        self.read(move |conn| {
+            let stored: Option<String> = conn
+                .prepare_cached("SELECT policy FROM org_policies WHERE org_id = ?1")?
+                .query_row([org.as_str()], |r| r.get(0))
+                .optional()?;
+            stored.map_or_else(
+                || Ok(Policy::default()),
+                |text| policy_json::from_json(&text),
+            )
+        })
+        .await
     }
 
     async fn put_signatures(
@@ -629,53 +680,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn load_policy(&self, org: &OrgId) -> Result<Policy> {
-        let org = org.clone();
-        self.read(move |conn| {
-            let stored: Option<String> = conn
-                .prepare_cached("SELECT policy FROM org_policies WHERE org_id = ?1")?
-                .query_row([org.as_str()], |r| r.get(0))
-                .optional()?;
-            stored.map_or_else(
-                || Ok(Policy::default()),
-                |text| policy_json::from_json(&text),
-            )
-        })
-        .await
-    }
-
-    async fn load_sites(&self, org: &OrgId) -> Result<(u64, Vec<SiteDefinition>)> {
-        let org = org.clone();
-        self.read(move |conn| {
-            // One read transaction: the version and the fences are one snapshot.
-            let tx = conn.transaction()?;
-            let version: Option<i64> = tx
-                .query_row(
-                    "SELECT sites_version FROM orgs WHERE org_id = ?1",
-                    [org.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let sites = load_site_page(&tx, &org, None, usize::MAX >> 1)?;
-            Ok((version.unwrap_or(0) as u64, sites))
-        })
-        .await
-    }
-
-    async fn list_sites(
-        &self,
-        org: &OrgId,
-        after: Option<SiteId>,
-        limit: usize,
-    ) -> Result<Vec<SiteDefinition>> {
-        let org = org.clone();
-        self.read(move |conn| {
-            let tx = conn.transaction()?;
-            load_site_page(&tx, &org, after.as_ref(), limit)
-        })
-        .await
-    }
-
     async fn org_versions(&self) -> Result<Vec<(OrgId, u64)>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached("SELECT org_id, sites_version FROM orgs")?;
@@ -692,6 +696,98 @@ impl Store for SqliteStore {
             Ok(rows)
         })
         .await
+    }
+
+    async fn put_retention(
+        &self,
+        org: &OrgId,
+        retention: RetentionPolicy,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let org = org.clone();
+        self.writer
+            .write(audited(org.clone(), audit, move |tx| {
+                ensure_org(tx, &org)?;
+                privacy::put_retention(tx, &org, &retention)
+            }))
+            .await
+    }
+
+    async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy> {
+        let org = org.clone();
+        self.read(move |conn| privacy::load_retention(conn, &org))
+            .await
+    }
+
+    async fn put_schedule(&self, org: &OrgId, schedule: Schedule, audit: AuditEntry) -> Result<()> {
+        let org = org.clone();
+        self.writer
+            .write(audited(org.clone(), audit, move |tx| {
+                ensure_org(tx, &org)?;
+                attendance::put_schedule(tx, &org, &schedule)
+            }))
+            .await
+    }
+
+    async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>> {
+        let org = org.clone();
+        self.read(move |conn| attendance::load_schedule(conn, &org))
+            .await
+    }
+}
+
+#[async_trait]
+impl PunchStore for SqliteStore {
+    /// One process writes a SQLite file's punches (the server; the CLI
+    /// records none), and it serialises them itself.
+    async fn lease_employee(&self, _: &OrgId, _: &EmployeeId) -> Result<EmployeeLease> {
+        Ok(EmployeeLease::local())
+    }
+
+    async fn history(&self, query: HistoryQuery) -> Result<History> {
+        let (org, employee) = (&query.org, &query.employee);
+        let cached_employee = self.recent.employee(org, employee);
+        let cached_device = query
+            .device
+            .as_ref()
+            .map(|device| self.recent.device(org, device));
+        // One database read for whatever the cache lacks; none at all for a
+        // punch without a nonce whose employee and device are cached.
+        let load = MissingHistory {
+            employee: cached_employee.is_err(),
+            device: matches!(cached_device, Some(Err(_))),
+            nonce: query.nonce.is_some(),
+        };
+        let loaded = if load.employee || load.device || load.nonce {
+            let query = query.clone();
+            self.read(move |conn| load.read(conn, &query)).await?
+        } else {
+            LoadedHistory::default()
+        };
+        let employee_recent = match (cached_employee, loaded.employee) {
+            (Ok(cached), _) => cached,
+            (Err(epoch), Some(fresh)) => {
+                self.recent
+                    .insert_employee(org, employee, fresh.clone(), epoch);
+                fresh
+            }
+            (Err(_), None) => unreachable!("a missing employee entry is loaded"),
+        };
+        let device_recent = match (cached_device, loaded.device, &query.device) {
+            (Some(Ok(cached)), _, _) => cached,
+            (Some(Err(epoch)), Some(fresh), Some(device)) => {
+                self.recent.insert_device(org, device, fresh.clone(), epoch);
+                fresh
+            }
+            _ => DeviceRecent::default(),
+        };
+        Ok(History {
+            last_accepted: employee_recent.last_accepted,
+            bound_devices: employee_recent.bound_devices,
+            device_other_employees: device_recent.others_since(employee, query.shared_since),
+            nonce_seen: loaded.nonce_seen,
+            auto_punch_consent: employee_recent.auto_punch_consent,
+        })
     }
 
     async fn record_punch(&self, punch: &Punch, verdict: &Verdict) -> Result<Recorded> {
@@ -799,59 +895,10 @@ impl Store for SqliteStore {
         self.read(move |conn| codec::consents(conn, &org, &employee))
             .await
     }
+}
 
-    /// One process writes a SQLite file's punches (the server; the CLI
-    /// records none), and it serialises them itself.
-    async fn lease_employee(&self, _: &OrgId, _: &EmployeeId) -> Result<EmployeeLease> {
-        Ok(EmployeeLease::local())
-    }
-
-    async fn history(&self, query: HistoryQuery) -> Result<History> {
-        let (org, employee) = (&query.org, &query.employee);
-        let cached_employee = self.recent.employee(org, employee);
-        let cached_device = query
-            .device
-            .as_ref()
-            .map(|device| self.recent.device(org, device));
-        // One database read for whatever the cache lacks; none at all for a
-        // punch without a nonce whose employee and device are cached.
-        let load = MissingHistory {
-            employee: cached_employee.is_err(),
-            device: matches!(cached_device, Some(Err(_))),
-            nonce: query.nonce.is_some(),
-        };
-        let loaded = if load.employee || load.device || load.nonce {
-            let query = query.clone();
-            self.read(move |conn| load.read(conn, &query)).await?
-        } else {
-            LoadedHistory::default()
-        };
-        let employee_recent = match (cached_employee, loaded.employee) {
-            (Ok(cached), _) => cached,
-            (Err(epoch), Some(fresh)) => {
-                self.recent
-                    .insert_employee(org, employee, fresh.clone(), epoch);
-                fresh
-            }
-            (Err(_), None) => unreachable!("a missing employee entry is loaded"),
-        };
-        let device_recent = match (cached_device, loaded.device, &query.device) {
-            (Some(Ok(cached)), _, _) => cached,
-            (Some(Err(epoch)), Some(fresh), Some(device)) => {
-                self.recent.insert_device(org, device, fresh.clone(), epoch);
-                fresh
-            }
-            _ => DeviceRecent::default(),
-        };
-        Ok(History {
-            last_accepted: employee_recent.last_accepted,
-            bound_devices: employee_recent.bound_devices,
-            device_other_employees: device_recent.others_since(employee, query.shared_since),
-            nonce_seen: loaded.nonce_seen,
-            auto_punch_consent: employee_recent.auto_punch_consent,
-        })
-    }
-
+#[async_trait]
+impl AttendanceStore for SqliteStore {
     async fn list_punches(&self, query: PunchQuery) -> Result<Vec<PunchRow>> {
         self.read(move |conn| {
             let after = query.after.unwrap_or(PunchCursor {
@@ -881,114 +928,6 @@ impl Store for SqliteStore {
             rows.into_iter().collect()
         })
         .await
-    }
-
-    async fn put_retention(
-        &self,
-        org: &OrgId,
-        retention: RetentionPolicy,
-        audit: AuditEntry,
-    ) -> Result<()> {
-        let org = org.clone();
-        self.writer
-            .write(audited(org.clone(), audit, move |tx| {
-                ensure_org(tx, &org)?;
-                privacy::put_retention(tx, &org, &retention)
-            }))
-            .await
-    }
-
-    async fn load_retention(&self, org: &OrgId) -> Result<RetentionPolicy> {
-        let org = org.clone();
-        self.read(move |conn| privacy::load_retention(conn, &org))
-            .await
-    }
-
-    async fn sweep_batch(
-        &self,
-        org: &OrgId,
-        cutoffs: &Cutoffs,
-        limit: usize,
-    ) -> Result<SweepCounts> {
-        let (org, cutoffs) = (org.clone(), *cutoffs);
-        let done = self
-            .writer
-            .write(move |tx| {
-                let mut steps = privacy::Sweep { tx, org: &org };
-                run_ready(crate::retention::sweep_batch(&mut steps, &cutoffs, limit))
-            })
-            .await?;
-        if done.attendance_deleted + done.evidence_coarsened + done.flagged_evidence_coarsened > 0 {
-            // Coarsened or deleted punches may hold an employee's last
-            // accepted fix or a device's recent use.
-            self.recent.clear();
-        }
-        Ok(done)
-    }
-
-    async fn sweep_preview(&self, org: &OrgId, cutoffs: &Cutoffs) -> Result<SweepCounts> {
-        let (org, cutoffs) = (org.clone(), *cutoffs);
-        self.read(move |conn| {
-            let tx = conn.transaction()?;
-            privacy::sweep_preview(&tx, &org, &cutoffs)
-        })
-        .await
-    }
-
-    async fn append_audit(&self, org: &OrgId, entry: AuditEntry) -> Result<()> {
-        let org = org.clone();
-        self.writer
-            .write(move |tx| privacy::append_audit(tx, &org, &entry))
-            .await
-    }
-
-    async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditRecord>> {
-        self.read(move |conn| privacy::list_audit(conn, &query))
-            .await
-    }
-
-    async fn employee_data(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeData> {
-        let (org, employee) = (org.clone(), employee.clone());
-        self.read(move |conn| {
-            let tx = conn.transaction()?;
-            privacy::employee_data(&tx, &org, &employee)
-        })
-        .await
-    }
-
-    async fn erase_employee(
-        &self,
-        org: &OrgId,
-        employee: &EmployeeId,
-        audit: AuditEntry,
-    ) -> Result<ErasureCounts> {
-        let owned = (org.clone(), employee.clone());
-        let counts = self
-            .writer
-            .write(audited(org.clone(), audit, move |tx| {
-                privacy::erase_employee(tx, &owned.0, &owned.1)
-            }))
-            .await?;
-        // Device entries name the employee among those a device punched for.
-        self.recent.clear();
-        self.scrub_wal().await?;
-        Ok(counts)
-    }
-
-    async fn put_schedule(&self, org: &OrgId, schedule: Schedule, audit: AuditEntry) -> Result<()> {
-        let org = org.clone();
-        self.writer
-            .write(audited(org.clone(), audit, move |tx| {
-                ensure_org(tx, &org)?;
-                attendance::put_schedule(tx, &org, &schedule)
-            }))
-            .await
-    }
-
-    async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>> {
-        let org = org.clone();
-        self.read(move |conn| attendance::load_schedule(conn, &org))
-            .await
     }
 
     async fn employee_punches(
@@ -1081,12 +1020,89 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+#[async_trait]
+impl PrivacyStore for SqliteStore {
+    async fn sweep_batch(
+        &self,
+        org: &OrgId,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<SweepCounts> {
+        let (org, cutoffs) = (org.clone(), *cutoffs);
+        let done = self
+            .writer
+            .write(move |tx| {
+                let mut steps = privacy::Sweep { tx, org: &org };
+                run_ready(crate::retention::sweep_batch(&mut steps, &cutoffs, limit))
+            })
+            .await?;
+        if done.attendance_deleted + done.evidence_coarsened + done.flagged_evidence_coarsened > 0 {
+            // Coarsened or deleted punches may hold an employee's last
+            // accepted fix or a device's recent use.
+            self.recent.clear();
+        }
+        Ok(done)
+    }
+
+    async fn sweep_preview(&self, org: &OrgId, cutoffs: &Cutoffs) -> Result<SweepCounts> {
+        let (org, cutoffs) = (org.clone(), *cutoffs);
+        self.read(move |conn| {
+            let tx = conn.transaction()?;
+            privacy::sweep_preview(&tx, &org, &cutoffs)
+        })
+        .await
+    }
+
+    async fn append_audit(&self, org: &OrgId, entry: AuditEntry) -> Result<()> {
+        let org = org.clone();
+        self.writer
+            .write(move |tx| privacy::append_audit(tx, &org, &entry))
+            .await
+    }
+
+    async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditRecord>> {
+        self.read(move |conn| privacy::list_audit(conn, &query))
+            .await
+    }
+
+    async fn employee_data(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeData> {
+        let (org, employee) = (org.clone(), employee.clone());
+        self.read(move |conn| {
+            let tx = conn.transaction()?;
+            privacy::employee_data(&tx, &org, &employee)
+        })
+        .await
+    }
+
+    async fn erase_employee(
+        &self,
+        org: &OrgId,
+        employee: &EmployeeId,
+        audit: AuditEntry,
+    ) -> Result<ErasureCounts> {
+        let owned = (org.clone(), employee.clone());
+        let counts = self
+            .writer
+            .write(audited(org.clone(), audit, move |tx| {
+                privacy::erase_employee(tx, &owned.0, &owned.1)
+            }))
+            .await?;
+        // Device entries name the employee among those a device punched for.
+        self.recent.clear();
+        self.scrub_wal().await?;
+        Ok(counts)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn close(&self) -> Result<()> {
+        self.writer.close().await
+    }
 
     fn failure(&self) -> Failure {
         self.writer.failure()
-    }
-
-    async fn close(&self) -> Result<()> {
-        self.writer.close().await
     }
 }
