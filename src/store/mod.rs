@@ -597,7 +597,9 @@ pub trait TokenStore: Send + Sync {
     async fn touch_tokens(&self, used: Vec<(String, Timestamp)>) -> Result<()>;
 }
 
-/// An organisation's configuration: sites and fences, policy, signatures, retention periods, schedule. Each change bumps the version snapshots rebuild on.
+/// An organisation's configuration: sites and fences, policy, signatures,
+/// retention periods, schedule. A change to what the engine reads (sites,
+/// policy, signatures) bumps the version that snapshots rebuild on.
 #[async_trait]
 pub trait ConfigStore: Send + Sync {
     /// Creates the organisation if it does not exist yet.
@@ -675,7 +677,9 @@ pub trait ConfigStore: Send + Sync {
     async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>>;
 }
 
-/// The hot path: the history a punch is judged on, the lease that serialises an employee across processes, the durable record; and the device bindings and consents that history holds.
+/// The hot path: the history a punch is judged on, the lease that
+/// serialises an employee across processes, the durable record; and the
+/// device bindings and consents that history holds.
 #[async_trait]
 pub trait PunchStore: Send + Sync {
     /// Excludes other processes from judging `employee`'s punches until the
@@ -726,7 +730,8 @@ pub trait PunchStore: Send + Sync {
     -> Result<Vec<ConsentRecord>>;
 }
 
-/// Recorded punches as HR reads them: ranges, an employee's days, the review queue and its decisions, the live feed.
+/// Recorded punches as HR reads them: ranges, an employee's days, the
+/// review queue and its decisions, the live feed.
 #[async_trait]
 pub trait AttendanceStore: Send + Sync {
     async fn list_punches(&self, query: PunchQuery) -> Result<Vec<PunchRow>>;
