@@ -1,11 +1,17 @@
 //! `punchguard loadgen`: drives a running server over real gRPC and reports
 //! throughput, errors and latency percentiles. It sets up its own
 //! organisation through the admin API (the Kotka buildings and one device
-//! token per simulated phone), then sends a realistic mix: mostly genuine
-//! punches inside a building, some cheats (far outside, mock location, a
-//! spoofed jump). A baseline run calls the health check with the same
-//! concurrency, so a verified, durable punch reads as a ratio to the
-//! cheapest call the same server answers.
+//! token per simulated phone), then sends punches that behave like people:
+//! each employee punches at their own workplace (a building of their own,
+//! the same in every run) with their own phone, and exactly the stated
+//! share of punches are cheats, of three kinds in turn (a mock-location
+//! fix, a fix 2 km away, a fix too coarse to judge). Every punch id and
+//! nonce carries the run's id, so no run re-sends another's punches: each
+//! one is a new, verified, durable punch. The verdicts are summed up at the
+//! end, so a run whose mix is not what it claims cannot pass unnoticed.
+//! A baseline run calls the health check with the same concurrency, so a
+//! punch reads as a ratio to the cheapest call the same server answers;
+//! with `--server-pid`, the server's CPU time per punch is reported too.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,6 +71,85 @@ pub struct LoadgenArgs {
     /// Use the organisation's sites as they are.
     #[arg(long)]
     pub no_setup: bool,
+    /// Marks this run's punch ids and nonces [default: random].
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// The server's process id, when it runs on this machine: its CPU time
+    /// per punch is reported, and sharing cores with it is warned about.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}
+
+/// How a cheating punch cheats; they come in turn.
+const CHEATS: [&str; 3] = ["mock location", "2 km away", "accuracy 900 m"];
+
+/// Whether the `n`th punch of a run cheats: exactly `share` of every
+/// prefix of the run (rounded down), spread evenly.
+fn cheats(n: u64, share: f64) -> bool {
+    let share = share.clamp(0.0, 1.0);
+    ((n + 1) as f64 * share).floor() > (n as f64 * share).floor()
+}
+
+/// The decisions and finding codes of a phase's punches.
+#[derive(Debug, Default, Clone)]
+pub struct Verdicts {
+    pub decisions: std::collections::BTreeMap<String, u64>,
+    pub findings: std::collections::BTreeMap<String, u64>,
+    /// Punches the server had seen before (a collision of punch ids).
+    pub duplicates: u64,
+}
+
+impl Verdicts {
+    fn note(&mut self, answer: &pb::SubmitPunchResponse) {
+        if answer.duplicate {
+            self.duplicates += 1;
+        }
+        if let Some(verdict) = &answer.verdict {
+            let decision = verdict
+                .decision()
+                .as_str_name()
+                .trim_start_matches("DECISION_");
+            *self.decisions.entry(decision.to_owned()).or_default() += 1;
+            for finding in &verdict.findings {
+                let code = finding
+                    .code()
+                    .as_str_name()
+                    .trim_start_matches("FINDING_CODE_");
+                *self.findings.entry(code.to_owned()).or_default() += 1;
+            }
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.decisions.values().sum()
+    }
+
+    /// The share of punches with `decision` (e.g. `ACCEPTED`).
+    pub fn share(&self, decision: &str) -> f64 {
+        let n = self.decisions.get(decision).copied().unwrap_or(0);
+        n as f64 / self.total().max(1) as f64
+    }
+
+    pub fn report(&self) -> String {
+        let total = self.total().max(1) as f64;
+        let list = |counts: &std::collections::BTreeMap<String, u64>| {
+            counts
+                .iter()
+                .map(|(k, n)| format!("{k} {n} ({:.1} %)", *n as f64 * 100.0 / total))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "verdicts: {}; findings: {}; duplicates: {}",
+            list(&self.decisions),
+            if self.findings.is_empty() {
+                "none".into()
+            } else {
+                list(&self.findings)
+            },
+            self.duplicates
+        )
+    }
 }
 
 /// What one phase measured.
@@ -74,6 +159,8 @@ pub struct PhaseResult {
     pub errors: Vec<(String, u64)>,
     pub elapsed: Duration,
     pub latency: Histogram<u64>,
+    /// The server's CPU time during the phase, when its pid was given.
+    pub server_cpu: Option<Duration>,
 }
 
 impl PhaseResult {
@@ -166,39 +253,53 @@ async fn setup(
         tokens.push(issued.token);
     }
     let sites = parse_sites_geojson(crate::demo::KOTKA_GEOJSON).map_err(anyhow::Error::msg)?;
-    let inside = sites
+    let buildings: Vec<Point<f64>> = sites
         .iter()
         .filter_map(|s| match s.fences.first()? {
             FenceGeometry::Polygon(mp) => mp.interior_point(),
             FenceGeometry::Circle { center, .. } => Some(*center),
         })
         .collect();
-    Ok((tokens, inside))
+    // Each employee's workplace, the same in every run (a later run must
+    // not find its employees teleported since the last one).
+    let workplaces = (0..tokens.len())
+        .map(|i| buildings[(i * 7919) % buildings.len()])
+        .collect();
+    Ok((tokens, workplaces))
 }
 
-/// A punch from phone `device`, the `n`th of the run.
-fn punch(n: u64, device: usize, inside: &[Point<f64>], cheat_share: f64) -> pb::SubmitPunchRequest {
+/// The `n`th punch of run `run`, from the phone of employee `device`, at
+/// their workplace unless it is one of the cheats.
+fn punch(
+    run: &str,
+    n: u64,
+    device: usize,
+    workplace: Point<f64>,
+    cheat_share: f64,
+) -> pb::SubmitPunchRequest {
     let now = Timestamp::now();
-    // A cheap, deterministic spread: building, cheat or not, kind of cheat.
-    let mix = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11;
-    let p = inside[(mix as usize) % inside.len()];
-    let cheating = ((mix % 10_000) as f64) < cheat_share * 10_000.0;
+    // Honest drift: a few decimetres around the workplace's inner point,
+    // with the accuracy a phone indoors reports.
+    let spread = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11;
+    let jitter = ((spread % 11) as f64 - 5.0) * 1e-6;
     let mut gps = pb::GpsFix {
-        latitude: Some(p.y()),
-        longitude: Some(p.x()),
-        accuracy_m: Some(8.0 + (mix % 20) as f64),
+        latitude: Some(workplace.y() + jitter),
+        longitude: Some(workplace.x() - jitter),
+        accuracy_m: Some(8.0 + (spread % 20) as f64),
         fix_time: Some(timestamp(now - SignedDuration::from_secs(2))),
         ..Default::default()
     };
-    if cheating {
-        match mix % 3 {
+    if cheats(n, cheat_share) {
+        // The cheats in turn: the k-th cheat of the run is of kind k mod 3.
+        let k = ((n as f64) * cheat_share.clamp(0.0, 1.0)).floor() as usize;
+        match k % CHEATS.len() {
             0 => gps.mock_location = true,
-            1 => gps.latitude = Some(p.y() + 0.02), // ~2 km away
+            1 => gps.latitude = Some(workplace.y() + 0.018), // ~2 km north
             _ => gps.accuracy_m = Some(900.0),
         }
     }
     pb::SubmitPunchRequest {
-        punch_id: format!("load-{n:012}"),
+        punch_id: format!("{run}-{n:012}"),
         kind: pb::PunchKind::In.into(),
         client_time: Some(timestamp(now)),
         gps: Some(gps),
@@ -207,8 +308,58 @@ fn punch(n: u64, device: usize, inside: &[Point<f64>], cheat_share: f64) -> pb::
             platform: pb::Platform::Android.into(),
             ..Default::default()
         }),
-        nonce: format!("n-{n}"),
+        nonce: format!("{run}-n-{n}"),
         ..Default::default()
+    }
+}
+
+/// CPU time the process has used, all its threads (from `/proc`).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        // schedstat: nanoseconds on a CPU, waiting, timeslices.
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse().ok())
+            .unwrap_or(0);
+    }
+    Some(Duration::from_nanos(total))
+}
+
+/// The CPUs a process may run on (`Cpus_allowed_list`), as written.
+fn allowed_cpus(pid: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|list| list.trim().to_owned())
+}
+
+/// Says so when the load generator competes with the server for cores:
+/// every figure then includes the load generator's own cost.
+fn warn_about_shared_cores(args: &LoadgenArgs) {
+    match args.server_pid {
+        Some(pid) => {
+            let (ours, theirs) = (allowed_cpus("self"), allowed_cpus(&pid.to_string()));
+            if let (Some(ours), Some(theirs)) = (ours, theirs)
+                && ours == theirs
+            {
+                eprintln!(
+                    "warning: loadgen and the server may both run on CPUs {ours}: the server's \
+                     figures include competing with loadgen (pin them apart with taskset)"
+                );
+            }
+        }
+        None if args.server.contains("127.0.0.1") || args.server.contains("localhost") => {
+            eprintln!(
+                "warning: the server is on this machine and shares its cores with loadgen; \
+                 give --server-pid to report its CPU per punch"
+            );
+        }
+        None => {}
     }
 }
 
@@ -241,6 +392,7 @@ where
     }));
     let issued = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
+    let cpu_before = args.server_pid.and_then(cpu_time);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     // A fixed rate: each worker waits for its own slot.
@@ -303,6 +455,9 @@ where
         w.await?;
     }
     let elapsed = started.elapsed();
+    let server_cpu = cpu_before
+        .zip(args.server_pid.and_then(cpu_time))
+        .map(|(before, after)| after.saturating_sub(before));
     progress.abort();
     eprintln!();
     let tally = Arc::try_unwrap(tally)
@@ -314,13 +469,16 @@ where
         errors: tally.errors.into_iter().collect(),
         elapsed,
         latency: tally.latency,
+        server_cpu,
     })
 }
 
 /// Runs the load and prints the report.
-pub async fn run(args: LoadgenArgs) -> anyhow::Result<Vec<PhaseResult>> {
+pub async fn run(args: LoadgenArgs) -> anyhow::Result<Report> {
+    warn_about_shared_cores(&args);
     let channels = connect(&args.server, args.connections).await?;
     let mut results = Vec::new();
+    let mut last_verdicts = None;
     if matches!(args.mode, Mode::Health | Mode::Both) {
         let channels = channels.clone();
         let result = phase("health", &args, move |worker, _| {
@@ -341,21 +499,59 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<Vec<PhaseResult>> {
         results.push(result);
     }
     if matches!(args.mode, Mode::Punch | Mode::Both) {
-        let (tokens, inside) = setup(&args, channels[0].clone()).await?;
-        let (tokens, inside) = (Arc::new(tokens), Arc::new(inside));
+        let (tokens, workplaces) = setup(&args, channels[0].clone()).await?;
+        let (tokens, workplaces) = (Arc::new(tokens), Arc::new(workplaces));
+        let run: Arc<str> = args.run_id.clone().unwrap_or_else(random_run_id).into();
+        let verdicts = Arc::new(std::sync::Mutex::new(Verdicts::default()));
         let cheat_share = args.cheat_share;
-        let channels = channels.clone();
+        let (channels, tally) = (channels.clone(), verdicts.clone());
         let result = phase("punch", &args, move |worker, n| {
             let mut client = pb::punch_service_client::PunchServiceClient::new(
                 channels[worker % channels.len()].clone(),
             );
             let device = (n as usize) % tokens.len();
-            let request = with_token(punch(n, device, &inside, cheat_share), &tokens[device]);
-            async move { client.submit_punch(request).await.map(|_| ()) }
+            let request = punch(&run, n, device, workplaces[device], cheat_share);
+            let request = with_token(request, &tokens[device]);
+            let tally = tally.clone();
+            async move {
+                let answer = client.submit_punch(request).await?.into_inner();
+                tally
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .note(&answer);
+                Ok(())
+            }
         })
         .await?;
         println!("{}", result.report());
+        let verdicts = verdicts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        println!("{}", verdicts.report());
+        // Honest punches are accepted; a run flagging many more than the
+        // cheats it sent measured something else.
+        let expected = 1.0 - cheat_share.clamp(0.0, 1.0);
+        if verdicts.share("ACCEPTED") + 0.02 < expected || verdicts.duplicates > 0 {
+            eprintln!(
+                "warning: {:.1} % accepted where {:.1} % were honest, {} duplicates: \
+                 this run did not measure what it claims",
+                verdicts.share("ACCEPTED") * 100.0,
+                expected * 100.0,
+                verdicts.duplicates
+            );
+        }
         results.push(result);
+        last_verdicts = Some(verdicts);
+    }
+    for result in &results {
+        if let Some(cpu) = result.server_cpu {
+            let per = cpu.as_secs_f64() / result.ok.max(1) as f64;
+            println!(
+                "{}: server CPU {:.2} s for {} calls = {:.0} µs per call",
+                result.name,
+                cpu.as_secs_f64(),
+                result.ok,
+                per * 1e6
+            );
+        }
     }
     if let [health, punch] = &results[..] {
         println!(
@@ -366,5 +562,21 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<Vec<PhaseResult>> {
             args.concurrency
         );
     }
-    Ok(results)
+    Ok(Report {
+        phases: results,
+        verdicts: last_verdicts,
+    })
+}
+
+/// What a run measured: each phase, and the punches' verdicts.
+pub struct Report {
+    pub phases: Vec<PhaseResult>,
+    pub verdicts: Option<Verdicts>,
+}
+
+/// A short random id for a run.
+fn random_run_id() -> String {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    format!("run{}", hex::encode(bytes))
 }

@@ -1,5 +1,7 @@
 //! `punchguard loadgen` against a real server: both phases run, every
-//! answer is checked, and the report adds up.
+//! answer is checked, the report adds up, and the load is what it claims
+//! (issue 17): runs never collide on punch ids, honest punches are
+//! accepted, and the cheats are exactly the share asked for.
 
 mod common;
 
@@ -7,31 +9,37 @@ use common::*;
 use punchguard::auth::Role;
 use punchguard::loadgen::{LoadgenArgs, Mode, run};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn loadgen_measures_punches_against_the_health_baseline() {
-    let server = TestServer::start().await;
-    let admin = server.token("loadtest", Role::Admin, None).await;
-    let results = run(LoadgenArgs {
+fn args(server: &TestServer, admin: &str, mode: Mode, cheat_share: f64) -> LoadgenArgs {
+    LoadgenArgs {
         server: format!("http://{}", server.addr),
-        admin_token: admin,
-        mode: Mode::Both,
+        admin_token: admin.to_owned(),
+        mode,
         connections: 2,
         concurrency: 8,
         duration: 1,
         rate: None,
         devices: 20,
-        cheat_share: 0.2,
+        cheat_share,
         no_setup: false,
-    })
-    .await
-    .unwrap();
-    let [health, punch] = &results[..] else {
+        run_id: None,
+        server_pid: Some(std::process::id()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_measures_punches_against_the_health_baseline() {
+    let server = TestServer::start().await;
+    let admin = server.token("loadtest", Role::Admin, None).await;
+    let report = run(args(&server, &admin, Mode::Both, 0.2)).await.unwrap();
+    let [health, punch] = &report.phases[..] else {
         panic!("two phases")
     };
     assert!(health.ok > 0 && health.errors.is_empty());
     assert!(punch.ok > 0, "punches were answered");
     assert!(punch.errors.is_empty(), "{:?}", punch.errors);
     assert_eq!(punch.latency.len(), punch.ok);
+    // The server here is this process: its CPU time was read.
+    assert!(punch.server_cpu.is_some_and(|cpu| !cpu.is_zero()));
     // Every acknowledged punch is durable: the store holds them all.
     let recorded = server
         .app
@@ -40,5 +48,49 @@ async fn loadgen_measures_punches_against_the_health_baseline() {
         .await
         .unwrap();
     assert!(recorded as u64 >= punch.ok);
+    // Exactly a fifth of the punches cheat (rounded down), and none of
+    // them is accepted.
+    let verdicts = report.verdicts.unwrap();
+    let honest = punch.ok - punch.ok / 5;
+    let accepted = verdicts.decisions.get("ACCEPTED").copied().unwrap_or(0);
+    assert!(accepted <= honest + 1, "{}", verdicts.report());
+    assert!(
+        accepted as f64 >= honest as f64 * 0.99,
+        "{}",
+        verdicts.report()
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_never_collide_and_honest_punches_are_accepted() {
+    let server = TestServer::start().await;
+    let admin = server.token("loadtest", Role::Admin, None).await;
+    let mut total = 0;
+    for _ in 0..2 {
+        let report = run(args(&server, &admin, Mode::Punch, 0.0)).await.unwrap();
+        let punch = &report.phases[0];
+        assert!(
+            punch.ok > 0 && punch.errors.is_empty(),
+            "{:?}",
+            punch.errors
+        );
+        let verdicts = report.verdicts.unwrap();
+        assert_eq!(verdicts.duplicates, 0, "a punch id of another run");
+        assert!(
+            verdicts.share("ACCEPTED") >= 0.99,
+            "honest punches: {}",
+            verdicts.report()
+        );
+        total += punch.ok;
+    }
+    // Both runs' punches are all recorded, each once.
+    let recorded = server
+        .app
+        .store
+        .latest_seq(&punchguard::engine::OrgId::new("loadtest").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(recorded as u64, total);
     server.stop().await;
 }
