@@ -106,29 +106,31 @@ fn client_config(check: Check, roots: Option<RootCertStore>) -> Result<ClientCon
         .with_safe_default_protocol_versions()
         .map_err(|e| config_error(format!("TLS: {e}")))?;
     let algorithms = provider.signature_verification_algorithms;
-    let verifier: Arc<dyn ServerCertVerifier> = match (check, roots) {
-        (Check::Nothing, _) | (_, None) => Arc::new(AnyCertificate { algorithms }),
+    let chain = match (check, roots) {
+        (Check::Nothing, _) | (_, None) => None,
         (check, Some(roots)) => {
             let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|e| config_error(format!("sslrootcert: {e}")))?;
-            Arc::new(Verifier {
-                webpki,
-                check_name: check == Check::ChainAndName,
-            })
+            Some((webpki, check == Check::ChainAndName))
         }
     };
     Ok(builder
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
+        .with_custom_certificate_verifier(Arc::new(Verifier { chain, algorithms }))
         .with_no_client_auth())
 }
 
-/// `verify-ca` and `verify-full`: the chain, and the name only for the latter.
+/// The server certificate check of each mode. The handshake's signatures
+/// are always checked, so even without a chain (`prefer`, `require` without
+/// a CA, as libpq) the session is encrypted to whoever holds the
+/// certificate's key.
 #[derive(Debug)]
 struct Verifier {
-    webpki: Arc<WebPkiServerVerifier>,
-    check_name: bool,
+    /// The chain to check against the CA, and whether the name counts too
+    /// (`verify-full`); `None`: any certificate.
+    chain: Option<(Arc<WebPkiServerVerifier>, bool)>,
+    algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl ServerCertVerifier for Verifier {
@@ -140,58 +142,15 @@ impl ServerCertVerifier for Verifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let verified =
-            self.webpki
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
-        match verified {
+        let Some((webpki, check_name)) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+            )) if !check_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require` without a CA, as libpq: any certificate, but the
-/// handshake's signatures are still checked, so the session is encrypted to
-/// whoever holds the certificate's key.
-#[derive(Debug)]
-struct AnyCertificate {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
