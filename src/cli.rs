@@ -609,13 +609,14 @@ async fn privacy_request(command: PrivacyCommand) -> anyhow::Result<()> {
     } else {
         let erased = client.erase_employee(request).await?.into_inner();
         println!(
-            "erased {} punches, {} devices, {} consents, {} tokens, {} nonces; {} audit entries anonymised",
+            "erased {} punches, {} devices, {} consents, {} tokens, {} nonces; {} audit entries anonymised; {} settings rewritten",
             erased.punches,
             erased.devices,
             erased.consents,
             erased.tokens,
             erased.nonces,
-            erased.audit_entries_anonymised
+            erased.audit_entries_anonymised,
+            erased.settings
         );
     }
     Ok(())

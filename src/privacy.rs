@@ -194,9 +194,10 @@ pub fn export_json(
     serde_json::to_string_pretty(&document).expect("the export document always serialises")
 }
 
-/// A stand-in for an employee id in debug logs: the same within one run of
-/// the process (so a log can be followed), unlinkable to the id without the
-/// process's random key, which is never written anywhere.
+/// A stand-in for an employee id in debug logs and in the audit entry of a
+/// question about a person (who may have been erased): the same within one
+/// run of the process (so a log can be followed), unlinkable to the id
+/// without the process's random key, which is never written anywhere.
 pub fn pseudonym(org: &OrgId, employee: &EmployeeId) -> String {
     static KEY: OnceLock<[u8; 32]> = OnceLock::new();
     let key = KEY.get_or_init(|| {

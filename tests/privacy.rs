@@ -21,6 +21,34 @@ const DEPOT: &str = r#"{"type":"FeatureCollection","features":[{"type":"Feature"
 const LAT: f64 = 60.471_298_7;
 const LON: f64 = 26.941_276_3;
 
+/// A schedule with one all-day shift every day for `employees`.
+fn schedule_for(employees: &[&str]) -> pb::Schedule {
+    use pb::Weekday::*;
+    let days = [
+        Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday,
+    ];
+    pb::Schedule {
+        time_zone: "Europe/Helsinki".into(),
+        shifts: vec![pb::ShiftDefinition {
+            shift_id: "day".into(),
+            start: "08:00".into(),
+            end: "16:00".into(),
+            late_grace_min: 5,
+            early_grace_min: 5,
+            serious_late_min: 30,
+            flexible_start_min: 0,
+        }],
+        assignments: employees
+            .iter()
+            .map(|e| pb::ShiftAssignment {
+                employee_id: (*e).into(),
+                weekdays: days.map(Into::into).to_vec(),
+                shift_id: "day".into(),
+            })
+            .collect(),
+    }
+}
+
 fn punch(id: &str, device: &str) -> pb::SubmitPunchRequest {
     let mut request = punch_at(id, geo::Point::new(LON, LAT), 9.5);
     request.wifi = vec![pb::WifiAccessPoint {
@@ -193,6 +221,34 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
     let fix = p.gps.as_mut().unwrap();
     (fix.latitude, fix.longitude) = (Some(60.4713), Some(26.9413));
     punches.submit_punch(authed(p, &colleague)).await.unwrap();
+    // Both are in the schedule and among the policy's field staff.
+    let mut admin = server.admin_client().await;
+    admin
+        .put_schedule(authed(
+            pb::PutScheduleRequest {
+                org_id: String::new(),
+                schedule: Some(schedule_for(&["onni-7c2e51", "kerttu"])),
+            },
+            &org.admin,
+        ))
+        .await
+        .unwrap();
+    let mut policy = admin
+        .get_policy(authed(pb::GetPolicyRequest::default(), &org.admin))
+        .await
+        .unwrap()
+        .into_inner();
+    policy.field_staff = vec!["onni-7c2e51".into(), "kerttu".into()];
+    admin
+        .put_policy(authed(
+            pb::PutPolicyRequest {
+                org_id: String::new(),
+                policy: Some(policy),
+            },
+            &org.admin,
+        ))
+        .await
+        .unwrap();
     let mut privacy = privacy_client(server).await;
     privacy
         .set_consent(authed(
@@ -219,6 +275,42 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
     assert_eq!(erased.nonces, 3);
     // SetConsent, and the issue of the device token.
     assert_eq!(erased.audit_entries_anonymised, 2);
+    assert_eq!(erased.settings, 2, "the schedule and the policy");
+    // The colleague keeps their assignment and their field-staff place.
+    let schedule = admin
+        .get_schedule(authed(pb::GetScheduleRequest::default(), &org.admin))
+        .await
+        .unwrap()
+        .into_inner();
+    let assigned: Vec<_> = schedule
+        .assignments
+        .iter()
+        .map(|a| a.employee_id.as_str())
+        .collect();
+    assert_eq!(assigned, ["kerttu"]);
+    let policy = admin
+        .get_policy(authed(pb::GetPolicyRequest::default(), &org.admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(policy.field_staff, ["kerttu"]);
+    // Asking after the erased person, in the audit log or for an export,
+    // writes nothing that names them.
+    privacy
+        .list_audit_entries(authed(
+            pb::ListAuditEntriesRequest {
+                employee_id: "onni-7c2e51".into(),
+                ..Default::default()
+            },
+            &org.privacy,
+        ))
+        .await
+        .unwrap();
+    let refused = privacy
+        .export_employee(authed(employee("", "onni-7c2e51"), &org.privacy))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
 
     // Nothing in any table, nor anywhere in the files (WAL included).
     let db = std::fs::read(&server.database).unwrap();

@@ -706,10 +706,46 @@ mod cases {
             (1, 1, 1)
         );
 
+        // Both are in the schedule and among the policy's field staff.
+        let assign = |employee: &EmployeeId| punchguard::attendance::Assignment {
+            employee: employee.clone(),
+            weekdays: vec![jiff::civil::Weekday::Monday],
+            shift: "day".into(),
+        };
+        let schedule = punchguard::attendance::Schedule {
+            time_zone: "Europe/Helsinki".into(),
+            shifts: vec![punchguard::attendance::Shift {
+                id: "day".into(),
+                start: jiff::civil::time(8, 0, 0, 0),
+                end: jiff::civil::time(16, 0, 0, 0),
+                late_grace_min: 5,
+                early_grace_min: 5,
+                serious_late_min: 30,
+                flexible_start_min: 0,
+            }],
+            assignments: vec![assign(&gone), assign(&stays)],
+        };
+        store.put_schedule(&acme, schedule, audit()).await.unwrap();
+        let policy = Policy {
+            field_staff: [gone.clone(), stays.clone()].into(),
+            ..Policy::default()
+        };
+        let version = store.put_policy(&acme, policy, audit()).await.unwrap();
+
         let counts = store
             .erase_employee(&acme, &gone, audit_of("EraseEmployee"))
             .await
             .unwrap();
+        assert_eq!(counts.settings, 2, "the schedule and the policy");
+        let schedule = store.load_schedule(&acme).await.unwrap().unwrap();
+        assert_eq!(schedule.assignments, vec![assign(&stays)]);
+        let policy = store.load_policy(&acme).await.unwrap();
+        assert_eq!(policy.field_staff, [stays.clone()].into());
+        let (moved, _) = store.load_sites(&acme).await.unwrap();
+        assert!(
+            moved > version,
+            "snapshots rebuild without the erased person"
+        );
         assert_eq!(
             (
                 counts.punches,

@@ -91,12 +91,19 @@ pub async fn erase(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<Er
     if erased.is_empty() {
         return Err(no_data());
     }
+    // The policy may have named them among its field staff.
+    app.reload(&actor.org).await?;
     tracing::info!(org = %actor.org, punches = erased.punches, "employee erased");
     Ok(erased)
 }
 
 /// The organisation's audit log in order, optionally about one employee
 /// (a read that is itself audited).
+///
+/// The entry of this read names the employee asked about only by a keyed
+/// pseudonym, never by their id: asking whether an erased person left a
+/// trace must not write their id back into the log (nor make an export
+/// find them again).
 pub async fn audit_log(
     app: &App,
     actor: &Actor,
@@ -105,14 +112,11 @@ pub async fn audit_log(
     limit: usize,
 ) -> Result<Vec<AuditRecord>> {
     actor.require(ROLE)?;
-    audit::read(
-        app.store.as_ref(),
-        actor,
-        "ListAuditEntries",
-        employee.as_ref(),
-        "",
-    )
-    .await?;
+    let about = employee
+        .as_ref()
+        .map(|e| format!("about {}", crate::privacy::pseudonym(&actor.org, e)))
+        .unwrap_or_default();
+    audit::read(app.store.as_ref(), actor, "ListAuditEntries", None, about).await?;
     Ok(app
         .store
         .list_audit(AuditQuery {

@@ -87,6 +87,7 @@ impl PrivacyApi {
             tokens: erased.tokens,
             nonces: erased.nonces,
             audit_entries_anonymised: erased.audit_anonymised,
+            settings: erased.settings,
         })
     }
 

@@ -373,6 +373,26 @@ pub fn schedule_from_json(text: &str) -> Result<Schedule> {
     })
 }
 
+/// The schedule (as stored) without `employee`'s shift assignments; `None`
+/// when it had none. Part of an erasure: every backend rewrites the stored
+/// schedule with this.
+pub fn schedule_without(text: &str, employee: &EmployeeId) -> Result<Option<String>> {
+    let mut schedule = schedule_from_json(text)?;
+    let before = schedule.assignments.len();
+    schedule.assignments.retain(|a| a.employee != *employee);
+    Ok((schedule.assignments.len() < before).then(|| schedule_to_json(&schedule)))
+}
+
+/// The policy (as stored) without `employee` among its field staff; `None`
+/// when it did not name them. Part of an erasure, as [`schedule_without`].
+pub fn policy_without(text: &str, employee: &EmployeeId) -> Result<Option<String>> {
+    let mut policy = super::policy_json::from_json(text)?;
+    Ok(policy
+        .field_staff
+        .remove(employee)
+        .then(|| super::policy_json::to_json(&policy)))
+}
+
 pub fn retention_to_json(retention: &RetentionPolicy) -> String {
     serde_json::to_string(retention).expect("retention periods always serialise")
 }

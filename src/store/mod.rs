@@ -525,6 +525,9 @@ pub struct ErasureCounts {
     pub nonces: u64,
     /// Audit entries about the employee, kept with the employee removed.
     pub audit_anonymised: u64,
+    /// Settings that named the employee (the schedule's assignments, the
+    /// policy's field staff), rewritten without them.
+    pub settings: u64,
 }
 
 impl ErasureCounts {

@@ -334,6 +334,39 @@ pub async fn punches_with_evidence(
         .collect())
 }
 
+/// Rewrites the organisation's schedule and policy without the employee;
+/// how many named them. A changed policy moves the configuration version,
+/// so that every replica's snapshot forgets them too.
+async fn erase_from_settings(
+    tx: &impl GenericClient,
+    org: &OrgId,
+    employee: &EmployeeId,
+) -> Result<u64> {
+    let mut changed = 0;
+    let settings: [(&str, &str, Without); 2] = [
+        ("org_schedules", "schedule", encoding::schedule_without),
+        ("org_policies", "policy", encoding::policy_without),
+    ];
+    for (table, column, without) in settings {
+        let stored = super::load_setting(tx, table, column, org).await?;
+        if let Some(rewritten) = stored
+            .map(|text| without(&text, employee))
+            .transpose()?
+            .flatten()
+        {
+            super::put_setting(tx, table, column, org, &rewritten).await?;
+            changed += 1;
+            if table == "org_policies" {
+                super::bump_version(tx, org).await?;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// A setting's text rewritten without an employee (see `encoding`).
+type Without = fn(&str, &EmployeeId) -> Result<Option<String>>;
+
 pub async fn erase_employee(
     tx: &impl GenericClient,
     org: &OrgId,
@@ -393,6 +426,7 @@ pub async fn erase_employee(
             keys,
         )
         .await?,
+        settings: erase_from_settings(tx, org, employee).await?,
     };
     if !counts.is_empty() {
         execute(

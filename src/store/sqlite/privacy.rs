@@ -364,6 +364,44 @@ pub fn employee_data(
     })
 }
 
+/// Rewrites the organisation's schedule and policy without the employee;
+/// how many named them. A changed policy moves the configuration version,
+/// so that every server's snapshot forgets them too.
+fn erase_from_settings(tx: &Connection, org: &OrgId, employee: &EmployeeId) -> Result<u64> {
+    let mut changed = 0;
+    for (table, column, without) in [
+        (
+            "org_schedules",
+            "schedule",
+            encoding::schedule_without as Without,
+        ),
+        ("org_policies", "policy", encoding::policy_without),
+    ] {
+        let stored: Option<String> = tx
+            .prepare_cached(&format!("SELECT {column} FROM {table} WHERE org_id = ?1"))?
+            .query_row([org.as_str()], |r| r.get(0))
+            .optional()?;
+        if let Some(rewritten) = stored
+            .map(|text| without(&text, employee))
+            .transpose()?
+            .flatten()
+        {
+            tx.execute(
+                &format!("UPDATE {table} SET {column} = ?2, updated_us = ?3 WHERE org_id = ?1"),
+                params![org.as_str(), rewritten, to_us(jiff::Timestamp::now())],
+            )?;
+            changed += 1;
+            if table == "org_policies" {
+                super::bump_version(tx, org)?;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// A setting's text rewritten without an employee (see `encoding`).
+type Without = fn(&str, &EmployeeId) -> Result<Option<String>>;
+
 pub fn erase_employee(
     tx: &Connection,
     org: &OrgId,
@@ -416,6 +454,7 @@ pub fn erase_employee(
             "UPDATE audit_log SET employee_id = NULL WHERE org_id = ?1 AND employee_id = ?2",
             params![o, e],
         )? as u64,
+        settings: erase_from_settings(tx, org, employee)?,
     };
     if !counts.is_empty() {
         tx.execute(
