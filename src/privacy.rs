@@ -46,6 +46,8 @@ pub struct ExportPunch<'a> {
     pub wifi_bssids: Vec<String>,
     /// The raw evidence, while it is kept; `null` once coarsened.
     pub evidence: Option<ExportEvidence<'a>>,
+    /// HR's decision on the punch, when it was flagged and reviewed.
+    pub review: Option<ExportReview<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +100,15 @@ pub struct ExportAudit<'a> {
     pub detail: &'a str,
 }
 
+#[derive(Debug, Serialize)]
+pub struct ExportReview<'a> {
+    pub approved: bool,
+    pub reason: &'a str,
+    /// The reviewer's token id.
+    pub reviewer: &'a str,
+    pub time: Timestamp,
+}
+
 fn punch<'a>(row: &'a PunchRow, evidence: Option<&'a StoredEvidence>) -> ExportPunch<'a> {
     let v = &row.verdict;
     ExportPunch {
@@ -140,6 +151,12 @@ fn punch<'a>(row: &'a PunchRow, evidence: Option<&'a StoredEvidence>) -> ExportP
             rooted: e.rooted,
             emulator: e.emulator,
             integrity: e.integrity.as_deref(),
+        }),
+        review: row.review.as_ref().map(|r| ExportReview {
+            approved: r.approved,
+            reason: &r.reason,
+            reviewer: &r.reviewer,
+            time: r.at,
         }),
     }
 }

@@ -221,6 +221,35 @@ async fn daily_results_follow_punches_and_reviews() {
     let liisa = results("liisa", &liisa_date).await;
     assert!(liisa.punches[0].counted, "the first decision still stands");
 
+    // Liisa's export holds the review, and the audit says which punch and why.
+    let privacy = server.token("acme", Role::Privacy, None).await;
+    let exported = punchguard::proto::v1::privacy_service_client::PrivacyServiceClient::new(
+        server.channel().await,
+    )
+    .export_employee(authed(
+        pb::EmployeeRequest {
+            org_id: String::new(),
+            employee_id: "liisa".into(),
+        },
+        &privacy,
+    ))
+    .await
+    .unwrap()
+    .into_inner();
+    let doc: serde_json::Value = serde_json::from_str(&exported.json).unwrap();
+    let review_of = &doc["punches"][0]["review"];
+    assert_eq!(review_of["approved"], true);
+    assert_eq!(review_of["reason"], "seen at the door on camera");
+    let audit = doc["audit"].as_array().unwrap();
+    let entry = audit
+        .iter()
+        .find(|a| a["action"] == "ReviewPunch")
+        .expect("the review is audited");
+    assert_eq!(
+        entry["detail"],
+        "punch liisa-in approved: seen at the door on camera"
+    );
+
     // Another organisation's HR sees none of it.
     let other_hr = server.token("other", Role::Hr, None).await;
     let status = attendance

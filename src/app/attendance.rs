@@ -170,8 +170,10 @@ pub async fn review(
         reviewer: actor.id.clone(),
         at: Timestamp::now(),
     };
+    // The entry says which punch and why, as the review itself does.
     let verb = if approve { "approved" } else { "rejected" };
-    let entry = audit::entry(actor, "ReviewPunch", Some(employee), verb);
+    let detail = format!("punch {punch_id} {verb}: {}", review.reason);
+    let entry = audit::entry(actor, "ReviewPunch", Some(employee), detail);
     match app
         .store
         .review_punch(&actor.org, employee, punch_id, review, entry)
