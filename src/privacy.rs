@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::attendance::Schedule;
 use crate::engine::{EmployeeId, OrgId};
 use crate::store::{
     AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, PunchRow, StoredEvidence,
@@ -25,6 +26,8 @@ pub struct ExportDocument<'a> {
     pub punches: Vec<ExportPunch<'a>>,
     pub devices: Vec<ExportDevice<'a>>,
     pub consents: Vec<ExportConsent>,
+    /// The shifts the organisation's schedule assigns the employee.
+    pub shift_assignments: Vec<ExportAssignment<'a>>,
     pub audit: Vec<ExportAudit<'a>>,
 }
 
@@ -82,6 +85,40 @@ pub struct ExportDevice<'a> {
     pub device_id: &'a str,
     pub bound_time: Timestamp,
     pub revoked_time: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportAssignment<'a> {
+    pub shift_id: &'a str,
+    /// Local start and end, HH:MM, in `time_zone`.
+    pub start: String,
+    pub end: String,
+    pub time_zone: &'a str,
+    /// The weekdays the shift starts on, Monday first.
+    pub weekdays: Vec<String>,
+}
+
+/// The employee's shift assignments in `schedule`.
+fn assignments<'a>(schedule: &'a Schedule, employee: &EmployeeId) -> Vec<ExportAssignment<'a>> {
+    schedule
+        .assignments
+        .iter()
+        .filter(|a| a.employee == *employee)
+        .map(|a| {
+            let shift = schedule.shifts.iter().find(|s| s.id == a.shift);
+            let hhmm = |t: Option<jiff::civil::Time>| {
+                t.map(|t| t.strftime("%H:%M").to_string())
+                    .unwrap_or_default()
+            };
+            ExportAssignment {
+                shift_id: &a.shift,
+                start: hhmm(shift.map(|s| s.start)),
+                end: hhmm(shift.map(|s| s.end)),
+                time_zone: &schedule.time_zone,
+                weekdays: a.weekdays.iter().map(|d| format!("{d:?}")).collect(),
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -188,10 +225,13 @@ fn audit(a: &AuditRecord) -> ExportAudit<'_> {
 }
 
 /// The export of `data`, pretty-printed JSON.
+/// The export of `data` and of the employee's place in `schedule`,
+/// pretty-printed JSON.
 pub fn export_json(
     org: &OrgId,
     employee: &EmployeeId,
     data: &EmployeeData,
+    schedule: Option<&Schedule>,
     generated_at: Timestamp,
 ) -> String {
     let document = ExportDocument {
@@ -206,6 +246,7 @@ pub fn export_json(
             .collect(),
         devices: data.devices.iter().map(device).collect(),
         consents: data.consents.iter().map(consent).collect(),
+        shift_assignments: schedule.map_or_else(Vec::new, |s| assignments(s, employee)),
         audit: data.audit.iter().map(audit).collect(),
     };
     serde_json::to_string_pretty(&document).expect("the export document always serialises")

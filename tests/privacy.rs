@@ -124,6 +124,16 @@ async fn an_export_holds_what_was_submitted_and_who_read_it() {
         ))
         .await
         .unwrap();
+    admin
+        .put_schedule(authed(
+            pb::PutScheduleRequest {
+                org_id: String::new(),
+                schedule: Some(schedule_for(&["aino-3f9", "someone-else"])),
+            },
+            &org.admin,
+        ))
+        .await
+        .unwrap();
     let mut privacy = privacy_client(server).await;
     privacy
         .set_consent(authed(
@@ -162,6 +172,15 @@ async fn an_export_holds_what_was_submitted_and_who_read_it() {
     assert_eq!(doc["devices"][0]["device_id"], "phone-aino");
     assert_eq!(doc["consents"][0]["purpose"], "auto_punch");
     assert_eq!(doc["consents"][0]["granted"], true);
+    // Her place in the schedule, and only hers.
+    let shifts = doc["shift_assignments"].as_array().unwrap();
+    assert_eq!(shifts.len(), 1, "{shifts:?}");
+    assert_eq!(shifts[0]["shift_id"], "day");
+    assert_eq!(
+        (&shifts[0]["start"], &shifts[0]["end"]),
+        (&"08:00".into(), &"16:00".into())
+    );
+    assert_eq!(shifts[0]["weekdays"].as_array().unwrap().len(), 7);
     let actions: Vec<&str> = doc["audit"]
         .as_array()
         .unwrap()

@@ -47,14 +47,20 @@ pub async fn consents(
 }
 
 /// Everything held about the employee, as the JSON document the README
-/// describes; its own audit entry included.
+/// describes: what the store holds, their place in the schedule, and this
+/// export's own audit entry.
 pub async fn export(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<String> {
     actor.require(ROLE)?;
-    if app
-        .store
-        .employee_data(&actor.org, employee)
-        .await?
-        .is_empty()
+    let schedule = app.store.load_schedule(&actor.org).await?;
+    let scheduled = schedule
+        .as_ref()
+        .is_some_and(|s| s.assignments.iter().any(|a| a.employee == *employee));
+    if !scheduled
+        && app
+            .store
+            .employee_data(&actor.org, employee)
+            .await?
+            .is_empty()
     {
         return Err(no_data());
     }
@@ -72,6 +78,7 @@ pub async fn export(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<S
         &actor.org,
         employee,
         &data,
+        schedule.as_ref(),
         Timestamp::now(),
     ))
 }
