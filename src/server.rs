@@ -122,7 +122,6 @@ pub async fn run(
     app.require_client_certificates = options.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
     let every = &options;
     let failure = app.store.failure();
-    let stop_accepting = CancellationToken::new();
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<PunchServiceServer<PunchApi>>()
@@ -202,7 +201,8 @@ pub async fn run(
             app.clone(),
         ))))
         .serve_with_incoming_shutdown(
-            edge::incoming(listener, options.edge, stop_accepting.clone()),
+            // Accepting stops with the rest when shutdown begins.
+            edge::incoming(listener, options.edge, app.closing.clone()),
             {
                 let (closing, failure) = (app.closing.clone(), failure.clone());
                 async move {
@@ -219,7 +219,6 @@ pub async fn run(
                         }
                     }
                     closing.cancel();
-                    stop_accepting.cancel();
                 }
             },
         );

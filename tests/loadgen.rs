@@ -26,6 +26,12 @@ fn args(server: &TestServer, admin: &str, mode: Mode, cheat_share: f64) -> Loadg
     }
 }
 
+/// How many punches the store holds for the load's organisation.
+async fn recorded(server: &TestServer) -> i64 {
+    let org = punchguard::engine::OrgId::new("loadtest").unwrap();
+    server.app.store.latest_seq(&org).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loadgen_measures_punches_against_the_health_baseline() {
     let server = TestServer::start().await;
@@ -41,12 +47,7 @@ async fn loadgen_measures_punches_against_the_health_baseline() {
     // The server here is this process: its CPU time was read.
     assert!(punch.server_cpu.is_some_and(|cpu| !cpu.is_zero()));
     // Every acknowledged punch is durable: the store holds them all.
-    let recorded = server
-        .app
-        .store
-        .latest_seq(&punchguard::engine::OrgId::new("loadtest").unwrap())
-        .await
-        .unwrap();
+    let recorded = recorded(&server).await;
     assert!(recorded as u64 >= punch.ok);
     // Exactly a fifth of the punches cheat (rounded down), and none of
     // them is accepted.
@@ -85,12 +86,7 @@ async fn two_runs_never_collide_and_honest_punches_are_accepted() {
         total += punch.ok;
     }
     // Both runs' punches are all recorded, each once.
-    let recorded = server
-        .app
-        .store
-        .latest_seq(&punchguard::engine::OrgId::new("loadtest").unwrap())
-        .await
-        .unwrap();
+    let recorded = recorded(&server).await;
     assert_eq!(recorded as u64, total);
     server.stop().await;
 }

@@ -56,12 +56,6 @@ impl AttendanceApi {
         let app = &self.0;
         let actor = auth::authorize(app, &request, attendance::ROLE).await?;
         let request = request.into_inner();
-        if request.employee_ids.len() > attendance::MAX_EMPLOYEES {
-            return Err(AppError::invalid(
-                "employee_ids",
-                format!("at most {}", attendance::MAX_EMPLOYEES),
-            ));
-        }
         let query = DailyQuery {
             from: convert::date("from_date", &request.from_date)?,
             to: convert::date("to_date", &request.to_date)?,
