@@ -16,6 +16,7 @@
 //! - [`snapshot`]: the per-organisation view the engine reads.
 //! - [`rules`]: one file per anti-cheat rule.
 
+pub mod attestation;
 pub mod beacons;
 pub mod coords;
 pub mod fence;

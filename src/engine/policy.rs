@@ -51,6 +51,45 @@ pub struct Policy {
     /// Field staff (sales, delivery) may punch outside every fence: for them
     /// OUTSIDE_FENCE and NEAR_FENCE are recorded but ignored.
     pub field_staff: BTreeSet<EmployeeId>,
+    /// How much device attestation counts (see [`AttestationMode`]).
+    pub attestation: AttestationMode,
+}
+
+/// How an organisation treats device attestation and signed punches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AttestationMode {
+    /// Nothing is checked; no attestation finding is raised.
+    Off,
+    /// The default, for rolling attestation out: signatures are checked and
+    /// every attestation finding is recorded, but none does more than send
+    /// the punch to review. Until the organisation names its app (the app
+    /// identity), there is nothing to attest against and an unenrolled
+    /// device is not a finding, so today's clients see today's verdicts.
+    #[default]
+    Observe,
+    /// Attestation findings take their policy action (most reject): an
+    /// unenrolled device or an unsigned punch is rejected.
+    Require,
+}
+
+impl AttestationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttestationMode::Off => "off",
+            AttestationMode::Observe => "observe",
+            AttestationMode::Require => "require",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            AttestationMode::Off,
+            AttestationMode::Observe,
+            AttestationMode::Require,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
 }
 
 impl Default for Policy {
@@ -68,6 +107,7 @@ impl Default for Policy {
             device_share_window: SignedDuration::from_hours(24),
             actions: BTreeMap::new(),
             field_staff: BTreeSet::new(),
+            attestation: AttestationMode::default(),
         }
     }
 }
@@ -83,6 +123,11 @@ impl Default for Policy {
 /// fence's edge, a vague or old fix, a wrong clock, a rooted phone, a cheat
 /// app that is installed (installed is not used), odd sensors, WiFi that
 /// does not fit (an impostor hotspot, unknown networks, WiFi and GPS apart).
+///
+/// Under `attestation: require`, evidence that cannot be trusted rejects (a
+/// forged, altered, replayed or missing signature, an attestation that does
+/// not verify or is revoked, another app); a device that is genuine but
+/// weakened (unlocked, unverified boot, software key) goes to review.
 pub fn default_action(code: FindingCode) -> Action {
     match code {
         FindingCode::OutsideFence
@@ -91,7 +136,14 @@ pub fn default_action(code: FindingCode) -> Action {
         | FindingCode::Duplicate
         | FindingCode::BeaconReplayed
         | FindingCode::ConsentMissing
-        | FindingCode::EvidenceMissing => Action::Reject,
+        | FindingCode::EvidenceMissing
+        | FindingCode::AttestationInvalid
+        | FindingCode::AttestationRevoked
+        | FindingCode::AppNotGenuine
+        | FindingCode::DeviceNotAttested
+        | FindingCode::SignatureMissing
+        | FindingCode::SignatureInvalid
+        | FindingCode::AssertionReplayed => Action::Reject,
         FindingCode::NearFence
         | FindingCode::LowAccuracy
         | FindingCode::StaleFix
@@ -107,7 +159,10 @@ pub fn default_action(code: FindingCode) -> Action {
         | FindingCode::BeaconUnknown
         | FindingCode::ImpossibleTravel
         | FindingCode::UnboundDevice
-        | FindingCode::DeviceShared => Action::Review,
+        | FindingCode::DeviceShared
+        | FindingCode::DeviceUnlocked
+        | FindingCode::BootUnverified
+        | FindingCode::SoftwareKey => Action::Review,
     }
 }
 
@@ -126,7 +181,13 @@ impl Policy {
         if location && self.field_staff.contains(employee) {
             return Action::Ignore;
         }
-        self.action(code)
+        let action = self.action(code);
+        match self.attestation {
+            _ if !code.is_attestation() => action,
+            AttestationMode::Off => Action::Ignore,
+            AttestationMode::Observe => action.min(Action::Review),
+            AttestationMode::Require => action,
+        }
     }
 
     /// The decision is set by the strictest action among the findings.

@@ -277,10 +277,20 @@ pub enum FindingCode {
     Duplicate = 21,
     ConsentMissing = 22,
     EvidenceMissing = 23,
+    AttestationInvalid = 24,
+    AttestationRevoked = 25,
+    DeviceUnlocked = 26,
+    BootUnverified = 27,
+    SoftwareKey = 28,
+    AppNotGenuine = 29,
+    DeviceNotAttested = 30,
+    SignatureMissing = 31,
+    SignatureInvalid = 32,
+    AssertionReplayed = 33,
 }
 
 impl FindingCode {
-    pub const ALL: [FindingCode; 23] = [
+    pub const ALL: [FindingCode; 33] = [
         FindingCode::OutsideFence,
         FindingCode::NearFence,
         FindingCode::LowAccuracy,
@@ -304,6 +314,16 @@ impl FindingCode {
         FindingCode::Duplicate,
         FindingCode::ConsentMissing,
         FindingCode::EvidenceMissing,
+        FindingCode::AttestationInvalid,
+        FindingCode::AttestationRevoked,
+        FindingCode::DeviceUnlocked,
+        FindingCode::BootUnverified,
+        FindingCode::SoftwareKey,
+        FindingCode::AppNotGenuine,
+        FindingCode::DeviceNotAttested,
+        FindingCode::SignatureMissing,
+        FindingCode::SignatureInvalid,
+        FindingCode::AssertionReplayed,
     ];
 
     /// The code's stable name, as in the design document and stored records.
@@ -332,11 +352,39 @@ impl FindingCode {
             FindingCode::ConsentMissing => "CONSENT_MISSING",
             FindingCode::EvidenceMissing => "EVIDENCE_MISSING",
             FindingCode::ClockSkew => "CLOCK_SKEW",
+            FindingCode::AttestationInvalid => "ATTESTATION_INVALID",
+            FindingCode::AttestationRevoked => "ATTESTATION_REVOKED",
+            FindingCode::DeviceUnlocked => "DEVICE_UNLOCKED",
+            FindingCode::BootUnverified => "BOOT_UNVERIFIED",
+            FindingCode::SoftwareKey => "SOFTWARE_KEY",
+            FindingCode::AppNotGenuine => "APP_NOT_GENUINE",
+            FindingCode::DeviceNotAttested => "DEVICE_NOT_ATTESTED",
+            FindingCode::SignatureMissing => "SIGNATURE_MISSING",
+            FindingCode::SignatureInvalid => "SIGNATURE_INVALID",
+            FindingCode::AssertionReplayed => "ASSERTION_REPLAYED",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Codes about device attestation and signed punches, which the
+    /// organisation's attestation mode governs.
+    pub fn is_attestation(self) -> bool {
+        matches!(
+            self,
+            FindingCode::AttestationInvalid
+                | FindingCode::AttestationRevoked
+                | FindingCode::DeviceUnlocked
+                | FindingCode::BootUnverified
+                | FindingCode::SoftwareKey
+                | FindingCode::AppNotGenuine
+                | FindingCode::DeviceNotAttested
+                | FindingCode::SignatureMissing
+                | FindingCode::SignatureInvalid
+                | FindingCode::AssertionReplayed
+        )
     }
 }
 

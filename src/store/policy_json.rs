@@ -8,6 +8,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 use super::{Result, StoreError};
+use crate::engine::policy::AttestationMode;
 use crate::engine::{Action, EmployeeId, FindingCode, Policy};
 
 #[derive(Serialize, Deserialize)]
@@ -26,6 +27,7 @@ struct StoredPolicy {
     /// Finding code name → action name.
     actions: BTreeMap<String, String>,
     field_staff: BTreeSet<String>,
+    attestation: String,
 }
 
 impl Default for StoredPolicy {
@@ -56,6 +58,7 @@ fn from_policy(p: &Policy) -> StoredPolicy {
             .iter()
             .map(|e| e.as_str().to_owned())
             .collect(),
+        attestation: p.attestation.as_str().to_owned(),
     }
 }
 
@@ -94,6 +97,8 @@ pub fn from_json(text: &str) -> Result<Policy> {
             .into_iter()
             .map(|e| EmployeeId::new(e).map_err(StoreError::Corrupt))
             .collect::<Result<_>>()?,
+        attestation: AttestationMode::parse(&s.attestation)
+            .ok_or_else(|| corrupt("attestation mode", &s.attestation))?,
     })
 }
 

@@ -10,6 +10,7 @@ use crate::app::AppError;
 use crate::engine::beacons::{
     DEFAULT_MIN_RSSI_DBM, MAX_CLOCK_OFFSET_S, MAX_ROTATION_EXPONENT, SiteBeacon,
 };
+use crate::engine::policy::AttestationMode;
 use crate::engine::signatures::{CheatCategory, Signature, SignatureList};
 use crate::engine::sites::MAX_ACCESS_POINTS;
 use crate::engine::wifi::{AccessPoint, Bssid, MAX_SSID_LEN};
@@ -114,6 +115,12 @@ pub fn policy_to_pb(p: &Policy) -> pb::OrgPolicy {
             .iter()
             .map(|e| e.as_str().to_owned())
             .collect(),
+        attestation: match p.attestation {
+            AttestationMode::Off => pb::AttestationMode::Off,
+            AttestationMode::Observe => pb::AttestationMode::Observe,
+            AttestationMode::Require => pb::AttestationMode::Require,
+        }
+        .into(),
     }
 }
 
@@ -191,6 +198,19 @@ pub fn policy_from_pb(p: Option<pb::OrgPolicy>) -> Result<Policy, AppError> {
             .unwrap_or(SignedDuration::MAX),
         actions,
         field_staff,
+        attestation: match pb::AttestationMode::try_from(p.attestation) {
+            Ok(pb::AttestationMode::Off) => AttestationMode::Off,
+            Ok(pb::AttestationMode::Observe | pb::AttestationMode::Unspecified) => {
+                AttestationMode::Observe
+            }
+            Ok(pb::AttestationMode::Require) => AttestationMode::Require,
+            Err(_) => {
+                return Err(AppError::invalid(
+                    "policy.attestation",
+                    "ATTESTATION_MODE_OFF, _OBSERVE or _REQUIRE",
+                ));
+            }
+        },
     })
 }
 
