@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/punchguard/v1/admin.proto",
         "proto/punchguard/v1/attendance.proto",
         "proto/punchguard/v1/privacy.proto",
+        "proto/punchguard/v1/attestation.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
 

@@ -54,6 +54,7 @@ fn punch_at(p: Point<f64>, accuracy_m: f64) -> Punch {
         device: None,
         motion: None,
         apps: Default::default(),
+        signed: None,
     }
 }
 
@@ -205,6 +206,7 @@ fn history() -> History {
         device_other_employees: Vec::new(),
         nonce_seen: false,
         auto_punch_consent: true,
+        attested: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn punch_at(p: Point<f64>) -> Punch {
         device: None,
         motion: None,
         apps: Default::default(),
+        signed: None,
     }
 }
 

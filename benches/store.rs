@@ -54,6 +54,7 @@ fn punch(n: u64) -> Punch {
         device: None,
         motion: None,
         apps: Default::default(),
+        signed: None,
     }
 }
 
@@ -67,6 +68,7 @@ fn verdict() -> Verdict {
         nearest_site: None,
         cheat_matches: Vec::new(),
         wifi_bssids: Vec::new(),
+        assurance: Default::default(),
     }
 }
 
@@ -177,6 +179,7 @@ fn bench_history(c: &mut Criterion) {
         device: None,
         nonce: nonce.map(str::to_owned),
         shared_since: Timestamp::now() - jiff::SignedDuration::from_hours(24),
+        attested: false,
     };
     let mut group = c.benchmark_group("sqlite_history");
     group.bench_function("cached", |b| {

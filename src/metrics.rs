@@ -25,6 +25,7 @@ pub const RATE_LIMITED: &str = "punchguard_rate_limited_total";
 pub const SHED: &str = "punchguard_shed_total";
 pub const CONNECTIONS_CUT: &str = "punchguard_connections_cut_total";
 pub const ACCEPT_ERRORS: &str = "punchguard_accept_errors_total";
+pub const ENROLMENTS: &str = "punchguard_device_enrolments_total";
 
 /// Registers descriptions with the installed recorder (call once after installing it).
 pub fn describe() {
@@ -73,6 +74,10 @@ pub fn describe() {
     describe_counter!(
         ACCEPT_ERRORS,
         "Failed accepts, by kind: fd_limit (out of file descriptors) or other."
+    );
+    describe_counter!(
+        ENROLMENTS,
+        "Device enrolments, by platform and outcome (trusted, untrusted)."
     );
     describe_histogram!(
         SNAPSHOT_BUILD_SECONDS,

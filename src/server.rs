@@ -22,13 +22,15 @@ use crate::edge::{self, EdgeSettings};
 use crate::proto::v1::{
     FILE_DESCRIPTOR_SET, admin_service_server::AdminServiceServer,
     attendance_service_server::AttendanceServiceServer,
+    attestation_service_server::AttestationServiceServer,
     privacy_service_server::PrivacyServiceServer, punch_service_server::PunchServiceServer,
 };
 use crate::retention;
 use crate::service::limits::Shed;
 use crate::service::status::RefinedErrors;
 use crate::service::{
-    admin::AdminApi, attendance::AttendanceApi, privacy::PrivacyApi, punch::PunchApi,
+    admin::AdminApi, attendance::AttendanceApi, attestation::AttestationApi, privacy::PrivacyApi,
+    punch::PunchApi,
 };
 use crate::store::{self, Database};
 
@@ -36,6 +38,13 @@ use crate::store::{self, Database};
 /// (2,000 package names of 256 bytes are ~520 KiB; a usual punch is a few
 /// KiB), checked by a test that encodes the largest valid punch.
 pub const MAX_PUNCH_MESSAGE: usize = 640 * 1024;
+/// Largest PunchService message: a SubmitSignedPunch carries the largest
+/// punch as bytes plus its proof.
+const MAX_PUNCH_SERVICE_MESSAGE: usize = MAX_PUNCH_MESSAGE + 8 * 1024;
+/// Largest AttestationService message. Real artefacts are a few KiB; this
+/// lets an oversized one reach the verifier, which names the field that is
+/// too long, instead of failing in the transport.
+const MAX_ATTESTATION_MESSAGE: usize = 12 * 1024 * 1024;
 /// Largest admin message: a GeoJSON import plus framing.
 const MAX_ADMIN_MESSAGE: usize = crate::app::sites::MAX_GEOJSON_BYTES + 64 * 1024;
 /// A call taking longer than this is cut off. A punch cut off after its
@@ -133,6 +142,9 @@ pub async fn run(
         .set_serving::<AttendanceServiceServer<AttendanceApi>>()
         .await;
     health_reporter
+        .set_serving::<AttestationServiceServer<AttestationApi>>()
+        .await;
+    health_reporter
         .set_serving::<PrivacyServiceServer<PrivacyApi>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -187,12 +199,16 @@ pub async fn run(
         .add_service(reflection)
         .add_service(RefinedErrors(Shed::new(
             PunchServiceServer::new(PunchApi(app.clone()))
-                .max_decoding_message_size(MAX_PUNCH_MESSAGE),
+                .max_decoding_message_size(MAX_PUNCH_SERVICE_MESSAGE),
             options.limits.max_in_flight,
         )))
         .add_service(RefinedErrors(
             AdminServiceServer::new(AdminApi(app.clone()))
                 .max_decoding_message_size(MAX_ADMIN_MESSAGE),
+        ))
+        .add_service(RefinedErrors(
+            AttestationServiceServer::new(AttestationApi(app.clone()))
+                .max_decoding_message_size(MAX_ATTESTATION_MESSAGE),
         ))
         .add_service(RefinedErrors(AttendanceServiceServer::new(AttendanceApi(
             app.clone(),
@@ -251,12 +267,13 @@ pub async fn run(
 }
 
 /// Every service health reports on; "" is the server as a whole.
-const SERVICES: [&str; 5] = [
+const SERVICES: [&str; 6] = [
     "",
     <PunchServiceServer<PunchApi> as tonic::server::NamedService>::NAME,
     <AdminServiceServer<AdminApi> as tonic::server::NamedService>::NAME,
     <AttendanceServiceServer<AttendanceApi> as tonic::server::NamedService>::NAME,
     <PrivacyServiceServer<PrivacyApi> as tonic::server::NamedService>::NAME,
+    <AttestationServiceServer<AttestationApi> as tonic::server::NamedService>::NAME,
 ];
 
 /// Writes when tokens were last used, once a minute.

@@ -6,6 +6,7 @@
 //! which compares each organisation's stored fence-set version with the one
 //! in memory.
 
+use crate::engine::attestation::{AttestationConfig, RevocationList};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -40,10 +41,12 @@ impl Snapshots {
         let (version, sites) = store.load_sites(org).await?;
         let policy = store.load_policy(org).await?;
         let signatures = store.load_signatures(org).await?.map(Arc::new);
+        let attestation = attestation_config(store.load_attestation_settings(org).await?)?;
         let org_id = org.clone();
         // Indexing 200k fences takes a while: keep it off the async workers.
         let snapshot = tokio::task::spawn_blocking(move || {
-            let snapshot = OrgSnapshot::build(org_id, version, sites, policy);
+            let snapshot =
+                OrgSnapshot::build(org_id, version, sites, policy).with_attestation(attestation);
             Arc::new(match signatures {
                 Some(list) => snapshot.with_signatures(list),
                 None => snapshot,
@@ -81,4 +84,20 @@ impl Snapshots {
         }
         Ok(stale.len())
     }
+}
+
+/// The snapshot's view of stored attestation settings: the shipped
+/// revocation snapshot unless the organisation loaded its own.
+fn attestation_config(settings: store::AttestationSettings) -> store::Result<AttestationConfig> {
+    let mut config = AttestationConfig {
+        app: settings.app,
+        ..AttestationConfig::default()
+    };
+    if let Some(json) = settings.revocations {
+        config.revocations = Arc::new(
+            RevocationList::parse(json.as_bytes())
+                .map_err(|e| store::StoreError::Corrupt(format!("stored revocation list: {e}")))?,
+        );
+    }
+    Ok(config)
 }

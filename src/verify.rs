@@ -233,6 +233,8 @@ impl RollingHistory {
                 .unwrap_or_default(),
             device_other_employees: others,
             nonce_seen: nonce.is_some_and(|k| self.nonces.contains(&k)),
+            // `verify` judges recorded evidence, not the device's signature.
+            attested: None,
             // Consent is a person's record, not configuration: verify judges
             // automatic punches as if consent were on record.
             auto_punch_consent: true,

@@ -61,6 +61,7 @@ fn punch(id: &str, at: Timestamp) -> Punch {
         }),
         motion: None,
         apps: Default::default(),
+        signed: None,
     }
 }
 
@@ -85,6 +86,7 @@ fn verdict(decision: Decision, cheat: bool) -> Verdict {
             Vec::new()
         },
         wifi_bssids: vec![Bssid::parse("02:00:00:00:00:01").unwrap()],
+        assurance: Default::default(),
     }
 }
 

@@ -77,6 +77,7 @@ fn punch(org_id: &str, employee: &str, id: &str, received_at: Timestamp) -> Punc
         device: None,
         motion: None,
         apps: Default::default(),
+        signed: None,
     }
 }
 
@@ -90,6 +91,7 @@ fn verdict(decision: Decision) -> Verdict {
         nearest_site: Some(SiteId::new("hq").unwrap()),
         cheat_matches: Vec::new(),
         wifi_bssids: Vec::new(),
+        assurance: Default::default(),
     }
 }
 
@@ -353,6 +355,7 @@ mod cases {
             device: Some(phone.clone()),
             nonce: Some(nonce.into()),
             shared_since: t0() - SignedDuration::from_hours(1),
+            attested: false,
         };
         // Every check twice: the first may load, the second may be cached.
         let history = async |nonce: &str| {
@@ -1084,6 +1087,7 @@ async fn sqlite_cached_history_equals_the_database() {
             device: Some(devices[next(2) as usize].clone()),
             nonce: Some(format!("n{}", next(50))),
             shared_since: at - SignedDuration::from_mins(30),
+            attested: false,
         };
         let cached = store.history(query.clone()).await.unwrap();
         let fresh = SqliteStore::open(&path).unwrap();

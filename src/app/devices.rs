@@ -2,17 +2,51 @@
 
 use super::{Actor, App, AppError, Result, audit};
 use crate::auth::Role;
-use crate::engine::{DeviceId, EmployeeId};
-use crate::store::DeviceBinding;
+use crate::engine::{DeviceId, EmployeeId, FindingCode};
+use crate::store::{DeviceBinding, Enrolment};
 
 /// Bindings are an admin's business.
 pub const ROLE: Role = Role::Admin;
 
-/// An employee's bindings, revoked ones included (a read of personal data).
-pub async fn list(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<Vec<DeviceBinding>> {
+/// One of an employee's devices: bound (on first use or by an admin),
+/// enrolled with an attested key, or both.
+#[derive(Debug, Clone)]
+pub struct ListedDevice {
+    pub device: DeviceId,
+    pub binding: Option<DeviceBinding>,
+    /// The attested key's enrolment, with the findings every punch it
+    /// signs carries today.
+    pub enrolled: Option<(Enrolment, Vec<FindingCode>)>,
+}
+
+/// An employee's devices, revoked bindings included (a read of personal data).
+pub async fn list(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<Vec<ListedDevice>> {
     actor.require(ROLE)?;
     audit::read(app.store.as_ref(), actor, "ListDevices", Some(employee), "").await?;
-    Ok(app.store.list_devices(&actor.org, employee).await?)
+    let mut enrolled = super::attestation::enrolled(app, actor, employee).await?;
+    let mut listed: Vec<ListedDevice> = app
+        .store
+        .list_devices(&actor.org, employee)
+        .await?
+        .into_iter()
+        .map(|binding| {
+            let position = enrolled
+                .iter()
+                .position(|(e, _)| e.device == binding.device);
+            ListedDevice {
+                device: binding.device.clone(),
+                enrolled: position.map(|i| enrolled.swap_remove(i)),
+                binding: Some(binding),
+            }
+        })
+        .collect();
+    // Enrolled, but not yet bound: its first punch binds it.
+    listed.extend(enrolled.into_iter().map(|e| ListedDevice {
+        device: e.0.device.clone(),
+        binding: None,
+        enrolled: Some(e),
+    }));
+    Ok(listed)
 }
 
 /// Binds (or re-binds) a device to an employee.

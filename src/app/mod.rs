@@ -14,11 +14,13 @@
 //! - [`sites`]: sites, fences and their radio evidence.
 //! - [`settings`]: policy, signatures, retention and the schedule.
 //! - [`devices`]: device bindings.
+//! - [`attestation`]: device enrolment, the app identity, revocations.
 //! - [`privacy`]: consent, data-subject export and erasure, the audit log.
 //! - [`attendance`]: recorded punches, daily results, reviews, the live feed.
 //! - [`audit`], [`limits`]: what several use cases share.
 
 pub mod attendance;
+pub mod attestation;
 pub mod audit;
 pub mod auth;
 pub mod devices;

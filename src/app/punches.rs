@@ -10,6 +10,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::{Actor, App, AppError, Result};
 use crate::auth::Role;
+use crate::engine::policy::AttestationMode;
 use crate::engine::{self, EmployeeId, OrgId, OrgSnapshot, Punch};
 use crate::metrics as m;
 use crate::store::{HistoryQuery, Recorded};
@@ -60,6 +61,10 @@ impl Admitted {
     pub fn employee(&self) -> &EmployeeId {
         &self.employee
     }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
 }
 
 /// Lets a device in to punch or fetch its bundle (see [`Admitted`]).
@@ -81,6 +86,15 @@ pub async fn submit(app: &App, device: &Admitted, punch: Punch) -> Result<Record
             "a device punches only for its own employee".into(),
         ));
     }
+    if let Some(signed) = &punch.signed {
+        super::attestation::check_proof(&signed.proof)?;
+        if punch.device.is_none() {
+            return Err(AppError::invalid(
+                "punch.device.device_id",
+                "required in a signed punch: it names the enrolled device",
+            ));
+        }
+    }
     let snapshot = app.snapshots.get(&punch.org);
     // Within this process first, then across replicas (see the store's lease).
     let _serialised = app.employee_locks.lock(&punch.org, &punch.employee).await;
@@ -89,10 +103,12 @@ pub async fn submit(app: &App, device: &Admitted, punch: Punch) -> Result<Record
         .lease_employee(&punch.org, &punch.employee)
         .await?;
     let shared_since = punch.received_at - snapshot.policy.device_share_window;
-    let history = app
-        .store
-        .history(HistoryQuery::for_punch(&punch, shared_since))
-        .await?;
+    let mut query = HistoryQuery::for_punch(&punch, shared_since);
+    // The device's key is looked up only when it can matter: the punch is
+    // signed, or the organisation attests devices (named its app).
+    query.attested = snapshot.policy.attestation != AttestationMode::Off
+        && (punch.signed.is_some() || !snapshot.attestation.app.is_empty());
+    let history = app.store.history(query).await?;
     let engine_started = Instant::now();
     let verdict = engine::evaluate(&snapshot, &punch, &history);
     metrics::histogram!(m::ENGINE_SECONDS).record(engine_started.elapsed());

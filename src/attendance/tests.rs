@@ -60,6 +60,7 @@ fn at(seq: i64, local: &str, kind: PunchKind, decision: Decision) -> PunchRow {
             nearest_site: Some(SiteId::new("hq").unwrap()),
             cheat_matches: Vec::new(),
             wifi_bssids: Vec::new(),
+            assurance: Default::default(),
         },
         distance_bucket: None,
         evidence_kept: true,

@@ -29,6 +29,9 @@ pub struct History {
     pub nonce_seen: bool,
     /// The employee's consent to automatic punches is on record.
     pub auto_punch_consent: bool,
+    /// The punch's device's attested key, when it enrolled one for this
+    /// employee (looked up only when attestation can matter).
+    pub attested: Option<super::attestation::AttestedDevice>,
 }
 
 /// The scope a nonce is unique in: its device, or the employee when the
@@ -53,6 +56,8 @@ pub struct HistoryDelta<'a> {
     pub device_used: Option<&'a DeviceId>,
     /// The nonce the punch used, with its scope ([`nonce_scope`]).
     pub nonce: Option<(String, &'a str)>,
+    /// The device's new App Attest assertion counter.
+    pub assertion_counter: Option<(&'a DeviceId, u32)>,
 }
 
 impl<'a> HistoryDelta<'a> {
@@ -74,6 +79,10 @@ impl<'a> HistoryDelta<'a> {
                 .nonce
                 .as_deref()
                 .map(|n| (nonce_scope(&punch.employee, device), n)),
+            assertion_counter: match (verdict.assurance, device) {
+                (super::types::Assurance::Attested { counter: Some(c) }, Some(d)) => Some((d, c)),
+                _ => None,
+            },
         }
     }
 }

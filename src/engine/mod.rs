@@ -52,6 +52,8 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch, history: &History) -> Ver
     let motion = punch.motion.as_ref();
     let (cheat_matches, cheat_apps) = rules::cheat_apps::check(&punch.apps, &snapshot.signatures);
     let unbound = rules::device_binding::check(device, history, policy);
+    let (attestation, assurance) = rules::attestation::check(snapshot, punch, history);
+    observed.extend(attestation);
     observed.extend(
         [
             rules::low_accuracy::check(gps, wifi.site.is_some() || beacons.site.is_some(), policy),
@@ -61,7 +63,7 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch, history: &History) -> Ver
             cheat_apps,
             rules::rooted::check(device),
             rules::emulator::check(device),
-            rules::integrity::check(device),
+            rules::integrity::check(device, assurance),
             rules::sensor_flat::check(motion, policy),
             rules::sensor_inconsistent::check(gps, motion, policy),
             rules::impossible_travel::check(gps, history.last_accepted.as_ref(), policy),
@@ -95,6 +97,7 @@ pub fn evaluate(snapshot: &OrgSnapshot, punch: &Punch, history: &History) -> Ver
         } else {
             Vec::new()
         },
+        assurance,
     }
 }
 
@@ -181,6 +184,7 @@ mod tests {
                 step_delta: Some(0),
             }),
             apps: AppEvidence::default(),
+            signed: None,
         }
     }
 

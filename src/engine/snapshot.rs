@@ -29,6 +29,8 @@ pub struct OrgSnapshot {
     pub policy: Policy,
     /// Known cheat software (the shipped list until organisations get their own).
     pub signatures: Arc<SignatureList>,
+    /// The organisation's genuine app and revocation list.
+    pub attestation: super::attestation::AttestationConfig,
 }
 
 impl OrgSnapshot {
@@ -70,7 +72,14 @@ impl OrgSnapshot {
             beacons,
             policy,
             signatures: SignatureList::builtin(),
+            attestation: Default::default(),
         }
+    }
+
+    /// Uses the organisation's attestation settings.
+    pub fn with_attestation(mut self, attestation: super::attestation::AttestationConfig) -> Self {
+        self.attestation = attestation;
+        self
     }
 
     /// Uses the organisation's own signature list instead of the shipped one.

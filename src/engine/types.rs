@@ -248,6 +248,8 @@ pub struct Punch {
     pub device: Option<DeviceFacts>,
     pub motion: Option<MotionSummary>,
     pub apps: AppEvidence,
+    /// The bytes the device signed and its signature, when it signed them.
+    pub signed: Option<std::sync::Arc<crate::engine::attestation::SignedEnvelope>>,
 }
 
 /// Stable finding codes. The numeric values are part of the gRPC contract
@@ -576,6 +578,26 @@ pub struct Verdict {
     pub cheat_matches: Vec<CheatMatch>,
     /// The site's access points seen in the scan: the WiFi evidence.
     pub wifi_bssids: Vec<crate::engine::wifi::Bssid>,
+    /// Whether the device evidence was verified or only reported.
+    pub assurance: Assurance,
+}
+
+/// How the device evidence of a punch is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Assurance {
+    /// Only as the app reported it: a modified phone can say anything.
+    #[default]
+    Reported,
+    /// Signed by the device's attested key: the attested facts are what
+    /// the secure hardware proved. `counter` is the App Attest assertion's,
+    /// recorded with the punch (not kept in the punch record).
+    Attested { counter: Option<u32> },
+}
+
+impl Assurance {
+    pub fn is_attested(self) -> bool {
+        matches!(self, Assurance::Attested { .. })
+    }
 }
 
 impl Verdict {
@@ -658,6 +680,7 @@ mod tests {
             nearest_site: None,
             cheat_matches: Vec::new(),
             wifi_bssids: Vec::new(),
+            assurance: Default::default(),
         };
         assert_eq!(verdict(vec![]).risk_score(), 0);
         assert_eq!(verdict(vec![finding(Action::Review)]).risk_score(), 25);

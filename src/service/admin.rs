@@ -162,9 +162,12 @@ impl AdminApi {
         let app = &self.0;
         let actor = auth::authorize(app, &request, devices::ROLE).await?;
         let employee = convert::employee_id(request.into_inner().employee_id)?;
-        let bindings = devices::list(app, &actor, &employee).await?;
+        let listed = devices::list(app, &actor, &employee).await?;
         Ok(pb::ListDevicesResponse {
-            devices: bindings.iter().map(convert::device_to_pb).collect(),
+            devices: listed
+                .iter()
+                .map(|d| convert::listed_device_to_pb(&employee, d))
+                .collect(),
         })
     }
 

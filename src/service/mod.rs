@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod attendance;
+pub mod attestation;
 pub mod auth;
 pub mod convert;
 pub mod limits;

@@ -28,6 +28,23 @@ impl PunchApi {
         Ok(convert::submit_response(&recorded))
     }
 
+    async fn submit_signed(
+        &self,
+        request: Request<pb::SubmitSignedPunchRequest>,
+    ) -> Result<pb::SubmitPunchResponse, AppError> {
+        let app = &self.0;
+        let actor = auth::authenticate(app, &request, punches::ROLE).await?;
+        let device = punches::admit(app, actor)?;
+        let punch = convert::attestation::signed_punch(
+            request.into_inner(),
+            device.org(),
+            device.employee(),
+            convert::now(),
+        )?;
+        let recorded = punches::submit(app, &device, punch).await?;
+        Ok(convert::submit_response(&recorded))
+    }
+
     async fn bundle(
         &self,
         request: Request<pb::GetFenceBundleRequest>,
@@ -65,5 +82,12 @@ impl PunchService for PunchApi {
         request: Request<pb::SubmitPunchRequest>,
     ) -> Result<Response<pb::SubmitPunchResponse>, Status> {
         respond("SubmitPunch", self.submit(request).await)
+    }
+
+    async fn submit_signed_punch(
+        &self,
+        request: Request<pb::SubmitSignedPunchRequest>,
+    ) -> Result<Response<pb::SubmitPunchResponse>, Status> {
+        respond("SubmitSignedPunch", self.submit_signed(request).await)
     }
 }

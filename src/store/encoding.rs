@@ -2,6 +2,8 @@
 //! (JSON texts, microsecond times) and read back, shared by every store so
 //! that the SQLite file and the PostgreSQL tables hold the same formats.
 
+use crate::engine::Assurance;
+use crate::engine::attestation::{AppIdentity, AttestedDevice, AttestedFacts, DeviceKey};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +93,33 @@ fn bssids_from_json(text: &str) -> Result<Vec<Bssid>> {
         .iter()
         .map(|b| Bssid::parse(b).map_err(StoreError::Corrupt))
         .collect()
+}
+
+/// A device's enrolled key as stored: its key and facts as JSON.
+pub fn attested_device(key: &str, facts: &str, counter: i64) -> Result<AttestedDevice> {
+    Ok(AttestedDevice {
+        key: serde_json::from_str(key).map_err(|e| corrupt("device key", &e.to_string()))?,
+        facts: serde_json::from_str(facts)
+            .map_err(|e| corrupt("attested facts", &e.to_string()))?,
+        counter: u32::try_from(counter)
+            .map_err(|_| corrupt("assertion counter", &counter.to_string()))?,
+    })
+}
+
+pub fn key_to_json(key: &DeviceKey) -> String {
+    serde_json::to_string(key).expect("a key always serialises")
+}
+
+pub fn facts_to_json(facts: &AttestedFacts) -> String {
+    serde_json::to_string(facts).expect("facts always serialise")
+}
+
+pub fn app_identity_to_json(app: &AppIdentity) -> String {
+    serde_json::to_string(app).expect("an app identity always serialises")
+}
+
+pub fn app_identity_from_json(text: &str) -> Result<AppIdentity> {
+    serde_json::from_str(text).map_err(|e| corrupt("app identity", &e.to_string()))
 }
 
 pub fn corrupt(what: &str, value: &str) -> StoreError {
@@ -216,6 +245,8 @@ pub struct RawPunchRow {
     pub evidence_kept: bool,
     /// JSON object `{"approved", "reason", "reviewer", "at"}`.
     pub review: Option<String>,
+    /// Signed by the device's attested key.
+    pub attested: bool,
 }
 
 impl RawPunchRow {
@@ -240,6 +271,7 @@ impl RawPunchRow {
             distance_bucket,
             evidence_kept,
             review,
+            attested,
         } = self;
         let site_id =
             |s: Option<String>| s.map(SiteId::new).transpose().map_err(StoreError::Corrupt);
@@ -261,6 +293,11 @@ impl RawPunchRow {
                 nearest_site: site_id(nearest_site)?,
                 cheat_matches: matches_from_json(&cheat_matches)?,
                 wifi_bssids: bssids_from_json(&wifi_bssids)?,
+                assurance: if attested {
+                    Assurance::Attested { counter: None }
+                } else {
+                    Assurance::Reported
+                },
             },
             distance_bucket: distance_bucket
                 .map(|b| DistanceBucket::parse(&b).ok_or_else(|| corrupt("distance bucket", &b)))

@@ -18,7 +18,9 @@ pub mod encoding;
 
 /// The store's traits, for callers of `dyn Store`.
 pub mod prelude {
-    pub use super::{AttendanceStore, ConfigStore, PrivacyStore, PunchStore, Store, TokenStore};
+    pub use super::{
+        AttendanceStore, AttestationStore, ConfigStore, PrivacyStore, PunchStore, Store, TokenStore,
+    };
 }
 pub mod policy_json;
 pub mod postgres;
@@ -33,6 +35,7 @@ use jiff::Timestamp;
 
 use crate::attendance::Schedule;
 use crate::auth::{Role, TokenHash};
+use crate::engine::attestation::{AppIdentity, AttestedFacts, DeviceKey};
 use crate::engine::beacons::SiteBeacon;
 use crate::engine::signatures::SignatureList;
 use crate::engine::sites::SiteDefinition;
@@ -543,6 +546,9 @@ pub struct HistoryQuery {
     pub employee: EmployeeId,
     pub device: Option<DeviceId>,
     pub nonce: Option<String>,
+    /// Look up the device's attested key too (when attestation can matter
+    /// to this punch: see `app::punches`).
+    pub attested: bool,
     /// Other employees on the device count from this time on.
     pub shared_since: Timestamp,
 }
@@ -555,6 +561,7 @@ impl HistoryQuery {
             device: punch.device.as_ref().map(|d| d.device_id.clone()),
             nonce: punch.nonce.clone(),
             shared_since,
+            attested: false,
         }
     }
 }
@@ -825,12 +832,90 @@ pub trait PrivacyStore: Send + Sync {
     ) -> Result<ErasureCounts>;
 }
 
+/// An enrolment challenge outstanding: random, bound to the device token
+/// that asked and the device it named, short-lived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentChallenge {
+    pub challenge: Vec<u8>,
+    pub device: DeviceId,
+    pub employee: EmployeeId,
+    pub token_id: String,
+    pub expires_at: Timestamp,
+}
+
+/// A device's attested key, bound to the employee it enrolled for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    pub employee: EmployeeId,
+    pub device: DeviceId,
+    pub key: DeviceKey,
+    pub facts: AttestedFacts,
+    pub enrolled_at: Timestamp,
+}
+
+/// An organisation's attestation settings as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttestationSettings {
+    pub app: AppIdentity,
+    /// A status list in Google's JSON format; `None`: the shipped snapshot.
+    pub revocations: Option<String>,
+}
+
+/// Device attestation: enrolment challenges, the keys devices enrolled, and
+/// what an organisation calls its genuine app. The assertion counter is
+/// written with the punch (see [`PunchStore::record_punch`]).
+#[async_trait]
+pub trait AttestationStore: Send + Sync {
+    /// Stores a challenge, sweeping the organisation's expired ones.
+    async fn put_challenge(&self, org: &OrgId, challenge: EnrolmentChallenge) -> Result<()>;
+
+    /// Takes (deletes) a challenge, so that it serves once: `None` when it
+    /// is unknown or already taken. Expiry is the caller's to check.
+    async fn take_challenge(
+        &self,
+        org: &OrgId,
+        challenge: &[u8],
+    ) -> Result<Option<EnrolmentChallenge>>;
+
+    /// Binds an attested key to a device, replacing one it enrolled before
+    /// (whose assertion counter goes with it).
+    async fn enrol_device(
+        &self,
+        org: &OrgId,
+        enrolment: Enrolment,
+        audit: AuditEntry,
+    ) -> Result<()>;
+
+    /// The devices the employee enrolled, oldest first.
+    async fn enrolled_devices(&self, org: &OrgId, employee: &EmployeeId) -> Result<Vec<Enrolment>>;
+
+    /// Replaces the organisation's attestation settings and bumps its
+    /// configuration version (snapshots carry them).
+    async fn put_attestation_settings(
+        &self,
+        org: &OrgId,
+        settings: AttestationSettings,
+        audit: AuditEntry,
+    ) -> Result<u64>;
+
+    /// The organisation's attestation settings; empty when never set.
+    async fn load_attestation_settings(&self, org: &OrgId) -> Result<AttestationSettings>;
+}
+
 /// Every capability of a store, and its life: one value behind
 /// `Arc<dyn Store>` serves them all. Bring the capability traits into scope
 /// with `use crate::store::prelude::*`.
 #[async_trait]
 pub trait Store:
-    TokenStore + ConfigStore + PunchStore + AttendanceStore + PrivacyStore + Send + Sync + 'static
+    TokenStore
+    + ConfigStore
+    + PunchStore
+    + AttendanceStore
+    + PrivacyStore
+    + AttestationStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Finishes pending writes and stops the writer. Later writes fail with
     /// [`StoreError::Closed`].

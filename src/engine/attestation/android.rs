@@ -23,7 +23,8 @@ const TAG_OS_VERSION: u32 = 705;
 const TAG_OS_PATCH_LEVEL: u32 = 706;
 const TAG_ATTESTATION_APPLICATION_ID: u32 = 709;
 
-const FIELD: &str = "android_chain";
+/// The request field the chain comes in (EnrolDeviceRequest).
+const FIELD: &str = "android.certificate_chain";
 
 /// The parts of a KeyDescription punchguard reads. ID attestation fields
 /// (IMEI, serial, MEID) are skipped unread: never asked for, never kept.
@@ -60,7 +61,7 @@ pub struct ApplicationId {
 
 impl ApplicationId {
     fn matches(&self, app: &AndroidApp) -> bool {
-        self.packages.iter().any(|p| *p == app.package)
+        self.packages.contains(&app.package)
             && self.signature_digests.iter().any(|digest| {
                 app.signing_cert_sha256
                     .iter()

@@ -15,7 +15,8 @@ use super::{
     Report, SecurityLevel, SignatureCheck, chain, same_bytes, sha256,
 };
 
-const FIELD: &str = "apple_attestation";
+/// The request field the object comes in (EnrolDeviceRequest).
+const FIELD: &str = "apple.attestation_object";
 
 /// The aaguid of keys from each App Attest environment.
 pub fn aaguid(environment: AppAttestEnvironment) -> [u8; 16] {
@@ -179,12 +180,11 @@ pub fn verify_assertion(
     app: Option<&IosApp>,
     last_counter: u32,
 ) -> Result<SignatureCheck, Malformed> {
-    const FIELD: &str = "assertion";
-    let map = cbor_map(FIELD, assertion, MAX_ASSERTION_BYTES)?;
-    let signature = bytes(&map, FIELD, "signature")?;
-    let auth_data = bytes(&map, FIELD, "authenticatorData")?;
-    let auth = AuthenticatorData::parse(&auth_data, false)
-        .map_err(|reason| Malformed::new(format!("{FIELD}.authenticatorData"), reason))?;
+    let Assertion {
+        signature,
+        auth_data,
+        auth,
+    } = parse_assertion(assertion)?;
     if key.platform != AttestedPlatform::Ios || key.algorithm != KeyAlgorithm::EcdsaP256 {
         return Ok(SignatureCheck::Invalid(
             "the device enrolled an Android key, not an App Attest key".into(),
@@ -218,6 +218,28 @@ pub fn verify_assertion(
     }
     Ok(SignatureCheck::Valid {
         counter: Some(auth.counter),
+    })
+}
+
+/// An assertion's parts.
+pub struct Assertion {
+    signature: Vec<u8>,
+    auth_data: Vec<u8>,
+    auth: AuthenticatorData,
+}
+
+/// Decodes an assertion: CBOR `{signature, authenticatorData}`.
+pub fn parse_assertion(assertion: &[u8]) -> Result<Assertion, Malformed> {
+    const FIELD: &str = "assertion";
+    let map = cbor_map(FIELD, assertion, MAX_ASSERTION_BYTES)?;
+    let signature = bytes(&map, FIELD, "signature")?;
+    let auth_data = bytes(&map, FIELD, "authenticatorData")?;
+    let auth = AuthenticatorData::parse(&auth_data, false)
+        .map_err(|reason| Malformed::new(format!("{FIELD}.authenticatorData"), reason))?;
+    Ok(Assertion {
+        signature,
+        auth_data,
+        auth,
     })
 }
 

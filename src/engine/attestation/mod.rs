@@ -47,7 +47,8 @@ const MAX_CBOR_DEPTH: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct Malformed {
-    /// The request field, e.g. `android_chain[2]` or `apple_attestation.attStmt.x5c`.
+    /// The request field, e.g. `android.certificate_chain[2]` or
+    /// `apple.attestation_object.attStmt.x5c`.
     pub field: String,
     pub reason: String,
 }
@@ -336,6 +337,72 @@ impl Report {
             return vec![(FindingCode::AttestationInvalid, self.invalid.join("; "))];
         }
         self.facts.observations(revocations)
+    }
+}
+
+/// A punch as the device signed it: the exact request bytes and the proof.
+/// The punch the engine judges was decoded from `body`, so a change to any
+/// field is a change to the bytes the signature covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedEnvelope {
+    pub body: Vec<u8>,
+    pub proof: Proof,
+}
+
+/// The signature part of a [`SignedEnvelope`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    Signature(Vec<u8>),
+    Assertion(Vec<u8>),
+}
+
+impl Proof {
+    pub fn as_punch_proof(&self) -> PunchProof<'_> {
+        match self {
+            Proof::Signature(s) => PunchProof::Signature(s),
+            Proof::Assertion(a) => PunchProof::Assertion(a),
+        }
+    }
+
+    /// Refuses a proof that is not even shaped right (too long, CBOR that
+    /// does not decode): a bad request, not a finding.
+    pub fn check_shape(&self) -> Result<(), Malformed> {
+        match self {
+            Proof::Signature(s) if s.is_empty() || s.len() > MAX_SIGNATURE_BYTES => Err(
+                Malformed::new("signature", format!("1 to {MAX_SIGNATURE_BYTES} bytes")),
+            ),
+            Proof::Signature(_) => Ok(()),
+            Proof::Assertion(a) => apple::parse_assertion(a).map(|_| ()),
+        }
+    }
+}
+
+/// A device's enrolled key, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestedDevice {
+    pub key: DeviceKey,
+    pub facts: AttestedFacts,
+    /// The highest App Attest assertion counter recorded.
+    pub counter: u32,
+}
+
+/// What an organisation set up for attestation, in its snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttestationConfig {
+    pub app: AppIdentity,
+    pub revocations: std::sync::Arc<RevocationList>,
+}
+
+impl Default for AttestationConfig {
+    fn default() -> Self {
+        static SHIPPED: std::sync::OnceLock<std::sync::Arc<RevocationList>> =
+            std::sync::OnceLock::new();
+        Self {
+            app: AppIdentity::default(),
+            revocations: SHIPPED
+                .get_or_init(|| std::sync::Arc::new(RevocationList::shipped()))
+                .clone(),
+        }
     }
 }
 

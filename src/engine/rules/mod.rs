@@ -2,6 +2,7 @@
 //! snapshot, where it needs to) and reports what it observed; the policy,
 //! not the rule, decides what an observation costs.
 
+pub mod attestation;
 pub mod beacons;
 pub mod cheat_apps;
 pub mod clock_skew;

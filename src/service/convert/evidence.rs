@@ -322,5 +322,6 @@ pub fn punch(
         device: device_facts(request.device)?,
         motion: motion_summary(request.motion)?,
         apps: app_evidence(request.matched_signature_ids, request.installed_packages)?,
+        signed: None,
     })
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod attendance;
+pub mod attestation;
 mod evidence;
 
 // Request validation lives in `evidence` (punches) and `admin` (policy,
@@ -287,6 +288,11 @@ pub fn verdict_to_pb(v: &Verdict) -> pb::Verdict {
             .collect(),
         wifi_bssids: v.wifi_bssids.iter().map(ToString::to_string).collect(),
         risk_score: v.risk_score(),
+        device_assurance: match v.assurance {
+            crate::engine::Assurance::Reported => pb::DeviceAssurance::Reported,
+            crate::engine::Assurance::Attested { .. } => pb::DeviceAssurance::Attested,
+        }
+        .into(),
     }
 }
 
@@ -372,7 +378,27 @@ pub fn device_to_pb(d: &crate::store::DeviceBinding) -> pb::Device {
         device_id: d.device.as_str().to_owned(),
         bound_time: Some(timestamp_to_pb(d.bound_at)),
         revoked_time: d.revoked_at.map(timestamp_to_pb),
+        attestation: None,
     }
+}
+
+pub fn listed_device_to_pb(
+    employee: &EmployeeId,
+    d: &crate::app::devices::ListedDevice,
+) -> pb::Device {
+    let mut device = match &d.binding {
+        Some(binding) => device_to_pb(binding),
+        None => pb::Device {
+            employee_id: employee.as_str().to_owned(),
+            device_id: d.device.as_str().to_owned(),
+            ..Default::default()
+        },
+    };
+    device.attestation = d
+        .enrolled
+        .as_ref()
+        .map(|(e, codes)| attestation::attested_device_to_pb(e, codes));
+    device
 }
 
 pub fn employee_id(value: String) -> Result<EmployeeId, AppError> {

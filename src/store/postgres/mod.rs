@@ -16,6 +16,7 @@
 //!   table files at the next VACUUM and page reuse, and the WAL at its
 //!   recycling (PostgreSQL has no `secure_delete`; see the README).
 
+mod attestation;
 mod leases;
 mod privacy;
 mod punches;
@@ -52,7 +53,10 @@ use crate::store::policy_json;
 
 /// Schema migrations, applied in order; `schema_migrations` records them.
 /// Append only: never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("0001_init.sql"),
+    include_str!("0002_attestation.sql"),
+];
 
 /// Connections per process. Punch groups use one at a time; the rest serve
 /// history reads, admin writes and HR queries.
@@ -954,6 +958,13 @@ impl PunchStore for PostgresStore {
                 &device.as_str(),
                 &to_us(Timestamp::now()),
             ],
+        )
+        .await?;
+        // Revoking a device unbinds its attested key too.
+        execute(
+            &tx,
+            "DELETE FROM device_keys WHERE org_id = $1 AND employee_id = $2 AND device_id = $3",
+            &[&org.as_str(), &employee.as_str(), &device.as_str()],
         )
         .await?;
         let revoked = devices(&tx, org, employee, Some(device)).await?.pop();

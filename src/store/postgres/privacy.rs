@@ -402,12 +402,25 @@ pub async fn erase_employee(
             keys,
         )
         .await?,
+        // Bindings, attested keys and outstanding enrolment challenges.
         devices: execute(
             tx,
             "DELETE FROM devices WHERE org_id = $1 AND employee_id = $2",
             keys,
         )
-        .await?,
+        .await?
+            + execute(
+                tx,
+                "DELETE FROM device_keys WHERE org_id = $1 AND employee_id = $2",
+                keys,
+            )
+            .await?
+            + execute(
+                tx,
+                "DELETE FROM enrolment_challenges WHERE org_id = $1 AND employee_id = $2",
+                keys,
+            )
+            .await?,
         consents: execute(
             tx,
             "DELETE FROM consents WHERE org_id = $1 AND employee_id = $2",

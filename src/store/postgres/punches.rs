@@ -39,7 +39,7 @@ const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, client_us
      distance_bucket, EXISTS (SELECT 1 FROM punch_evidence e WHERE e.seq = punches.seq), \
      (SELECT json_build_object('approved', r.approved, 'reason', r.reason, \
                                'reviewer', r.reviewer, 'at', r.reviewed_us)::text \
-        FROM punch_reviews r WHERE r.seq = punches.seq)";
+        FROM punch_reviews r WHERE r.seq = punches.seq), attested";
 
 fn decode(r: &Row) -> Result<PunchRow> {
     RawPunchRow {
@@ -61,6 +61,7 @@ fn decode(r: &Row) -> Result<PunchRow> {
         distance_bucket: r.try_get(15)?,
         evidence_kept: r.try_get(16)?,
         review: r.try_get(17)?,
+        attested: r.try_get(18)?,
     }
     .decode()
 }
@@ -129,8 +130,23 @@ pub async fn history(c: &impl GenericClient, q: &HistoryQuery) -> Result<History
         "SELECT 1 FROM nonces WHERE org_id = $1 AND scope = $2 AND nonce = $3",
         nonce_params,
     );
-    let (last_accepted, bound, consent, others, nonce) =
-        tokio::try_join!(last_accepted, bound, consent, others, nonce)?;
+    // The device's enrolled key, only when attestation can matter.
+    let attested_params: Params = &[&org, &device, &employee];
+    let attested = async {
+        if q.attested && device.is_some() {
+            query(
+                c,
+                "SELECT key, facts, counter FROM device_keys
+                 WHERE org_id = $1 AND device_id = $2 AND employee_id = $3",
+                attested_params,
+            )
+            .await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (last_accepted, bound, consent, others, nonce, attested) =
+        tokio::try_join!(last_accepted, bound, consent, others, nonce, attested)?;
     let mut device_other_employees = others
         .iter()
         .map(|r| EmployeeId::new(r.try_get::<_, String>(0)?).map_err(corrupt))
@@ -155,6 +171,16 @@ pub async fn history(c: &impl GenericClient, q: &HistoryQuery) -> Result<History
         device_other_employees,
         nonce_seen: !nonce.is_empty(),
         auto_punch_consent: !consent.is_empty(),
+        attested: attested
+            .first()
+            .map(|r| {
+                crate::store::encoding::attested_device(
+                    &r.try_get::<_, String>(0)?,
+                    &r.try_get::<_, String>(1)?,
+                    r.try_get(2)?,
+                )
+            })
+            .transpose()?,
     })
 }
 
@@ -358,6 +384,7 @@ struct Columns<'a> {
     nearest: Vec<Option<&'a str>>,
     findings: Vec<String>,
     buckets: Vec<Option<&'static str>>,
+    attested: Vec<bool>,
 }
 
 /// A punch's identity (organisation, employee, punch id), as the unique key.
@@ -406,16 +433,18 @@ async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
         c.findings.push(findings_to_json(&verdict.findings));
         c.buckets
             .push(verdict.distance_m.map(|d| DistanceBucket::of(d).as_str()));
+        c.attested.push(verdict.assurance.is_attested());
     }
     // A punch id already recorded (before, or earlier in this group) is
     // skipped here and answered with the first record below.
     let inserted = query(
         &tx,
         "INSERT INTO punches (org_id, employee_id, punch_id, kind, client_us, received_us,
-             decision, site_id, method, distance_m, nearest_site_id, findings, distance_bucket)
+             decision, site_id, method, distance_m, nearest_site_id, findings, distance_bucket,
+             attested)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[],
              $6::int8[], $7::text[], $8::text[], $9::text[], $10::float8[], $11::text[],
-             $12::text[], $13::text[])
+             $12::text[], $13::text[], $14::bool[])
          ON CONFLICT (org_id, employee_id, punch_id) DO NOTHING
          RETURNING seq, org_id, employee_id, punch_id",
         &[
@@ -432,6 +461,7 @@ async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
             &c.nearest,
             &c.findings,
             &c.buckets,
+            &c.attested,
         ],
     )
     .await?;
@@ -572,6 +602,7 @@ async fn insert_evidence<'a>(tx: &impl GenericClient, fresh: &[(i64, &'a Job)]) 
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut n_org, mut n_scope, mut n_nonce, mut n_at) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut k_org, mut k_device, mut k_counter) = (Vec::new(), Vec::new(), Vec::new());
     for (seq, Job { punch, verdict, .. }) in fresh {
         for m in &verdict.cheat_matches {
             m_seq.push(*seq);
@@ -595,6 +626,11 @@ async fn insert_evidence<'a>(tx: &impl GenericClient, fresh: &[(i64, &'a Job)]) 
             n_scope.push(scope);
             n_nonce.push(nonce);
             n_at.push(to_us(punch.received_at));
+        }
+        if let Some((device, counter)) = delta.assertion_counter {
+            k_org.push(punch.org.as_str());
+            k_device.push(device.as_str());
+            k_counter.push(i64::from(counter));
         }
     }
     let matches_params: Params = &[&m_seq, &m_id, &m_category];
@@ -625,6 +661,16 @@ async fn insert_evidence<'a>(tx: &impl GenericClient, fresh: &[(i64, &'a Job)]) 
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) ON CONFLICT DO NOTHING",
         nonces_params,
     );
-    tokio::try_join!(evidence, matches, wifi, devices, nonces)?;
+    // Only ever raised: a later assertion must exceed it (the employee's
+    // lease keeps two of the device's punches from racing here).
+    let counters_params: Params = &[&k_org, &k_device, &k_counter];
+    let counters = execute(
+        tx,
+        "UPDATE device_keys d SET counter = u.counter
+         FROM unnest($1::text[], $2::text[], $3::int8[]) AS u (org_id, device_id, counter)
+         WHERE d.org_id = u.org_id AND d.device_id = u.device_id AND d.counter < u.counter",
+        counters_params,
+    );
+    tokio::try_join!(evidence, matches, wifi, devices, nonces, counters)?;
     Ok(())
 }

@@ -20,7 +20,7 @@ pub const PUNCH_COLUMNS: &str = "seq, org_id, employee_id, punch_id, kind, clien
         FROM (SELECT bssid FROM punch_wifi_evidence WHERE seq = punches.seq ORDER BY rowid) w), \
      distance_bucket, EXISTS (SELECT 1 FROM punch_evidence WHERE seq = punches.seq), \
      (SELECT json_object('approved', json(CASE WHEN approved THEN 'true' ELSE 'false' END), 'reason', reason, 'reviewer', reviewer, \
-             'at', reviewed_us) FROM punch_reviews WHERE seq = punches.seq)";
+             'at', reviewed_us) FROM punch_reviews WHERE seq = punches.seq), attested";
 
 /// Decodes a row selected with [`PUNCH_COLUMNS`]. The outer result is
 /// SQLite's, the inner one says whether the stored values make sense.
@@ -44,6 +44,7 @@ pub fn punch_row(r: &Row<'_>) -> rusqlite::Result<Result<PunchRow>> {
         distance_bucket: r.get(15)?,
         evidence_kept: r.get(16)?,
         review: r.get(17)?,
+        attested: r.get(18)?,
     }
     .decode())
 }
@@ -54,8 +55,9 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
     let inserted = tx
         .prepare_cached(
             "INSERT INTO punches (org_id, employee_id, punch_id, kind, client_us, received_us,
-                 decision, site_id, method, distance_m, nearest_site_id, findings, distance_bucket)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 decision, site_id, method, distance_m, nearest_site_id, findings, distance_bucket,
+                attested)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (org_id, employee_id, punch_id) DO NOTHING",
         )?
         .execute(params![
@@ -72,6 +74,7 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
             verdict.nearest_site.as_ref().map(SiteId::as_str),
             findings_to_json(&verdict.findings),
             verdict.distance_m.map(|d| DistanceBucket::of(d).as_str()),
+            verdict.assurance.is_attested(),
         ])?;
     if inserted == 0 {
         let first = tx
@@ -143,6 +146,9 @@ pub fn insert_punch(tx: &Connection, punch: &Punch, verdict: &Verdict) -> Result
             nonce,
             to_us(punch.received_at)
         ])?;
+    }
+    if let Some((device, counter)) = delta.assertion_counter {
+        super::attestation::raise_counter(tx, &punch.org, device, counter)?;
     }
     let mut insert_wifi =
         tx.prepare_cached("INSERT INTO punch_wifi_evidence (seq, bssid) VALUES (?1, ?2)")?;

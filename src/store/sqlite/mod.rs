@@ -9,6 +9,7 @@
 //! connections, which WAL lets run beside the writer.
 
 mod attendance;
+mod attestation;
 mod codec;
 mod privacy;
 mod tokens;
@@ -56,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0009_retention.sql"),
     include_str!("0010_attendance.sql"),
     include_str!("0011_token_lifecycle.sql"),
+    include_str!("0012_attestation.sql"),
 ];
 
 /// Employees (and devices) whose recent history is kept in memory.
@@ -202,6 +204,7 @@ struct MissingHistory {
     employee: bool,
     device: bool,
     nonce: bool,
+    attested: bool,
 }
 
 #[derive(Debug, Default)]
@@ -209,6 +212,7 @@ struct LoadedHistory {
     employee: Option<EmployeeRecent>,
     device: Option<DeviceRecent>,
     nonce_seen: bool,
+    attested: Option<crate::engine::attestation::AttestedDevice>,
 }
 
 impl MissingHistory {
@@ -228,6 +232,13 @@ impl MissingHistory {
             nonce_seen: match (&q.nonce, self.nonce) {
                 (Some(nonce), true) => codec::nonce_seen(&tx, q, nonce)?,
                 _ => false,
+            },
+            // Never cached: an enrolment or a revocation counts at once.
+            attested: match (&q.device, self.attested) {
+                (Some(device), true) => {
+                    attestation::attested_device(&tx, &q.org, &q.employee, device)?
+                }
+                _ => None,
             },
         })
     }
@@ -757,8 +768,9 @@ impl PunchStore for SqliteStore {
             employee: cached_employee.is_err(),
             device: matches!(cached_device, Some(Err(_))),
             nonce: query.nonce.is_some(),
+            attested: query.attested && query.device.is_some(),
         };
-        let loaded = if load.employee || load.device || load.nonce {
+        let loaded = if load.employee || load.device || load.nonce || load.attested {
             let query = query.clone();
             self.read(move |conn| load.read(conn, &query)).await?
         } else {
@@ -787,6 +799,7 @@ impl PunchStore for SqliteStore {
             device_other_employees: device_recent.others_since(employee, query.shared_since),
             nonce_seen: loaded.nonce_seen,
             auto_punch_consent: employee_recent.auto_punch_consent,
+            attested: loaded.attested,
         })
     }
 
@@ -853,6 +866,11 @@ impl PunchStore for SqliteStore {
                         device.as_str(),
                         to_us(Timestamp::now())
                     ],
+                )?;
+                // Revoking a device unbinds its attested key too.
+                tx.execute(
+                    "DELETE FROM device_keys WHERE org_id = ?1 AND employee_id = ?2 AND device_id = ?3",
+                    params![org.as_str(), employee.as_str(), device.as_str()],
                 )?;
                 Ok(codec::devices(tx, &org, &employee, Some(&device))?.pop())
             }),

@@ -437,10 +437,16 @@ pub fn erase_employee(
             "DELETE FROM punches WHERE org_id = ?1 AND employee_id = ?2",
             params![o, e],
         )? as u64,
-        devices: tx.execute(
-            "DELETE FROM devices WHERE org_id = ?1 AND employee_id = ?2",
-            params![o, e],
-        )? as u64,
+        // Bindings, attested keys and outstanding enrolment challenges.
+        devices: ["devices", "device_keys", "enrolment_challenges"]
+            .into_iter()
+            .map(|table| {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE org_id = ?1 AND employee_id = ?2"),
+                    params![o, e],
+                )
+            })
+            .sum::<rusqlite::Result<usize>>()? as u64,
         consents: tx.execute(
             "DELETE FROM consents WHERE org_id = ?1 AND employee_id = ?2",
             params![o, e],
