@@ -3,6 +3,7 @@
 //! and leaves the same audit entry), with the flags every verb shares
 //! declared once.
 
+use crate::engine::attestation::Anchors;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -677,6 +678,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             limits: config.limits,
             drain_deadline: config.drain_deadline,
             edge: config.edge,
+            extra_attestation_roots: match &config.extra_attestation_roots {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    Anchors::pem_roots(&text)
+                        .map_err(anyhow::Error::msg)
+                        .with_context(|| format!("reading {}", path.display()))?
+                }
+                None => Vec::new(),
+            },
         },
         shutdown.cancelled_owned(),
     )

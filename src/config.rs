@@ -76,6 +76,11 @@ pub struct ServeArgs {
     /// Seconds a shutdown waits for calls in flight before cutting the rest [default: 10].
     #[arg(long)]
     pub drain_deadline_secs: Option<u64>,
+    /// PEM file of attestation roots to trust besides Google's and Apple's:
+    /// devices whose attestations chain to them pass as genuine hardware.
+    /// For staging with synthetic devices (demo, loadgen); never in production.
+    #[arg(long)]
+    pub extra_attestation_roots: Option<PathBuf>,
 }
 
 /// The TOML file. Unknown keys are an error, so a typo is not silently ignored.
@@ -98,6 +103,7 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     pub handshake_timeout_secs: Option<u64>,
     pub drain_deadline_secs: Option<u64>,
+    pub extra_attestation_roots: Option<PathBuf>,
 }
 
 /// The resolved configuration of a server.
@@ -116,6 +122,8 @@ pub struct Config {
     pub limits: LimitSettings,
     pub edge: EdgeSettings,
     pub drain_deadline: Duration,
+    /// See [`ServeArgs::extra_attestation_roots`].
+    pub extra_attestation_roots: Option<PathBuf>,
 }
 
 /// Where the TLS material is (read at start; a change needs a restart).
@@ -233,6 +241,10 @@ impl Config {
             limits,
             edge,
             drain_deadline,
+            extra_attestation_roots: args
+                .extra_attestation_roots
+                .clone()
+                .or(file.extra_attestation_roots),
         })
     }
 }

@@ -21,6 +21,7 @@
 //! - [`reports`]: daily results from the store, exports, the HTML report.
 //! - [`retention`]: retention periods per category and the sweeper.
 //! - [`loadgen`]: `punchguard loadgen`, load over real gRPC.
+//! - [`synthetic_device`]: attesting phones of one's own (demo, loadgen, tests).
 //! - [`verify`]: `punchguard verify`, re-judging punches from a file.
 //! - [`proto`]: code generated from `proto/`.
 //! - [`metrics`]: every metric, declared in one place.
@@ -43,4 +44,5 @@ pub mod server;
 pub mod service;
 pub mod snapshots;
 pub mod store;
+pub mod synthetic_device;
 pub mod verify;

@@ -19,6 +19,7 @@ use tonic_health::ServingStatus;
 use crate::app::App;
 use crate::app::limits::{LimitSettings, RateLimits};
 use crate::edge::{self, EdgeSettings};
+use crate::engine::attestation::Anchors;
 use crate::proto::v1::{
     FILE_DESCRIPTOR_SET, admin_service_server::AdminServiceServer,
     attendance_service_server::AttendanceServiceServer,
@@ -36,11 +37,9 @@ use crate::store::{self, Database};
 
 /// Largest SubmitPunch message: what the contract's bounds allow at most
 /// (2,000 package names of 256 bytes are ~520 KiB; a usual punch is a few
-/// KiB), checked by a test that encodes the largest valid punch.
+/// KiB), checked by a test that encodes the largest valid punch. A signed
+/// punch wraps those bytes with a proof of at most 2 KiB, well within it.
 pub const MAX_PUNCH_MESSAGE: usize = 640 * 1024;
-/// Largest PunchService message: a SubmitSignedPunch carries the largest
-/// punch as bytes plus its proof.
-const MAX_PUNCH_SERVICE_MESSAGE: usize = MAX_PUNCH_MESSAGE + 8 * 1024;
 /// Largest AttestationService message. Real artefacts are a few KiB; this
 /// lets an oversized one reach the verifier, which names the field that is
 /// too long, instead of failing in the transport.
@@ -99,6 +98,9 @@ pub struct Options {
     /// How long a shutdown waits for calls in flight (see [`DRAIN_DEADLINE`]).
     pub drain_deadline: Duration,
     pub edge: EdgeSettings,
+    /// Roots trusted for enrolment besides Google's and Apple's (DER):
+    /// for staging with synthetic devices only.
+    pub extra_attestation_roots: Vec<Vec<u8>>,
 }
 
 impl Options {
@@ -111,6 +113,7 @@ impl Options {
             limits: LimitSettings::default(),
             drain_deadline: DRAIN_DEADLINE,
             edge: EdgeSettings::default(),
+            extra_attestation_roots: Vec::new(),
         }
     }
 }
@@ -129,6 +132,17 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     app.rate_limits = Arc::new(RateLimits::new(options.limits));
     app.require_client_certificates = options.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    if !options.extra_attestation_roots.is_empty() {
+        tracing::warn!(
+            roots = options.extra_attestation_roots.len(),
+            "trusting extra attestation roots: devices they sign for pass as genuine hardware (staging only)"
+        );
+        app.anchors = Arc::new(
+            Anchors::shipped()
+                .with_extra(&options.extra_attestation_roots)
+                .map_err(anyhow::Error::msg)?,
+        );
+    }
     let every = &options;
     let failure = app.store.failure();
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -199,7 +213,7 @@ pub async fn run(
         .add_service(reflection)
         .add_service(RefinedErrors(Shed::new(
             PunchServiceServer::new(PunchApi(app.clone()))
-                .max_decoding_message_size(MAX_PUNCH_SERVICE_MESSAGE),
+                .max_decoding_message_size(MAX_PUNCH_MESSAGE),
             options.limits.max_in_flight,
         )))
         .add_service(RefinedErrors(

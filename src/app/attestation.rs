@@ -125,7 +125,7 @@ pub async fn enrol(
     let issued = app.store.take_challenge(device.org(), challenge).await?;
     let settings = app.store.load_attestation_settings(device.org()).await?;
     let revocations = revocation_list(&settings)?;
-    let mut report = verify(&artefact, challenge, &settings.app, Anchors::shipped(), now)?;
+    let mut report = verify(&artefact, challenge, &settings.app, &app.anchors, now)?;
     let valid_challenge = issued.is_some_and(|c| {
         c.device == device_id
             && c.employee == *device.employee()

@@ -57,6 +57,9 @@ pub struct App {
     /// certificate signed by the configured CA.
     pub require_client_certificates: bool,
     pub rate_limits: Arc<limits::RateLimits>,
+    /// The roots enrolment attestations must chain to: Google's and
+    /// Apple's, plus any the operator added for synthetic devices.
+    pub anchors: Arc<crate::engine::attestation::Anchors>,
     /// Serves punches from `snapshots`, so a configuration change rebuilds
     /// its organisation's snapshot before it is answered.
     keeps_snapshots: bool,
@@ -73,6 +76,7 @@ impl App {
             token_uses: Arc::new(auth::TokenUses::default()),
             require_client_certificates: false,
             rate_limits: Arc::new(limits::RateLimits::new(limits::LimitSettings::default())),
+            anchors: Arc::new(crate::engine::attestation::Anchors::shipped().clone()),
             keeps_snapshots: true,
         }
     }

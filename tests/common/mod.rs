@@ -58,14 +58,53 @@ impl TestServer {
 
     /// A server on a PostgreSQL database (`url` names it and its schema).
     pub async fn start_postgres(url: &str) -> Self {
-        Self::start_on(Database::Postgres(url.into()), PathBuf::new(), None).await
+        Self::start_on(
+            Database::Postgres(url.into()),
+            PathBuf::new(),
+            None,
+            Vec::new(),
+        )
+        .await
     }
 
     async fn start_with(database: PathBuf, dir: Option<tempfile::TempDir>) -> Self {
-        Self::start_on(Database::Sqlite(database.clone()), database, dir).await
+        Self::start_on(
+            Database::Sqlite(database.clone()),
+            database,
+            dir,
+            Vec::new(),
+        )
+        .await
     }
 
-    async fn start_on(target: Database, database: PathBuf, dir: Option<tempfile::TempDir>) -> Self {
+    /// A server on a fresh SQLite database (or the PostgreSQL `url`) that
+    /// also trusts `root` for device attestation (synthetic devices).
+    pub async fn start_trusting(postgres_url: Option<&str>, root: &[u8]) -> Self {
+        let roots = vec![root.to_vec()];
+        match postgres_url {
+            Some(url) => {
+                Self::start_on(Database::Postgres(url.into()), PathBuf::new(), None, roots).await
+            }
+            None => {
+                let dir = tempfile::tempdir().unwrap();
+                let database = dir.path().join("punchguard.db");
+                Self::start_on(
+                    Database::Sqlite(database.clone()),
+                    database,
+                    Some(dir),
+                    roots,
+                )
+                .await
+            }
+        }
+    }
+
+    async fn start_on(
+        target: Database,
+        database: PathBuf,
+        dir: Option<tempfile::TempDir>,
+        extra_attestation_roots: Vec<Vec<u8>>,
+    ) -> Self {
         let app = server::open(&target).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -80,6 +119,7 @@ impl TestServer {
                     org_per_second: 1_000_000,
                     max_in_flight: 100_000,
                 },
+                extra_attestation_roots,
                 ..server::Options::local(std::time::Duration::from_secs(1))
             },
             shutdown.clone().cancelled_owned(),

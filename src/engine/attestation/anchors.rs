@@ -34,9 +34,30 @@ impl Anchors {
         })
     }
 
-    /// Anchors of one's own (tests build their own roots).
-    pub fn new(google: Vec<Vec<u8>>, apple: Vec<Vec<u8>>) -> Self {
-        Self { google, apple }
+    /// These anchors and `extra` roots, trusted for both platforms: for
+    /// staging with synthetic devices (see `synthetic_device`), never for
+    /// production.
+    pub fn with_extra(&self, extra: &[Vec<u8>]) -> Result<Self, String> {
+        for (i, der) in extra.iter().enumerate() {
+            use x509_parser::prelude::FromDer;
+            x509_parser::prelude::X509Certificate::from_der(der)
+                .map_err(|e| format!("extra attestation root {i}: {e}"))?;
+        }
+        let mut anchors = self.clone();
+        anchors.google.extend(extra.iter().cloned());
+        anchors.apple.extend(extra.iter().cloned());
+        Ok(anchors)
+    }
+
+    /// Reads PEM certificates (an operator's extra roots).
+    pub fn pem_roots(text: &str) -> Result<Vec<Vec<u8>>, String> {
+        let roots = Pem::iter_from_buffer(text.as_bytes())
+            .map(|pem| pem.map(|p| p.contents).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if roots.is_empty() {
+            return Err("no PEM certificate".into());
+        }
+        Ok(roots)
     }
 }
 

@@ -64,9 +64,51 @@ pub(super) fn parse<'a>(
                     ),
                 ));
             }
+            if cert.signature_value.unused_bits != 0 {
+                return Err(Malformed::new(
+                    format!("{field}.signature_value"),
+                    "a signature is whole bytes: the BIT STRING has unused bits",
+                ));
+            }
+            if !same_algorithm_bytes(der) {
+                return Err(Malformed::new(
+                    format!("{field}.signature_algorithm"),
+                    "differs from the algorithm inside the signed part",
+                ));
+            }
             Ok(cert)
         })
         .collect()
+}
+
+/// RFC 5280 4.1.1.2: the outer signatureAlgorithm, which the signature does
+/// not cover, must be the very bytes of tbsCertificate.signature, which it
+/// does. Compared as raw DER, so that not even a tag may differ.
+fn same_algorithm_bytes(der: &[u8]) -> bool {
+    use asn1_rs::{Any, FromDer};
+    fn split(input: &[u8]) -> Option<(&[u8], &[u8])> {
+        let (rest, _) = Any::from_der(input).ok()?;
+        Some(input.split_at(input.len() - rest.len()))
+    }
+    fn content(input: &[u8]) -> Option<&[u8]> {
+        Any::from_der(input).ok().map(|(_, any)| any.data)
+    }
+    (|| {
+        let certificate = content(der)?;
+        let (tbs, rest) = split(certificate)?;
+        let (outer, _) = split(rest)?;
+        let mut fields = content(tbs)?;
+        // [0] EXPLICIT version is optional; then serialNumber, then signature.
+        let (first, after) = split(fields)?;
+        fields = if first.first() == Some(&0xa0) {
+            split(after)?.1
+        } else {
+            after
+        };
+        let (inner, _) = split(fields)?;
+        Some(inner == outer)
+    })()
+    .unwrap_or(false)
 }
 
 /// Checks every certificate's validity at `at` and that each is signed by
