@@ -152,6 +152,9 @@ impl TestRoot {
     }
 }
 
+/// A calendar date: year, month, day.
+pub type Date = (i32, u8, u8);
+
 /// What a synthetic Android attestation claims.
 #[derive(Debug, Clone)]
 pub struct AndroidSpec {
@@ -165,7 +168,7 @@ pub struct AndroidSpec {
     pub serial: u64,
     /// The leaf's validity, (year, month, day) from and to; rcgen's
     /// default when `None`.
-    pub validity: Option<((i32, u8, u8), (i32, u8, u8))>,
+    pub validity: Option<(Date, Date)>,
 }
 
 impl AndroidSpec {
