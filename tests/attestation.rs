@@ -783,7 +783,7 @@ proptest::proptest! {
     /// Whatever the bytes, the parsers answer; they never panic.
     #[test]
     fn parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
-        let _ = android::verify(&[bytes.clone()], b"c", Some(&our_app()), Anchors::shipped(), now());
+        let _ = android::verify(std::slice::from_ref(&bytes), b"c", Some(&our_app()), Anchors::shipped(), now());
         let _ = android::parse_key_description(&bytes);
         let _ = apple::verify_attestation(&bytes, &[0; 32], b"c", Some(&example_ios_app()), Anchors::shipped(), now());
         let _ = apple::parse_assertion(&bytes);
