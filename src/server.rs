@@ -167,14 +167,17 @@ pub async fn run(
         .build_v1()?;
 
     let background = CancellationToken::new();
-    tokio::spawn(refresh_snapshots(
+    // Awaited at shutdown, so that none of them is left mid-transaction
+    // when the store closes (or the process exits).
+    let mut background_tasks = tokio::task::JoinSet::new();
+    background_tasks.spawn(refresh_snapshots(
         app.clone(),
         every.snapshot_refresh,
         background.clone(),
     ));
-    tokio::spawn(flush_token_uses(app.clone(), background.clone()));
+    background_tasks.spawn(flush_token_uses(app.clone(), background.clone()));
     if let Some(interval) = every.retention_sweep {
-        tokio::spawn(retention::run_sweeper(
+        background_tasks.spawn(retention::run_sweeper(
             app.store.clone(),
             Arc::new(retention::SystemClock),
             interval,
@@ -267,6 +270,12 @@ pub async fn run(
     };
 
     background.cancel();
+    if tokio::time::timeout(options.drain_deadline, background_tasks.join_all())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background work did not stop within the drain deadline");
+    }
     tracing::info!("gRPC stopped; flushing the store");
     if let Err(e) = app.token_uses.flush(app.store.as_ref()).await {
         tracing::warn!(error = %e, "could not record the tokens' last use");
@@ -311,13 +320,15 @@ async fn refresh_snapshots(app: App, every: Duration, stop: CancellationToken) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // A refresh in progress is abandoned at shutdown (it only reads).
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tick.tick() => {
+            _ = async {
+                tick.tick().await;
                 if let Err(e) = app.snapshots.refresh(app.store.as_ref()).await {
                     tracing::warn!(error = %e, "snapshot refresh failed; keeping the current fences");
                 }
-            }
+            } => {}
         }
     }
 }
