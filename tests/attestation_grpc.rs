@@ -350,8 +350,7 @@ async fn the_whole_story(postgres: Option<&str>) {
     assert!(attested.app_matched);
 
     // A revocation list naming the leaf: every punch of that key carries it.
-    let revoked =
-        format!(r#"{{"entries":{{"7":{{"status":"REVOKED","reason":"KEY_COMPROMISE"}}}}}}"#);
+    let revoked = r#"{"entries":{"7":{"status":"REVOKED","reason":"KEY_COMPROMISE"}}}"#.to_string();
     let answer = attestation_client(&server)
         .await
         .put_revocation_list(authed(
