@@ -800,3 +800,57 @@ fn an_app_identity_names_what_is_genuine() {
     assert!(!identity.is_empty());
     assert!(AppIdentity::default().is_empty());
 }
+
+/// `punchguard attestation check`, as an operator runs it on a phone's chain.
+#[test]
+fn the_check_command_reports_a_real_chain_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chain.pem");
+    let pem: String = real_android_chain("algorithm_RSA_SecurityLevel_TEE")
+        .iter()
+        .map(|der| {
+            let body = base64::engine::general_purpose::STANDARD.encode(der);
+            format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
+        })
+        .collect();
+    std::fs::write(&file, pem).unwrap();
+    let run = |at: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_punchguard"))
+            .args([
+                "attestation",
+                "check",
+                "--platform",
+                "android",
+                "--challenge-text",
+                "abc",
+            ])
+            .args(["--at", at, "--package", "com.android.keychain"])
+            .args([
+                "--signing-cert-sha256",
+                &keychain_app().signing_cert_sha256[0],
+            ])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = run("2019-08-01T00:00:00Z");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["trusted"], true);
+    assert_eq!(report["key"]["algorithm"], "rsa");
+    assert_eq!(report["facts"]["security_level"], "trusted_environment");
+    assert_eq!(report["chain"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        report["findings"],
+        serde_json::json!(["DEVICE_UNLOCKED", "BOOT_UNVERIFIED"])
+    );
+    // Today the 2016 root has expired: not trusted, and the status says so.
+    let out = run("2026-12-01T00:00:00Z");
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["trusted"], false);
+}

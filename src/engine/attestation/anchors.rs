@@ -51,6 +51,11 @@ impl Anchors {
 
     /// Reads PEM certificates (an operator's extra roots).
     pub fn pem_roots(text: &str) -> Result<Vec<Vec<u8>>, String> {
+        // Files joined with `cat` often lack the newline between two.
+        let text = text.replace(
+            "-----END CERTIFICATE----------BEGIN",
+            "-----END CERTIFICATE-----\n-----BEGIN",
+        );
         let roots = Pem::iter_from_buffer(text.as_bytes())
             .map(|pem| pem.map(|p| p.contents).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;

@@ -3,7 +3,8 @@
 //! and leaves the same audit entry), with the flags every verb shares
 //! declared once.
 
-use crate::engine::attestation::Anchors;
+mod attestation;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -101,6 +102,10 @@ enum Command {
     /// server also does this on its own, hourly by default).
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Device attestation: check an artefact offline, set the genuine app
+    /// and the revocation list.
+    #[command(subcommand)]
+    Attestation(attestation::AttestationCommand),
     /// Answer data-subject requests through a running server (role privacy).
     #[command(subcommand)]
     Privacy(PrivacyCommand),
@@ -293,6 +298,7 @@ impl Cli {
                 database,
             }) => retention_run(dry_run, as_of, database).await,
             Command::Privacy(command) => privacy_request(command).await,
+            Command::Attestation(command) => attestation::run(command).await,
             Command::Export {
                 what,
                 org,
@@ -682,7 +688,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
                         .with_context(|| format!("reading {}", path.display()))?;
-                    Anchors::pem_roots(&text)
+                    crate::engine::attestation::Anchors::pem_roots(&text)
                         .map_err(anyhow::Error::msg)
                         .with_context(|| format!("reading {}", path.display()))?
                 }
