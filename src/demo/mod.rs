@@ -10,6 +10,8 @@
 //! building, one just outside an edge); every verdict shown comes from the
 //! server over gRPC.
 
+mod attested;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -35,7 +37,7 @@ use crate::proto::v1::{
 use crate::{server, service::convert::timestamp_to_pb};
 
 /// The demo organisation's sites: every building of the Kotka sample.
-pub const KOTKA_GEOJSON: &str = include_str!("../data/kotka-buildings.geojson");
+pub const KOTKA_GEOJSON: &str = include_str!("../../data/kotka-buildings.geojson");
 const ORG: &str = "kotka-demo";
 
 #[derive(Debug, Clone, clap::Args)]
@@ -62,10 +64,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
+    // The demo's phones attest under a root of the demo's own, which this
+    // server (and only this one) is told to trust.
+    let staging_root = crate::synthetic_device::TestRoot::generate("punchguard demo staging root");
     let serving = tokio::spawn(server::run(
         app.clone(),
         listener,
-        server::Options::local(std::time::Duration::from_secs(5)),
+        server::Options {
+            extra_attestation_roots: vec![staging_root.der().to_vec()],
+            ..server::Options::local(std::time::Duration::from_secs(5))
+        },
         shutdown.clone().cancelled_owned(),
     ));
     println!(
@@ -166,6 +174,34 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let took = started.elapsed();
     println!("{table}");
+
+    println!("\nAttested phones: keys in secure hardware, punches signed over their exact bytes\n");
+    let (rows, decisions) = attested::act(
+        channel.clone(),
+        &tokens,
+        &staging_root,
+        office_point()?,
+        Timestamp::now(),
+    )
+    .await?;
+    let mut attested_table = verdict_table();
+    attested_table.set_header([
+        "#",
+        "employee",
+        "what happened",
+        "verdict",
+        "site",
+        "distance",
+        "findings",
+        "device evidence",
+    ]);
+    for row in rows {
+        attested_table.add_row(row);
+    }
+    for decision in decisions {
+        tally[decision as usize] += 1;
+    }
+    println!("{attested_table}");
 
     let now = Timestamp::now();
     let listed = AttendanceServiceClient::new(channel)
@@ -320,6 +356,15 @@ fn wifi(bssid: &str, ssid: &str, rssi_dbm: i32) -> pb::WifiAccessPoint {
 
 /// The scripted morning: genuine punches and the cheats punchguard catches.
 /// Each person punches from their own phone unless the scene says otherwise.
+/// A point inside the office building.
+fn office_point() -> anyhow::Result<Point<f64>> {
+    let sites = parse_sites_geojson(KOTKA_GEOJSON).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match &sites[OFFICE].fences[0] {
+        FenceGeometry::Polygon(mp) => mp.interior_point().context("the office has an interior"),
+        FenceGeometry::Circle { center, .. } => Ok(*center),
+    }
+}
+
 fn script(now: Timestamp) -> anyhow::Result<Vec<Scene>> {
     use pb::PunchKind::{In, Out};
     let sites = parse_sites_geojson(KOTKA_GEOJSON).map_err(|e| anyhow::anyhow!("{e}"))?;
