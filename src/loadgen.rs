@@ -37,6 +37,11 @@ pub enum Mode {
     Health,
     /// Health first, then punches, and their ratio.
     Both,
+    /// Punches as today's clients send them, then each phone enrols an
+    /// attested key and sends signed punches, and their ratio. The server
+    /// must trust `--staging-root-key`'s root (`serve
+    /// --extra-attestation-roots`).
+    Attested,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -78,6 +83,39 @@ pub struct LoadgenArgs {
     /// per punch is reported, and sharing cores with it is warned about.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// `--mode attested`: the staging root's private key (PKCS#8 PEM),
+    /// created with its certificate beside it (`.pem`) when missing.
+    #[arg(long, default_value = "punchguard-staging-root.key")]
+    pub staging_root_key: std::path::PathBuf,
+}
+
+/// The staging root's name: a chain is anchored by the root's key and name.
+const STAGING_ROOT: &str = "punchguard staging root";
+/// The app the load generator's phones attest for.
+const LOAD_PACKAGE: &str = "org.punchguard.loadgen";
+const LOAD_SIGNING_CERT: [u8; 32] = [0x4c; 32];
+
+/// The staging root of `--staging-root-key`, created (key and certificate)
+/// when missing.
+pub fn staging_root(
+    key_path: &std::path::Path,
+) -> anyhow::Result<crate::synthetic_device::TestRoot> {
+    use crate::synthetic_device::TestRoot;
+    let cert_path = key_path.with_extension("pem");
+    if let Ok(pem) = std::fs::read_to_string(key_path) {
+        let root = TestRoot::from_key_pem(STAGING_ROOT, &pem).map_err(anyhow::Error::msg)?;
+        std::fs::write(&cert_path, root.pem())?;
+        return Ok(root);
+    }
+    let root = TestRoot::generate(STAGING_ROOT);
+    std::fs::write(key_path, root.key_pem())
+        .with_context(|| format!("writing {}", key_path.display()))?;
+    std::fs::write(&cert_path, root.pem())?;
+    eprintln!(
+        "created a staging root: start the server with --extra-attestation-roots {}",
+        cert_path.display()
+    );
+    Ok(root)
 }
 
 /// How a cheating punch cheats; they come in turn.
@@ -97,6 +135,8 @@ pub struct Verdicts {
     pub findings: std::collections::BTreeMap<String, u64>,
     /// Punches the server had seen before (a collision of punch ids).
     pub duplicates: u64,
+    /// Punches whose signature verified (device evidence attested).
+    pub attested: u64,
 }
 
 impl Verdicts {
@@ -105,6 +145,9 @@ impl Verdicts {
             self.duplicates += 1;
         }
         if let Some(verdict) = &answer.verdict {
+            if verdict.device_assurance() == pb::DeviceAssurance::Attested {
+                self.attested += 1;
+            }
             let decision = verdict
                 .decision()
                 .as_str_name()
@@ -140,14 +183,15 @@ impl Verdicts {
                 .join(", ")
         };
         format!(
-            "verdicts: {}; findings: {}; duplicates: {}",
+            "verdicts: {}; findings: {}; duplicates: {}; attested: {}",
             list(&self.decisions),
             if self.findings.is_empty() {
                 "none".into()
             } else {
                 list(&self.findings)
             },
-            self.duplicates
+            self.duplicates,
+            self.attested
         )
     }
 }
@@ -498,48 +542,41 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<Report> {
         println!("{}", result.report());
         results.push(result);
     }
-    if matches!(args.mode, Mode::Punch | Mode::Both) {
+    if matches!(args.mode, Mode::Punch | Mode::Both | Mode::Attested) {
+        let root = match args.mode {
+            Mode::Attested => Some(staging_root(&args.staging_root_key)?),
+            _ => None,
+        };
         let (tokens, workplaces) = setup(&args, channels[0].clone()).await?;
         let (tokens, workplaces) = (Arc::new(tokens), Arc::new(workplaces));
         let run: Arc<str> = args.run_id.clone().unwrap_or_else(random_run_id).into();
-        let verdicts = Arc::new(std::sync::Mutex::new(Verdicts::default()));
-        let cheat_share = args.cheat_share;
-        let (channels, tally) = (channels.clone(), verdicts.clone());
-        let result = phase("punch", &args, move |worker, n| {
-            let mut client = pb::punch_service_client::PunchServiceClient::new(
-                channels[worker % channels.len()].clone(),
-            );
-            let device = (n as usize) % tokens.len();
-            let request = punch(&run, n, device, workplaces[device], cheat_share);
-            let request = with_token(request, &tokens[device]);
-            let tally = tally.clone();
-            async move {
-                let answer = client.submit_punch(request).await?.into_inner();
-                tally
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .note(&answer);
-                Ok(())
-            }
-        })
+        let (result, verdicts) = punch_phase(
+            "punch",
+            &args,
+            &channels,
+            &tokens,
+            &workplaces,
+            run.clone(),
+            None,
+        )
         .await?;
-        println!("{}", result.report());
-        let verdicts = verdicts.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        println!("{}", verdicts.report());
-        // Honest punches are accepted; a run flagging many more than the
-        // cheats it sent measured something else.
-        let expected = 1.0 - cheat_share.clamp(0.0, 1.0);
-        if verdicts.share("ACCEPTED") + 0.02 < expected || verdicts.duplicates > 0 {
-            eprintln!(
-                "warning: {:.1} % accepted where {:.1} % were honest, {} duplicates: \
-                 this run did not measure what it claims",
-                verdicts.share("ACCEPTED") * 100.0,
-                expected * 100.0,
-                verdicts.duplicates
-            );
-        }
         results.push(result);
         last_verdicts = Some(verdicts);
+        if let Some(root) = root {
+            let phones = enrol_phones(&root, channels[0].clone(), &args, &tokens).await?;
+            let (result, verdicts) = punch_phase(
+                "signed",
+                &args,
+                &channels,
+                &tokens,
+                &workplaces,
+                format!("{run}-s").into(),
+                Some(Arc::new(phones)),
+            )
+            .await?;
+            results.push(result);
+            last_verdicts = Some(verdicts);
+        }
     }
     for result in &results {
         if let Some(cpu) = result.server_cpu {
@@ -553,14 +590,22 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<Report> {
             );
         }
     }
-    if let [health, punch] = &results[..] {
-        println!(
+    match &results[..] {
+        [health, punch] if health.name == "health" => println!(
             "punch / health throughput: {:.2} ({:.0} / {:.0} per second, concurrency {})",
             punch.per_second() / health.per_second(),
             punch.per_second(),
             health.per_second(),
             args.concurrency
-        );
+        ),
+        [unsigned, signed] => println!(
+            "signed / unsigned throughput: {:.2} ({:.0} / {:.0} per second, concurrency {})",
+            signed.per_second() / unsigned.per_second(),
+            signed.per_second(),
+            unsigned.per_second(),
+            args.concurrency
+        ),
+        _ => {}
     }
     Ok(Report {
         phases: results,
@@ -572,6 +617,149 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<Report> {
 pub struct Report {
     pub phases: Vec<PhaseResult>,
     pub verdicts: Option<Verdicts>,
+}
+
+/// Runs a phase of punches (signed by `phones` when given), prints its
+/// report and verdicts, and warns when the verdicts are not the mix sent.
+async fn punch_phase(
+    name: &'static str,
+    args: &LoadgenArgs,
+    channels: &[Channel],
+    tokens: &Arc<Vec<String>>,
+    workplaces: &Arc<Vec<Point<f64>>>,
+    run: Arc<str>,
+    phones: Option<Arc<Vec<crate::synthetic_device::AndroidDevice>>>,
+) -> anyhow::Result<(PhaseResult, Verdicts)> {
+    let verdicts = Arc::new(std::sync::Mutex::new(Verdicts::default()));
+    let cheat_share = args.cheat_share;
+    let (channels, tally) = (channels.to_vec(), verdicts.clone());
+    let (tokens, workplaces) = (tokens.clone(), workplaces.clone());
+    let result = phase(name, args, move |worker, n| {
+        let mut client = pb::punch_service_client::PunchServiceClient::new(
+            channels[worker % channels.len()].clone(),
+        );
+        let device = (n as usize) % tokens.len();
+        let request = punch(&run, n, device, workplaces[device], cheat_share);
+        let signed = phones.as_ref().map(|phones| {
+            // The phone signs the exact bytes it sends.
+            let body = prost::Message::encode_to_vec(&request);
+            let signature = phones[device].sign(&body);
+            with_token(
+                pb::SubmitSignedPunchRequest {
+                    punch: body,
+                    proof: Some(pb::submit_signed_punch_request::Proof::Signature(signature)),
+                },
+                &tokens[device],
+            )
+        });
+        let request = with_token(request, &tokens[device]);
+        let tally = tally.clone();
+        async move {
+            let answer = match signed {
+                Some(signed) => client.submit_signed_punch(signed).await?,
+                None => client.submit_punch(request).await?,
+            }
+            .into_inner();
+            tally
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .note(&answer);
+            Ok(())
+        }
+    })
+    .await?;
+    println!("{}", result.report());
+    let verdicts = verdicts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    println!("{}", verdicts.report());
+    // Honest punches are accepted; a run flagging many more than the
+    // cheats it sent measured something else.
+    let expected = 1.0 - cheat_share.clamp(0.0, 1.0);
+    if verdicts.share("ACCEPTED") + 0.02 < expected || verdicts.duplicates > 0 {
+        eprintln!(
+            "warning: {:.1} % accepted where {:.1} % were honest, {} duplicates: \
+             this run did not measure what it claims",
+            verdicts.share("ACCEPTED") * 100.0,
+            expected * 100.0,
+            verdicts.duplicates
+        );
+    }
+    Ok((result, verdicts))
+}
+
+/// Names the load generator's app as the organisation's, then enrols one
+/// attested phone per device token (a challenge, then its attestation).
+async fn enrol_phones(
+    root: &crate::synthetic_device::TestRoot,
+    channel: Channel,
+    args: &LoadgenArgs,
+    tokens: &[String],
+) -> anyhow::Result<Vec<crate::synthetic_device::AndroidDevice>> {
+    use crate::synthetic_device::AndroidSpec;
+    let mut client = pb::attestation_service_client::AttestationServiceClient::new(channel);
+    client
+        .put_app_identity(with_token(
+            pb::PutAppIdentityRequest {
+                org_id: String::new(),
+                identity: Some(pb::AppIdentity {
+                    android: Some(pb::AndroidAppIdentity {
+                        package_name: LOAD_PACKAGE.into(),
+                        signing_cert_sha256: vec![hex::encode(LOAD_SIGNING_CERT)],
+                    }),
+                    ios: None,
+                }),
+            },
+            &args.admin_token,
+        ))
+        .await
+        .context("naming the load generator's app")?;
+    let started = Instant::now();
+    let mut phones = Vec::with_capacity(tokens.len());
+    for (i, token) in tokens.iter().enumerate() {
+        let device_id = format!("load-phone-{i:06}");
+        let challenge = client
+            .create_enrolment_challenge(with_token(
+                pb::CreateEnrolmentChallengeRequest {
+                    device_id: device_id.clone(),
+                },
+                token,
+            ))
+            .await?
+            .into_inner()
+            .challenge;
+        let phone = root.android(
+            &AndroidSpec::genuine(LOAD_PACKAGE, LOAD_SIGNING_CERT),
+            &challenge,
+        );
+        let enrolled = client
+            .enrol_device(with_token(
+                pb::EnrolDeviceRequest {
+                    device_id,
+                    challenge,
+                    attestation: Some(pb::enrol_device_request::Attestation::Android(
+                        pb::AndroidKeyAttestation {
+                            certificate_chain: phone.chain.clone(),
+                        },
+                    )),
+                },
+                token,
+            ))
+            .await?
+            .into_inner();
+        if !enrolled.trusted {
+            anyhow::bail!(
+                "the server does not trust the staging root: start it with \
+                 --extra-attestation-roots {}",
+                args.staging_root_key.with_extension("pem").display()
+            );
+        }
+        phones.push(phone);
+    }
+    eprintln!(
+        "enrolled {} phones in {:.1} s",
+        phones.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(phones)
 }
 
 /// A short random id for a run.

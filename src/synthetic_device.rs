@@ -30,7 +30,25 @@ pub struct TestRoot {
 
 impl TestRoot {
     pub fn generate(name: &str) -> Self {
-        let key = KeyPair::generate().expect("a P-256 key");
+        Self::with_key(name, KeyPair::generate().expect("a P-256 key"))
+    }
+
+    /// The root of a key kept in a file (PKCS#8 PEM), so that a server
+    /// started with its certificate and a later load generator agree: a
+    /// chain is anchored by the root's key and name, not its exact bytes.
+    pub fn from_key_pem(name: &str, pem: &str) -> Result<Self, String> {
+        Ok(Self::with_key(
+            name,
+            KeyPair::from_pem(pem).map_err(|e| e.to_string())?,
+        ))
+    }
+
+    /// The root's private key, PKCS#8 PEM.
+    pub fn key_pem(&self) -> String {
+        self.key.serialize_pem()
+    }
+
+    fn with_key(name: &str, key: KeyPair) -> Self {
         let params = ca_params(name, 1);
         let der = params
             .self_signed(&key)

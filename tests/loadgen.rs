@@ -23,6 +23,10 @@ fn args(server: &TestServer, admin: &str, mode: Mode, cheat_share: f64) -> Loadg
         no_setup: false,
         run_id: None,
         server_pid: Some(std::process::id()),
+        staging_root_key: std::env::temp_dir().join(format!(
+            "punchguard-loadgen-test-{}.key",
+            std::process::id()
+        )),
     }
 }
 
@@ -88,5 +92,55 @@ async fn two_runs_never_collide_and_honest_punches_are_accepted() {
     // Both runs' punches are all recorded, each once.
     let recorded = recorded(&server).await;
     assert_eq!(recorded as u64, total);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_compares_signed_punches_with_unsigned_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("staging.key");
+    // The root the load generator signs under; the server is told to trust it.
+    let root = punchguard::loadgen::staging_root(&key).unwrap();
+    let server = TestServer::start_trusting(None, root.der()).await;
+    let admin = server.token("loadtest", Role::Admin, None).await;
+    let mut args = args(&server, &admin, Mode::Attested, 0.2);
+    args.staging_root_key = key;
+    let report = run(args).await.unwrap();
+    let [unsigned, signed] = &report.phases[..] else {
+        panic!("two phases")
+    };
+    assert_eq!((unsigned.name, signed.name), ("punch", "signed"));
+    assert!(
+        unsigned.ok > 0 && unsigned.errors.is_empty(),
+        "{:?}",
+        unsigned.errors
+    );
+    assert!(
+        signed.ok > 0 && signed.errors.is_empty(),
+        "{:?}",
+        signed.errors
+    );
+    // Every signed punch verified: the honest ones are accepted, and no
+    // punch of the signed phase carries a signature finding.
+    let verdicts = report.verdicts.unwrap();
+    let honest = signed.ok - signed.ok / 5;
+    let accepted = verdicts.decisions.get("ACCEPTED").copied().unwrap_or(0);
+    assert!(
+        accepted as f64 >= honest as f64 * 0.99,
+        "{}",
+        verdicts.report()
+    );
+    assert_eq!(verdicts.attested, signed.ok, "{}", verdicts.report());
+    for code in [
+        "SIGNATURE_INVALID",
+        "SIGNATURE_MISSING",
+        "DEVICE_NOT_ATTESTED",
+    ] {
+        assert!(
+            !verdicts.findings.contains_key(code),
+            "{}",
+            verdicts.report()
+        );
+    }
     server.stop().await;
 }
