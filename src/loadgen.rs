@@ -38,8 +38,9 @@ pub enum Mode {
     /// Health first, then punches, and their ratio.
     Both,
     /// Punches as today's clients send them, then each phone enrols an
-    /// attested key and sends signed punches, and their ratio. The server
-    /// must trust `--staging-root-key`'s root (`serve
+    /// attested key: signed punches, unsigned again (the organisation's app
+    /// identity cleared), signed again; and the ratio of their rates. The
+    /// server must trust `--staging-root-key`'s root (`serve
     /// --extra-attestation-roots`).
     Attested,
 }
@@ -520,6 +521,11 @@ where
 /// Runs the load and prints the report.
 pub async fn run(args: LoadgenArgs) -> anyhow::Result<Report> {
     warn_about_shared_cores(&args);
+    // Before connecting: a first run creates the root the server must trust.
+    let root = match args.mode {
+        Mode::Attested => Some(staging_root(&args.staging_root_key)?),
+        _ => None,
+    };
     let channels = connect(&args.server, args.connections).await?;
     let mut results = Vec::new();
     let mut last_verdicts = None;
@@ -543,10 +549,6 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<Report> {
         results.push(result);
     }
     if matches!(args.mode, Mode::Punch | Mode::Both | Mode::Attested) {
-        let root = match args.mode {
-            Mode::Attested => Some(staging_root(&args.staging_root_key)?),
-            _ => None,
-        };
         let (tokens, workplaces) = setup(&args, channels[0].clone()).await?;
         let (tokens, workplaces) = (Arc::new(tokens), Arc::new(workplaces));
         let run: Arc<str> = args.run_id.clone().unwrap_or_else(random_run_id).into();
@@ -563,19 +565,31 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<Report> {
         results.push(result);
         last_verdicts = Some(verdicts);
         if let Some(root) = root {
-            let phones = enrol_phones(&root, channels[0].clone(), &args, &tokens).await?;
-            let (result, verdicts) = punch_phase(
-                "signed",
-                &args,
-                &channels,
-                &tokens,
-                &workplaces,
-                format!("{run}-s").into(),
-                Some(Arc::new(phones)),
-            )
-            .await?;
-            results.push(result);
-            last_verdicts = Some(verdicts);
+            // Interleaved, so that neither kind runs only on the bigger
+            // database: signed, unsigned again (the app identity cleared:
+            // today's clients), signed again.
+            let phones = Arc::new(enrol_phones(&root, channels[0].clone(), &args, &tokens).await?);
+            let admin = channels[0].clone();
+            for (round, signed) in [(1, true), (2, false), (3, true)] {
+                put_identity(admin.clone(), &args, signed).await?;
+                let (name, suffix) = if signed {
+                    ("signed", "s")
+                } else {
+                    ("punch", "u")
+                };
+                let (result, verdicts) = punch_phase(
+                    name,
+                    &args,
+                    &channels,
+                    &tokens,
+                    &workplaces,
+                    format!("{run}-{suffix}{round}").into(),
+                    signed.then(|| phones.clone()),
+                )
+                .await?;
+                results.push(result);
+                last_verdicts = Some(verdicts);
+            }
         }
     }
     for result in &results {
@@ -590,19 +604,30 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<Report> {
             );
         }
     }
+    let rate = |name: &str| {
+        let (calls, secs) = results
+            .iter()
+            .filter(|r| r.name == name)
+            .fold((0, 0.0), |(n, t), r| {
+                (n + r.ok, t + r.elapsed.as_secs_f64())
+            });
+        calls as f64 / secs.max(f64::EPSILON)
+    };
+    if args.mode == Mode::Attested {
+        println!(
+            "signed / unsigned throughput, all phases: {:.2} ({:.0} / {:.0} per second, concurrency {})",
+            rate("signed") / rate("punch"),
+            rate("signed"),
+            rate("punch"),
+            args.concurrency
+        );
+    }
     match &results[..] {
         [health, punch] if health.name == "health" => println!(
             "punch / health throughput: {:.2} ({:.0} / {:.0} per second, concurrency {})",
             punch.per_second() / health.per_second(),
             punch.per_second(),
             health.per_second(),
-            args.concurrency
-        ),
-        [unsigned, signed] => println!(
-            "signed / unsigned throughput: {:.2} ({:.0} / {:.0} per second, concurrency {})",
-            signed.per_second() / unsigned.per_second(),
-            signed.per_second(),
-            unsigned.per_second(),
             args.concurrency
         ),
         _ => {}
@@ -686,6 +711,27 @@ async fn punch_phase(
     Ok((result, verdicts))
 }
 
+/// Names the load generator's app as the organisation's (`attested`), or
+/// names none: the organisation of today's clients, for whom attestation
+/// costs nothing.
+async fn put_identity(channel: Channel, args: &LoadgenArgs, attested: bool) -> anyhow::Result<()> {
+    let android = attested.then(|| pb::AndroidAppIdentity {
+        package_name: LOAD_PACKAGE.into(),
+        signing_cert_sha256: vec![hex::encode(LOAD_SIGNING_CERT)],
+    });
+    pb::attestation_service_client::AttestationServiceClient::new(channel)
+        .put_app_identity(with_token(
+            pb::PutAppIdentityRequest {
+                org_id: String::new(),
+                identity: Some(pb::AppIdentity { android, ios: None }),
+            },
+            &args.admin_token,
+        ))
+        .await
+        .context("setting the organisation's app identity")?;
+    Ok(())
+}
+
 /// Names the load generator's app as the organisation's, then enrols one
 /// attested phone per device token (a challenge, then its attestation).
 async fn enrol_phones(
@@ -695,23 +741,8 @@ async fn enrol_phones(
     tokens: &[String],
 ) -> anyhow::Result<Vec<crate::synthetic_device::AndroidDevice>> {
     use crate::synthetic_device::AndroidSpec;
+    put_identity(channel.clone(), args, true).await?;
     let mut client = pb::attestation_service_client::AttestationServiceClient::new(channel);
-    client
-        .put_app_identity(with_token(
-            pb::PutAppIdentityRequest {
-                org_id: String::new(),
-                identity: Some(pb::AppIdentity {
-                    android: Some(pb::AndroidAppIdentity {
-                        package_name: LOAD_PACKAGE.into(),
-                        signing_cert_sha256: vec![hex::encode(LOAD_SIGNING_CERT)],
-                    }),
-                    ios: None,
-                }),
-            },
-            &args.admin_token,
-        ))
-        .await
-        .context("naming the load generator's app")?;
     let started = Instant::now();
     let mut phones = Vec::with_capacity(tokens.len());
     for (i, token) in tokens.iter().enumerate() {

@@ -25,6 +25,9 @@ pub struct ExportDocument<'a> {
     pub employee_id: &'a str,
     pub punches: Vec<ExportPunch<'a>>,
     pub devices: Vec<ExportDevice<'a>>,
+    /// What each enrolled device's attestation proved (never an IMEI or
+    /// serial: punchguard does not ask for them).
+    pub attested_devices: Vec<ExportAttestedDevice<'a>>,
     pub consents: Vec<ExportConsent>,
     /// The shifts the organisation's schedule assigns the employee.
     pub shift_assignments: Vec<ExportAssignment<'a>>,
@@ -85,6 +88,15 @@ pub struct ExportDevice<'a> {
     pub device_id: &'a str,
     pub bound_time: Timestamp,
     pub revoked_time: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportAttestedDevice<'a> {
+    pub device_id: &'a str,
+    pub enrolled_time: Timestamp,
+    /// SHA-256 of the device's public key.
+    pub key_fingerprint: String,
+    pub facts: &'a crate::engine::attestation::AttestedFacts,
 }
 
 #[derive(Debug, Serialize)]
@@ -231,6 +243,7 @@ pub fn export_json(
     org: &OrgId,
     employee: &EmployeeId,
     data: &EmployeeData,
+    enrolled: &[crate::store::Enrolment],
     schedule: Option<&Schedule>,
     generated_at: Timestamp,
 ) -> String {
@@ -245,6 +258,15 @@ pub fn export_json(
             .map(|(row, evidence)| punch(row, evidence.as_ref()))
             .collect(),
         devices: data.devices.iter().map(device).collect(),
+        attested_devices: enrolled
+            .iter()
+            .map(|e| ExportAttestedDevice {
+                device_id: e.device.as_str(),
+                enrolled_time: e.enrolled_at,
+                key_fingerprint: e.key.fingerprint(),
+                facts: &e.facts,
+            })
+            .collect(),
         consents: data.consents.iter().map(consent).collect(),
         shift_assignments: schedule.map_or_else(Vec::new, |s| assignments(s, employee)),
         audit: data.audit.iter().map(audit).collect(),

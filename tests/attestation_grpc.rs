@@ -521,3 +521,67 @@ async fn malformed_attestations_and_proofs_name_the_field() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_export_shows_attested_facts_and_erasure_removes_the_key() {
+    use punchguard::proto::v1::privacy_service_client::PrivacyServiceClient;
+    let Setup { server, root, .. } = setup(None).await;
+    let aino = server.token(ORG, Role::Device, Some("aino")).await;
+    let privacy = server.token(ORG, Role::Privacy, None).await;
+    let c = challenge(&server, &aino, "aino-pixel").await;
+    let phone = root.android(&AndroidSpec::genuine(PACKAGE, CERT), &c);
+    assert!(
+        enrol(
+            &server,
+            &aino,
+            "aino-pixel",
+            c,
+            android(phone.chain.clone())
+        )
+        .await
+        .unwrap()
+        .trusted
+    );
+
+    let mut client = PrivacyServiceClient::new(server.channel().await);
+    let who = || pb::EmployeeRequest {
+        org_id: String::new(),
+        employee_id: "aino".into(),
+    };
+    let export = client
+        .export_employee(authed(who(), &privacy))
+        .await
+        .unwrap()
+        .into_inner()
+        .json;
+    let export: serde_json::Value = serde_json::from_str(&export).unwrap();
+    let attested = &export["attested_devices"][0];
+    assert_eq!(attested["device_id"], "aino-pixel");
+    assert_eq!(attested["facts"]["security_level"], "trusted_environment");
+    assert_eq!(attested["facts"]["device_locked"], true);
+
+    let erased = client
+        .erase_employee(authed(who(), &privacy))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(erased.devices >= 1, "{erased:?}");
+    // The key is gone with the rest: nothing left to export.
+    let status = client
+        .export_employee(authed(who(), &privacy))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let org = punchguard::engine::OrgId::new(ORG).unwrap();
+    let employee = punchguard::engine::EmployeeId::new("aino").unwrap();
+    assert!(
+        server
+            .app
+            .store
+            .enrolled_devices(&org, &employee)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    server.stop().await;
+}

@@ -74,10 +74,12 @@ pub async fn export(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<S
     .await?;
     // Read again so that the export lists its own audit entry too.
     let data = app.store.employee_data(&actor.org, employee).await?;
+    let enrolled = app.store.enrolled_devices(&actor.org, employee).await?;
     Ok(crate::privacy::export_json(
         &actor.org,
         employee,
         &data,
+        &enrolled,
         schedule.as_ref(),
         Timestamp::now(),
     ))
