@@ -132,6 +132,26 @@ fn codes(verdict: &pb::Verdict) -> Vec<pb::FindingCode> {
     verdict.findings.iter().map(|f| f.code()).collect()
 }
 
+/// Punch `id` from the Android `phone`, signed as it sends it.
+async fn android_signed(
+    server: &TestServer,
+    token: &str,
+    phone: &punchguard::synthetic_device::AndroidDevice,
+    id: &str,
+    device_id: &str,
+) -> pb::Verdict {
+    let (_, bytes) = body(id, device_id);
+    let signature = phone.sign(&bytes);
+    signed(
+        server,
+        token,
+        bytes,
+        pb::submit_signed_punch_request::Proof::Signature(signature),
+    )
+    .await
+    .unwrap()
+}
+
 /// A punch from `device_id`, as bytes to sign.
 fn body(id: &str, device_id: &str) -> (pb::SubmitPunchRequest, Vec<u8>) {
     let mut request = honest(id);
@@ -318,16 +338,7 @@ async fn the_whole_story(postgres: Option<&str>) {
         .unwrap();
     assert_eq!(verdict.decision(), pb::Decision::Rejected, "{verdict:?}");
     // The enrolled phone's signed punch still passes under require.
-    let (_, bytes) = body("signed-3", phone_id);
-    let signature = phone.sign(&bytes);
-    let verdict = signed(
-        &server,
-        &aino,
-        bytes,
-        pb::submit_signed_punch_request::Proof::Signature(signature),
-    )
-    .await
-    .unwrap();
+    let verdict = android_signed(&server, &aino, &phone, "signed-3", phone_id).await;
     assert_eq!(verdict.decision(), pb::Decision::Accepted, "{verdict:?}");
 
     // ListDevices shows what the attestation proved.
@@ -364,16 +375,7 @@ async fn the_whole_story(postgres: Option<&str>) {
         .unwrap()
         .into_inner();
     assert_eq!(answer.entries, 1);
-    let (_, bytes) = body("signed-4", phone_id);
-    let signature = phone.sign(&bytes);
-    let verdict = signed(
-        &server,
-        &aino,
-        bytes,
-        pb::submit_signed_punch_request::Proof::Signature(signature),
-    )
-    .await
-    .unwrap();
+    let verdict = android_signed(&server, &aino, &phone, "signed-4", phone_id).await;
     assert_eq!(codes(&verdict), vec![pb::FindingCode::AttestationRevoked]);
     assert_eq!(verdict.decision(), pb::Decision::Rejected);
 
@@ -389,16 +391,7 @@ async fn the_whole_story(postgres: Option<&str>) {
         ))
         .await
         .unwrap();
-    let (_, bytes) = body("signed-5", phone_id);
-    let signature = phone.sign(&bytes);
-    let verdict = signed(
-        &server,
-        &aino,
-        bytes,
-        pb::submit_signed_punch_request::Proof::Signature(signature),
-    )
-    .await
-    .unwrap();
+    let verdict = android_signed(&server, &aino, &phone, "signed-5", phone_id).await;
     assert!(
         codes(&verdict).contains(&pb::FindingCode::DeviceNotAttested),
         "{verdict:?}"

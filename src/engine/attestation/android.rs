@@ -4,7 +4,7 @@
 //! the challenge, where the key lives, the device's boot state and the app
 //! that asked for the key. Schema: <https://source.android.com/docs/security/features/keystore/attestation>.
 
-use asn1_rs::{Any, Class, FromDer, Sequence, Set};
+use asn1_rs::{Any, Class, FromDer, Sequence};
 use jiff::Timestamp;
 use x509_parser::oid_registry::Oid;
 use x509_parser::prelude::*;
@@ -208,28 +208,22 @@ fn sequence_items(der: &[u8]) -> Asn1Result<Vec<Any<'_>>> {
 }
 
 fn items_of(sequence: Sequence<'_>) -> Asn1Result<Vec<Any<'_>>> {
-    let content: &[u8] = match sequence.content {
-        std::borrow::Cow::Borrowed(bytes) => bytes,
-        std::borrow::Cow::Owned(_) => return Err("indefinite length is not DER".into()),
-    };
-    let mut items = Vec::new();
-    let mut input = content;
-    while !input.is_empty() {
-        let (rest, item) = Any::from_der(input).map_err(error)?;
-        items.push(item);
-        input = rest;
+    match sequence.content {
+        std::borrow::Cow::Borrowed(content) => der_items(content),
+        std::borrow::Cow::Owned(_) => Err("indefinite length is not DER".into()),
     }
-    Ok(items)
 }
 
 fn set_items<'a>(any: &Any<'a>) -> Asn1Result<Vec<Any<'a>>> {
-    let set: Set<'_> = any.clone().set().map_err(error)?;
-    let content: &[u8] = match set.content {
-        std::borrow::Cow::Borrowed(bytes) => bytes,
-        std::borrow::Cow::Owned(_) => return Err("indefinite length is not DER".into()),
-    };
+    match any.clone().set().map_err(error)?.content {
+        std::borrow::Cow::Borrowed(content) => der_items(content),
+        std::borrow::Cow::Owned(_) => Err("indefinite length is not DER".into()),
+    }
+}
+
+/// The DER values one after another in a SEQUENCE's or SET's content.
+fn der_items(mut input: &[u8]) -> Asn1Result<Vec<Any<'_>>> {
     let mut items = Vec::new();
-    let mut input = content;
     while !input.is_empty() {
         let (rest, item) = Any::from_der(input).map_err(error)?;
         items.push(item);
