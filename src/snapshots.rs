@@ -6,11 +6,11 @@
 //! which compares each organisation's stored fence-set version with the one
 //! in memory.
 
-use crate::engine::attestation::{AttestationConfig, RevocationList};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use crate::engine::attestation::{AttestationConfig, RevocationList};
 use crate::engine::{OrgId, OrgSnapshot};
 use crate::metrics as m;
 use crate::store::{self, Store};

@@ -2,12 +2,12 @@
 //! (JSON texts, microsecond times) and read back, shared by every store so
 //! that the SQLite file and the PostgreSQL tables hold the same formats.
 
-use crate::engine::Assurance;
-use crate::engine::attestation::{AppIdentity, AttestedDevice, AttestedFacts, DeviceKey};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::attendance::{Assignment, Schedule, Shift};
+use crate::engine::Assurance;
+use crate::engine::attestation::{AppIdentity, AttestedDevice, AttestedFacts, DeviceKey};
 use crate::engine::beacons::{IBeaconId, SiteBeacon};
 use crate::engine::signatures::CheatCategory;
 use crate::engine::sites::Requirement;
