@@ -171,10 +171,12 @@ pub async fn enrol(
     Ok(Enrolled { report, findings })
 }
 
-fn revocation_list(settings: &AttestationSettings) -> Result<RevocationList> {
+fn revocation_list(settings: &AttestationSettings) -> Result<std::sync::Arc<RevocationList>> {
     Ok(match &settings.revocations {
-        Some(json) => RevocationList::parse(json.as_bytes())
-            .map_err(|e| AppError::Internal(format!("stored revocation list: {e}")))?,
+        Some(json) => std::sync::Arc::new(
+            RevocationList::parse(json.as_bytes())
+                .map_err(|e| AppError::Internal(format!("stored revocation list: {e}")))?,
+        ),
         None => RevocationList::shipped(),
     })
 }
@@ -214,7 +216,7 @@ pub async fn put_revocations(app: &App, actor: &Actor, json: Option<Vec<u8>>) ->
                 RevocationList::parse(&json).map_err(|e| AppError::invalid("status_json", e))?;
             let text = String::from_utf8(json)
                 .map_err(|_| AppError::invalid("status_json", "not UTF-8"))?;
-            (list, Some(text))
+            (std::sync::Arc::new(list), Some(text))
         }
         None => (RevocationList::shipped(), None),
     };

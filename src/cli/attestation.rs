@@ -211,7 +211,9 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
         },
     };
     let revocations = match &args.revocations {
-        Some(path) => RevocationList::parse(&std::fs::read(path)?).map_err(anyhow::Error::msg)?,
+        Some(path) => std::sync::Arc::new(
+            RevocationList::parse(&std::fs::read(path)?).map_err(anyhow::Error::msg)?,
+        ),
         None => RevocationList::shipped(),
     };
     let at = args.at.unwrap_or_else(jiff::Timestamp::now);

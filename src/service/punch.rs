@@ -6,36 +6,24 @@ use super::status::respond;
 use super::{auth, convert};
 use crate::app::punches::{self, Bundle};
 use crate::app::{App, AppError};
+use crate::engine::{EmployeeId, OrgId, Punch};
 use crate::proto::v1::{self as pb, punch_service_server::PunchService};
+use jiff::Timestamp;
 
 pub struct PunchApi(pub App);
 
 impl PunchApi {
-    async fn submit(
+    /// Admits the calling device, builds the punch from its request with
+    /// `to_punch` (plain or signed), then judges and records it.
+    async fn record<T>(
         &self,
-        request: Request<pb::SubmitPunchRequest>,
+        request: Request<T>,
+        to_punch: impl FnOnce(T, &OrgId, &EmployeeId, Timestamp) -> Result<Punch, AppError>,
     ) -> Result<pb::SubmitPunchResponse, AppError> {
         let app = &self.0;
         let actor = auth::authenticate(app, &request, punches::ROLE).await?;
         let device = punches::admit(app, actor)?;
-        let punch = convert::punch(
-            request.into_inner(),
-            device.org(),
-            device.employee(),
-            convert::now(),
-        )?;
-        let recorded = punches::submit(app, &device, punch).await?;
-        Ok(convert::submit_response(&recorded))
-    }
-
-    async fn submit_signed(
-        &self,
-        request: Request<pb::SubmitSignedPunchRequest>,
-    ) -> Result<pb::SubmitPunchResponse, AppError> {
-        let app = &self.0;
-        let actor = auth::authenticate(app, &request, punches::ROLE).await?;
-        let device = punches::admit(app, actor)?;
-        let punch = convert::attestation::signed_punch(
+        let punch = to_punch(
             request.into_inner(),
             device.org(),
             device.employee(),
@@ -81,13 +69,17 @@ impl PunchService for PunchApi {
         &self,
         request: Request<pb::SubmitPunchRequest>,
     ) -> Result<Response<pb::SubmitPunchResponse>, Status> {
-        respond("SubmitPunch", self.submit(request).await)
+        respond("SubmitPunch", self.record(request, convert::punch).await)
     }
 
     async fn submit_signed_punch(
         &self,
         request: Request<pb::SubmitSignedPunchRequest>,
     ) -> Result<Response<pb::SubmitPunchResponse>, Status> {
-        respond("SubmitSignedPunch", self.submit_signed(request).await)
+        respond(
+            "SubmitSignedPunch",
+            self.record(request, convert::attestation::signed_punch)
+                .await,
+        )
     }
 }

@@ -395,13 +395,9 @@ pub struct AttestationConfig {
 
 impl Default for AttestationConfig {
     fn default() -> Self {
-        static SHIPPED: std::sync::OnceLock<std::sync::Arc<RevocationList>> =
-            std::sync::OnceLock::new();
         Self {
             app: AppIdentity::default(),
-            revocations: SHIPPED
-                .get_or_init(|| std::sync::Arc::new(RevocationList::shipped()))
-                .clone(),
+            revocations: RevocationList::shipped(),
         }
     }
 }

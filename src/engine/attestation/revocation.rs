@@ -4,6 +4,7 @@
 //! `{"entries": {"<serial, lowercase hex>": {"status": "REVOKED", "reason": …}}}`.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
@@ -32,8 +33,14 @@ struct Document {
 }
 
 impl RevocationList {
-    pub fn shipped() -> Self {
-        Self::parse(SHIPPED.as_bytes()).expect("the shipped status list parses")
+    /// The shipped snapshot, parsed once and shared.
+    pub fn shipped() -> Arc<Self> {
+        static PARSED: OnceLock<Arc<RevocationList>> = OnceLock::new();
+        PARSED
+            .get_or_init(|| {
+                Arc::new(Self::parse(SHIPPED.as_bytes()).expect("the shipped status list parses"))
+            })
+            .clone()
     }
 
     /// Reads a list in Google's JSON format.
