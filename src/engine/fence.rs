@@ -3,20 +3,19 @@
 //! Lookups are two-phase, as in tile38: an R-tree of bounding boxes in
 //! degrees prefilters, then an exact predicate decides. R-tree distances are
 //! in degrees and mean nothing on the ground, so the index is never asked
-//! for distances: metres always come from geo's Haversine (polygon edges) or
-//! Geodesic (circle centres) measures.
+//! for distances: metres always come from the WGS-84 ellipsoid (see
+//! [`super::ellipsoid`] for the edge model and the error bound).
 //!
 //! Boundary rule: a fix exactly on a polygon's boundary is inside (`Covers`,
 //! not `Contains`). A phone cannot resolve a line anyway, and giving the
 //! benefit of the doubt on the line keeps honest people out of review.
 
-use geo::{
-    BoundingRect, Closest, Covers, Distance, Geodesic, Haversine, HaversineClosestPoint, LinesIter,
-    MultiPolygon, Point,
-};
+use geo::{BoundingRect, Covers, MultiPolygon, Point};
 use rstar::{AABB, Envelope, RTree, RTreeObject, primitives::GeomWithData, primitives::Rectangle};
 
-/// Mean Earth radius used by geo's Haversine measure (GRS80), in metres.
+use super::ellipsoid::{self, SphereBound};
+
+/// Mean Earth radius (GRS80), in metres: the sphere search boxes are drawn on.
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// Half the Earth's circumference: no two points are further apart.
@@ -24,8 +23,8 @@ const HALF_CIRCUMFERENCE_M: f64 = std::f64::consts::PI * EARTH_RADIUS_M;
 
 /// Search boxes are widened by this factor plus [`SEARCH_MARGIN_M`] so that
 /// the sphere/ellipsoid difference (< 0.6%) can never push a true candidate
-/// outside a box. (Great-circle edge bulge is added per index, see
-/// [`FenceIndex::nearest`].)
+/// outside a box: R / 1.01 is below the ellipsoid's smallest radius of
+/// curvature ([`ellipsoid::MIN_RADIUS_M`]).
 const SEARCH_SLACK: f64 = 1.01;
 const SEARCH_MARGIN_M: f64 = 5.0;
 
@@ -44,59 +43,34 @@ impl FenceGeometry {
         match self {
             FenceGeometry::Polygon(mp) => mp.covers(&p),
             FenceGeometry::Circle { center, radius_m } => {
-                Geodesic.distance(*center, p) <= *radius_m
+                ellipsoid::geodesic_m(*center, p) <= *radius_m
             }
         }
     }
 
-    /// Metres from `p` to the nearest point of the fence; 0 when covered.
+    /// Metres on the WGS-84 ellipsoid from `p` to the nearest point of the
+    /// fence; 0 when covered. For a polygon that is the nearest point of its
+    /// boundary, whose edges are straight in longitude/latitude as for
+    /// [`Self::covers`]; for a circle, the geodesic to its centre less the
+    /// radius (exact: the nearest point lies on that geodesic).
     pub fn distance_m(&self, p: Point<f64>) -> f64 {
         match self {
             FenceGeometry::Polygon(mp) => {
                 if mp.covers(&p) {
-                    return 0.0;
-                }
-                if let Some(d) = planar_distance_m(mp, p) {
-                    return d;
-                }
-                match mp.haversine_closest_point(&p) {
-                    Closest::Intersection(_) => 0.0,
-                    Closest::SinglePoint(q) => Haversine.distance(p, q),
-                    // Only for degenerate rings, which import rejects.
-                    Closest::Indeterminate => f64::INFINITY,
+                    0.0
+                } else {
+                    ellipsoid::boundary_distance_m(mp, p)
                 }
             }
             FenceGeometry::Circle { center, radius_m } => {
-                (Geodesic.distance(*center, p) - radius_m).max(0.0)
+                (ellipsoid::geodesic_m(*center, p) - radius_m).max(0.0)
             }
         }
     }
 
-    /// How far below a spherical lower bound to the fence's envelope its
-    /// measured distance may fall, as `(factor, metres)`: `bound * factor - metres`
-    /// is still a lower bound.
-    ///
-    /// Circles are measured on the ellipsoid, up to 0.6% shorter than on the
-    /// sphere. Polygon edges are great-circle arcs, which bow poleward out of
-    /// the degree box by up to L²·tan φ / 8R for an edge of length L.
-    fn bound_slack(&self) -> (f64, f64) {
-        match self {
-            FenceGeometry::Circle { .. } => (1.0 / 1.007, 1.0),
-            FenceGeometry::Polygon(mp) => {
-                let bulge = mp
-                    .lines_iter()
-                    .map(|edge| {
-                        let length = Haversine.distance(edge.start_point(), edge.end_point());
-                        let lat = edge.start.y.abs().max(edge.end.y.abs()).min(89.0);
-                        length * length * lat.to_radians().tan() / (8.0 * EARTH_RADIUS_M)
-                    })
-                    .fold(0.0, f64::max);
-                (1.0, bulge + 1.0)
-            }
-        }
-    }
-
-    /// Boxes in degrees that cover the fence (two for a circle across the antimeridian).
+    /// Boxes in degrees that cover the fence: every point of it lies in one
+    /// (a polygon's edges are straight in degrees, so they never leave its
+    /// bounding box; a circle's boxes are drawn with slack).
     fn envelopes(&self) -> Vec<AABB<[f64; 2]>> {
         match self {
             FenceGeometry::Polygon(mp) => mp
@@ -161,63 +135,6 @@ pub fn boxes_within(center: Point<f64>, radius_m: f64) -> Vec<AABB<[f64; 2]>> {
     }
 }
 
-/// Metres per degree of latitude on the Haversine sphere.
-const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
-
-/// Beyond this, or with longer edges, the plane below is not trusted.
-const PLANAR_LIMIT_M: f64 = 5_000.0;
-
-/// The distance from `p` to a polygon's boundary, without trigonometry per
-/// edge: the rings are projected onto a local plane around `p`
-/// (equirectangular, so x shrinks with the cosine of the latitude) and the
-/// closest boundary point is found there; its distance is then measured
-/// with Haversine like any other. Within 5 km and for edges under 5 km the
-/// answer differs from the great-circle search by well under a metre: the
-/// plane's distortion, and an edge drawn straight in degrees rather than
-/// along a great circle (the bulge the index's bounds already allow for).
-/// `None` when the fence is farther, has longer edges, or
-/// lies across the antimeridian or near a pole: the spherical search then
-/// decides. The miss profile at 200k fences was half `sin`/`cos`/`atan2`
-/// inside `HaversineClosestPoint` before this.
-fn planar_distance_m(mp: &MultiPolygon<f64>, p: Point<f64>) -> Option<f64> {
-    if p.y().abs() > 80.0 {
-        return None;
-    }
-    let kx = METRES_PER_DEGREE * p.y().to_radians().cos();
-    let ky = METRES_PER_DEGREE;
-    let limit2 = PLANAR_LIMIT_M * PLANAR_LIMIT_M;
-    let mut best: Option<(f64, geo::Coord<f64>)> = None;
-    for edge in mp.lines_iter() {
-        let (sx, sy) = (edge.start.x - p.x(), edge.start.y - p.y());
-        let (ex, ey) = (edge.end.x - p.x(), edge.end.y - p.y());
-        if sx.abs() > 90.0 || ex.abs() > 90.0 {
-            return None;
-        }
-        let (ax, ay) = (sx * kx, sy * ky);
-        let (dx, dy) = ((ex - sx) * kx, (ey - sy) * ky);
-        let length2 = dx * dx + dy * dy;
-        if length2 > limit2 {
-            return None;
-        }
-        let t = if length2 > 0.0 {
-            (-(ax * dx + ay * dy) / length2).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let (cx, cy) = (ax + t * dx, ay + t * dy);
-        let d2 = cx * cx + cy * cy;
-        if best.is_none_or(|(b, _)| d2 < b) {
-            let on_edge = geo::Coord {
-                x: edge.start.x + t * (edge.end.x - edge.start.x),
-                y: edge.start.y + t * (edge.end.y - edge.start.y),
-            };
-            best = Some((d2, on_edge));
-        }
-    }
-    let (d2, closest) = best?;
-    (d2 <= limit2).then(|| Haversine.distance(p, Point::from(closest)))
-}
-
 /// A fence in the index: its geometry and the position of its site in the snapshot.
 #[derive(Debug, Clone)]
 pub struct IndexedFence {
@@ -232,11 +149,6 @@ type Entry = GeomWithData<Rectangle<[f64; 2]>, usize>;
 pub struct FenceIndex {
     tree: RTree<Entry>,
     fences: Vec<IndexedFence>,
-    /// [`FenceGeometry::bound_slack`] of each fence, computed once.
-    slack: Vec<(f64, f64)>,
-    /// The largest metres term of `slack`: how far any fence's measured
-    /// edge may stray outside its envelope.
-    max_margin_m: f64,
 }
 
 impl FenceIndex {
@@ -250,11 +162,8 @@ impl FenceIndex {
                 })
             })
             .collect();
-        let slack: Vec<_> = fences.iter().map(|f| f.geometry.bound_slack()).collect();
         Self {
             tree: RTree::bulk_load(entries),
-            max_margin_m: slack.iter().map(|s| s.1).fold(0.0, f64::max),
-            slack,
             fences,
         }
     }
@@ -289,20 +198,20 @@ impl FenceIndex {
     ///    and its true distance `d` in metres (degrees are only a guess:
     ///    a degree of longitude shrinks with latitude).
     /// 2. Every fence closer than `d` has a point inside the boxes around
-    ///    `p` of radius `d` (plus the edge bulge allowance), so only
-    ///    envelopes meeting those boxes can win.
+    ///    `p` of radius `d` (every point of a fence lies in its envelope),
+    ///    so only envelopes meeting those boxes can win.
     /// 3. Those are measured in order of a rigorous lower bound on their
     ///    distance, stopping once the bound exceeds the best found.
     pub fn nearest(&self, p: Point<f64>) -> Option<(usize, f64)> {
         let first = self.tree.nearest_neighbor(&[p.x(), p.y()])?.data;
         let mut best = (first, self.fences[first].geometry.distance_m(p));
-        let bound = LowerBound::new(p);
-        let mut candidates: Vec<(f64, usize)> = boxes_within(p, best.1 + self.max_margin_m)
+        let bound = SphereBound::new(p);
+        let mut candidates: Vec<(f64, usize)> = boxes_within(p, best.1)
             .iter()
             .flat_map(|bx| self.tree.locate_in_envelope_intersecting(bx))
             .filter_map(|e| {
-                let (factor, margin) = self.slack[e.data];
-                let b = bound.to(&e.envelope()) * factor - margin;
+                let ([lon0, lat0], [lon1, lat1]) = (e.envelope().lower(), e.envelope().upper());
+                let b = bound.to_box(lon0, lat0, lon1, lat1);
                 (b <= best.1).then_some((b, e.data))
             })
             .collect();
@@ -317,62 +226,6 @@ impl FenceIndex {
             }
         }
         Some(best)
-    }
-}
-
-/// A lower bound, in metres, on the distance from a point to any point of a
-/// degree box, valid anywhere on the globe (antimeridian and poles too).
-///
-/// The haversine formula, hav θ = hav Δφ + cos φ₁ cos φ₂ hav Δλ, grows with
-/// each gap; a point of the box has gaps at least the box's clamped ones and
-/// a latitude whose cosine is at least the smaller at the box's two edges
-/// (cosine is concave on -90..90). Filling those in gives the bound. It is
-/// spherical; [`FenceGeometry::bound_slack`] says what a fence's own measure
-/// may undercut it by.
-struct LowerBound {
-    lon: f64,
-    lat: f64,
-    cos_lat: f64,
-}
-
-fn hav(degrees: f64) -> f64 {
-    let s = (degrees.to_radians() / 2.0).sin();
-    s * s
-}
-
-impl LowerBound {
-    fn new(p: Point<f64>) -> Self {
-        Self {
-            lon: p.x(),
-            lat: p.y(),
-            cos_lat: p.y().to_radians().cos(),
-        }
-    }
-
-    fn to(&self, bx: &AABB<[f64; 2]>) -> f64 {
-        let (lon, lat) = (self.lon, self.lat);
-        let ([lon0, lat0], [lon1, lat1]) = (bx.lower(), bx.upper());
-        let dlat = if lat < lat0 {
-            lat0 - lat
-        } else if lat > lat1 {
-            lat - lat1
-        } else {
-            0.0
-        };
-        let dlon = if (lon0..=lon1).contains(&lon) {
-            0.0
-        } else {
-            let west = (lon0 - lon).rem_euclid(360.0);
-            let east = (lon - lon1).rem_euclid(360.0);
-            west.min(east)
-        };
-        let cos_box = lat0
-            .to_radians()
-            .cos()
-            .min(lat1.to_radians().cos())
-            .max(0.0);
-        let h = hav(dlat) + self.cos_lat * cos_box * hav(dlon);
-        2.0 * h.clamp(0.0, 1.0).sqrt().asin() * EARTH_RADIUS_M
     }
 }
 
@@ -511,31 +364,6 @@ mod tests {
             }
         }
 
-        /// The lower bound never exceeds the distance to any point of the box,
-        /// anywhere on the globe.
-        #[test]
-        fn lower_bound_is_a_lower_bound(
-            p in (-180f64..180.0, -89.9f64..89.9),
-            corner in (-180f64..179.0, -89.9f64..89.0),
-            size in (0.0001f64..60.0, 0.0001f64..60.0),
-        ) {
-            let lo = [corner.0, corner.1];
-            let hi = [(corner.0 + size.0).min(180.0), (corner.1 + size.1).min(90.0)];
-            let bx = AABB::from_corners(lo, hi);
-            let p = Point::new(p.0, p.1);
-            let bound = LowerBound::new(p).to(&bx);
-            for i in 0..=8 {
-                for j in 0..=8 {
-                    let q = Point::new(
-                        lo[0] + (hi[0] - lo[0]) * f64::from(i) / 8.0,
-                        lo[1] + (hi[1] - lo[1]) * f64::from(j) / 8.0,
-                    );
-                    let d = Haversine.distance(p, q);
-                    prop_assert!(bound <= d + 1e-6, "bound {} > distance {} to {:?}", bound, d, q);
-                }
-            }
-        }
-
         /// Nearest agrees with a full scan for fences scattered over the
         /// whole globe, the antimeridian included.
         #[test]
@@ -553,44 +381,6 @@ mod tests {
                 let brute = fences.iter().map(|f| f.distance_m(p)).fold(f64::INFINITY, f64::min);
                 let (_, d) = idx.nearest(p).unwrap();
                 prop_assert!((d - brute).abs() < 1e-6, "index {} vs scan {}", d, brute);
-            }
-        }
-
-        /// The plane's shortcut agrees with the spherical closest point on
-        /// irregular polygons up to 5 km away, at any latitude it serves.
-        #[test]
-        fn planar_distance_agrees_with_haversine(
-            centre in (-179.0f64..179.0, -79.0f64..79.0),
-            radii in prop::collection::vec(20.0f64..600.0, 3..12),
-            offset in (-0.04f64..0.04, -0.04f64..0.04),
-        ) {
-            // A star-shaped ring around the centre, radii in metres.
-            let (cx, cy) = centre;
-            let kx = METRES_PER_DEGREE * cy.to_radians().cos();
-            let n = radii.len();
-            let mut ring: Vec<(f64, f64)> = radii
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let a = std::f64::consts::TAU * i as f64 / n as f64;
-                    (cx + r * a.cos() / kx, cy + r * a.sin() / METRES_PER_DEGREE)
-                })
-                .collect();
-            ring.push(ring[0]);
-            let mp = MultiPolygon(vec![geo::Polygon::new(ring.into(), vec![])]);
-            let p = Point::new(cx + offset.0, cy + offset.1);
-            prop_assume!(!mp.covers(&p));
-            let spherical = match mp.haversine_closest_point(&p) {
-                Closest::SinglePoint(q) => Haversine.distance(p, q),
-                other => return Err(TestCaseError::reject(format!("{other:?}"))),
-            };
-            if let Some(planar) = planar_distance_m(&mp, p) {
-                prop_assert!(
-                    (planar - spherical).abs() < 0.5 + spherical * 1e-4,
-                    "planar {} vs haversine {}", planar, spherical
-                );
-            } else {
-                prop_assert!(spherical > PLANAR_LIMIT_M * 0.99, "declined at {} m", spherical);
             }
         }
 

@@ -6,6 +6,7 @@
 //!
 //! - [`types`]: validated domain types, finding codes, decisions.
 //! - [`fence`]: fence geometry and the R-tree index (prefilter + exact predicate).
+//! - [`ellipsoid`]: metres on WGS-84 from a fix to a fence edge.
 //! - [`sites`]: sites and their import from GeoJSON.
 //! - [`coords`]: WGS-84 / GCJ-02 / BD-09 conversion.
 //! - [`signatures`]: known cheat software.
@@ -19,6 +20,7 @@
 pub mod attestation;
 pub mod beacons;
 pub mod coords;
+pub mod ellipsoid;
 pub mod fence;
 pub mod history;
 pub mod policy;

@@ -436,6 +436,15 @@ fn fence_of(
         ));
     }
     match &geometry.value {
+        GeometryValue::Polygon { coordinates } => check_rings(coordinates, &geometry_path)?,
+        GeometryValue::MultiPolygon { coordinates } => {
+            for (i, polygon) in coordinates.iter().enumerate() {
+                check_rings(polygon, &format!("{geometry_path}.coordinates[{i}]"))?;
+            }
+        }
+        _ => {}
+    }
+    match &geometry.value {
         value @ (GeometryValue::Polygon { .. } | GeometryValue::MultiPolygon { .. }) => {
             let polygons: MultiPolygon<f64> = match value {
                 GeometryValue::Polygon { .. } => MultiPolygon(vec![
@@ -485,6 +494,61 @@ fn fence_of(
             ),
         )),
     }
+}
+
+/// RFC 7946 §3.1.6: a ring has at least four positions and ends where it
+/// starts. §3.1.9: a ring that crosses the antimeridian must be cut there.
+/// An edge is the straight line in longitude/latitude between its ends (the
+/// model containment and distance share), so an edge from 179.9° to
+/// -179.9° runs 359.8° the long way round: a fence around Fiji would cover
+/// the Gulf of Guinea. Such rings are refused, with how to mend them, rather
+/// than guessed at. Edges along a pole or along the ±180° meridian itself
+/// (as Natural Earth draws Antarctica) are taken as written.
+fn check_rings(rings: &[Vec<geojson::Position>], path: &str) -> Result<(), ImportError> {
+    for (r, ring) in rings.iter().enumerate() {
+        let ring_path = if path.ends_with(']') {
+            format!("{path}[{r}]")
+        } else {
+            format!("{path}.coordinates[{r}]")
+        };
+        if ring.len() < 4 {
+            return Err(err(
+                ring_path,
+                format!(
+                    "a ring needs at least 4 positions (the last repeating the first), got {}",
+                    ring.len()
+                ),
+            ));
+        }
+        if ring.first().map(|p| &p[..2]) != ring.last().map(|p| &p[..2]) {
+            return Err(err(
+                ring_path,
+                "ring is not closed: its last position must repeat its first (RFC 7946 §3.1.6)",
+            ));
+        }
+        for (k, pair) in ring.windows(2).enumerate() {
+            let (a, b) = (&pair[0], &pair[1]);
+            let along_pole = a[1].abs() == 90.0 && b[1].abs() == 90.0;
+            let along_antimeridian = a[0].abs() == 180.0 && b[0].abs() == 180.0;
+            if (b[0] - a[0]).abs() > 180.0 && !along_pole && !along_antimeridian {
+                return Err(err(
+                    format!("{ring_path}[{k}]"),
+                    format!(
+                        "the edge from [{}, {}] to [{}, {}] crosses the antimeridian: edges are \
+                         straight in longitude/latitude, so it would span {:.1}° of longitude the \
+                         long way round; split the polygon at ±180° into a MultiPolygon with one \
+                         part on each side (RFC 7946 §3.1.9)",
+                        a[0],
+                        a[1],
+                        b[0],
+                        b[1],
+                        (b[0] - a[0]).abs()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_coordinate(lon: f64, lat: f64) -> Result<(), String> {
