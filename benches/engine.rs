@@ -1,7 +1,8 @@
 //! The engine's verdict for one punch against the real Kotka building
-//! footprints (2,171 polygon fences): inside a building (hit), far from
-//! any building (miss), and just outside a wall within the fix's accuracy
-//! (near-boundary). Each case cycles through 512 different punches so the
+//! footprints (2,171 polygon fences): inside a building (hit), 300 m – 3 km
+//! from any building (miss), just outside a wall within the fix's accuracy
+//! (near-boundary), and thousands of kilometres from every building
+//! (miss_far). Each case cycles through 512 different punches so the
 //! figure is not one lucky cached path. Also: building the snapshot
 //! (parsing aside, R-tree bulk load included). Each case also runs with
 //! full evidence: GPS, 20 WiFi APs, 5 beacons, device facts, sensors, 300
@@ -67,7 +68,7 @@ fn interior(site: &SiteDefinition) -> Option<Point<f64>> {
 
 /// Deterministic punch sets for each case, checked against the index so a
 /// "miss" really misses and a "near" really is near.
-fn cases(sites: &[SiteDefinition], snapshot: &OrgSnapshot) -> [(&'static str, Vec<Punch>); 3] {
+fn cases(sites: &[SiteDefinition], snapshot: &OrgSnapshot) -> [(&'static str, Vec<Punch>); 4] {
     let index = &snapshot.index;
     let hits: Vec<_> = sites
         .iter()
@@ -110,7 +111,23 @@ fn cases(sites: &[SiteDefinition], snapshot: &OrgSnapshot) -> [(&'static str, Ve
         .take(PUNCHES_PER_CASE)
         .map(|p| punch_at(p, 25.0))
         .collect();
-    [("hit", hits), ("miss", misses), ("near_boundary", near)]
+    // Thousands of kilometres from every building: the North Atlantic,
+    // Africa, Siberia, the South Pacific (the nearest fence still sought).
+    let far: Vec<_> = (0..PUNCHES_PER_CASE)
+        .map(|i| {
+            let (lon, lat) = [(-30.0, 45.0), (20.0, 5.0), (100.0, 65.0), (-150.0, -20.0)][i % 4];
+            punch_at(
+                Point::new(lon + (i % 17) as f64 * 0.7, lat + (i % 13) as f64 * 0.4),
+                10.0,
+            )
+        })
+        .collect();
+    [
+        ("hit", hits),
+        ("miss", misses),
+        ("near_boundary", near),
+        ("miss_far", far),
+    ]
 }
 
 const BEACON_UUID: &str = "f7826da6-4fa2-4e98-8024-bc5b71e0893e";

@@ -1,5 +1,6 @@
-//! The engine at scale: a GPS-only verdict inside a fence (hit) and far
-//! from any (miss, distance to the nearest fence included) against 2k, 20k
+//! The engine at scale: a GPS-only verdict inside a fence (hit), near none
+//! (miss, 300 m – 3 km away) and thousands of kilometres from every fence
+//! (miss_far), the distance to the nearest fence included, against 2k, 20k
 //! and 200k real footprints (Kotka tiled, see common/tiles.rs); building the
 //! 200k snapshot (R-tree bulk load); and the memory the 200k snapshot holds,
 //! printed as bytes per fence.
@@ -97,8 +98,20 @@ fn bench_scale(c: &mut Criterion) {
                 ))
             })
             .collect();
+        // Far misses: thousands of kilometres from every fence (the North
+        // Atlantic, Africa, Siberia, the Pacific), the nearest still sought.
+        let far: Vec<Punch> = (0..CASES)
+            .map(|i| {
+                let (lon, lat) =
+                    [(-30.0, 45.0), (20.0, 5.0), (100.0, 65.0), (-150.0, -20.0)][i % 4];
+                punch_at(Point::new(
+                    lon + (i % 17) as f64 * 0.7,
+                    lat + (i % 13) as f64 * 0.4,
+                ))
+            })
+            .collect();
         let history = History::default();
-        for (case, punches) in [("hit", &hits), ("miss", &misses)] {
+        for (case, punches) in [("hit", &hits), ("miss", &misses), ("miss_far", &far)] {
             group.bench_with_input(BenchmarkId::new(case, fences), punches, |b, punches| {
                 let mut i = 0;
                 b.iter(|| {
