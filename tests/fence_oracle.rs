@@ -13,7 +13,7 @@ use geo::{MultiPolygon, Point, Polygon};
 use geographiclib_rs::{DirectGeodesic, Geodesic, InverseGeodesic};
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
-use punchguard::engine::ellipsoid::{EXACT_WITHIN_M, FAR_TOLERANCE};
+use punchguard::engine::ellipsoid::{EXACT_WITHIN_M, tolerance};
 use punchguard::engine::fence::{FenceGeometry, FenceIndex, IndexedFence};
 use punchguard::engine::sites::{SiteDefinition, parse_sites_geojson};
 use punchguard::engine::{
@@ -280,7 +280,7 @@ proptest! {
         let agrees = if oracle <= EXACT_WITHIN_M {
             within_contract(engine, oracle)
         } else {
-            engine >= oracle * (1.0 - 0.0005) && engine <= oracle / (1.0 - FAR_TOLERANCE)
+            engine >= oracle * (1.0 - 0.0005) && engine <= oracle / (1.0 - tolerance(oracle))
         };
         prop_assert!(
             agrees,

@@ -54,22 +54,41 @@ pub const NEAR_MAX_LAT: f64 = 85.0;
 /// (within the contract above).
 pub const EXACT_WITHIN_M: f64 = 50_000.0;
 /// Beyond [`EXACT_WITHIN_M`], how much nearer than reported a fence may be,
-/// as a fraction of the distance. Half of it is spent choosing the nearest
-/// edge of a polygon, half choosing the nearest fence. A fix that far from
-/// every fence is outside whatever the answer, and the rigorous bounds are
-/// up to 0.7 % below the truth: an exact answer would have to measure every
-/// edge of every fence in a distant cluster (27 ms at 200k fences).
+/// as a fraction of the distance, up to [`FAR_WITHIN_M`]; beyond that,
+/// [`VERY_FAR_TOLERANCE`]. Half of it is spent choosing the nearest edge of
+/// a polygon, half choosing the nearest fence. A fix that far from every
+/// fence is outside whatever the answer, and the rigorous bounds are up to
+/// 0.7 % below the truth (1 % on a path across the equator): an exact
+/// answer would have to measure every edge of every fence in a distant
+/// cluster (27 – 38 ms at 200k fences).
 pub const FAR_TOLERANCE: f64 = 0.01;
+/// Up to this far, [`FAR_TOLERANCE`] holds.
+pub const FAR_WITHIN_M: f64 = 1_000_000.0;
+/// Beyond [`FAR_WITHIN_M`] (another continent).
+pub const VERY_FAR_TOLERANCE: f64 = 0.03;
+
+/// How much nearer than `best` metres something may be and still be
+/// ignored, as a fraction of `best`: the precision promised at that
+/// distance. Exact a little beyond each limit, so that a true distance
+/// within a limit is never cut short by a best found just outside it.
+pub fn tolerance(best: f64) -> f64 {
+    if best <= EXACT_WITHIN_M / (1.0 - FAR_TOLERANCE) {
+        0.0
+    } else if best <= FAR_WITHIN_M / (1.0 - VERY_FAR_TOLERANCE) {
+        FAR_TOLERANCE
+    } else {
+        VERY_FAR_TOLERANCE
+    }
+}
 
 /// Whether something whose lower bound is `bound` metres may still come
 /// nearer than `best`, to the precision promised at that distance.
 pub fn may_beat(bound: f64, best: f64) -> bool {
-    // Exact a little beyond the limit, so that a true distance within it is
-    // never cut short by a best found just outside it.
-    if best <= EXACT_WITHIN_M / (1.0 - FAR_TOLERANCE) {
+    let tolerance = tolerance(best);
+    if tolerance == 0.0 {
         bound <= best
     } else {
-        bound < best * (1.0 - FAR_TOLERANCE / 2.0)
+        bound < best * (1.0 - tolerance / 2.0)
     }
 }
 
