@@ -359,6 +359,12 @@ impl SphereBound {
         }
     }
 
+    /// The bound to an R-tree box (degrees, `[lon, lat]` corners).
+    pub fn to_aabb(&self, bx: &rstar::AABB<[f64; 2]>) -> f64 {
+        let ([lon0, lat0], [lon1, lat1]) = (bx.lower(), bx.upper());
+        self.to_box(lon0, lat0, lon1, lat1)
+    }
+
     /// The bound to the box from `(lon0, lat0)` to `(lon1, lat1)`; the
     /// longitudes may lie outside -180..180 (they are compared modulo 360).
     pub fn to_box(&self, lon0: f64, lat0: f64, lon1: f64, lat1: f64) -> f64 {

@@ -198,48 +198,95 @@ impl FenceIndex {
     /// The fence nearest to `p` and its distance in metres, or `None` for an
     /// empty index. Ties go to the lowest-numbered fence.
     ///
-    /// A best-first descent of the R-tree (as in Hjaltason & Samet's
-    /// incremental nearest neighbour): nodes are visited in order of a
-    /// rigorous lower bound on the metres from `p` to anything in their box
-    /// ([`SphereBound`]), fences are measured exactly as they come out, and
-    /// the search stops once no box can hold anything nearer. Degrees are
-    /// never compared as distances, so the antimeridian and the poles need
-    /// no special case.
+    /// The fence whose box is nearest in degrees gives a first candidate
+    /// and its true distance `d` (degrees are only a guess: a degree of
+    /// longitude shrinks with latitude). Then one of two searches, both
+    /// pruning with a rigorous lower bound on the metres from `p` to
+    /// anything in a box ([`SphereBound`]):
     ///
-    /// Within [`ellipsoid::EXACT_WITHIN_M`] the answer is exact; beyond it,
-    /// no fence is nearer than the one reported by more than
-    /// [`ellipsoid::tolerance`] of the distance (1 % to 1,000 km, 3 %
-    /// beyond).
+    /// - `d` within [`LOCAL_SEARCH_M`] (a fix at a wall): every fence nearer
+    ///   than `d` has a point in the degree boxes around `p` of radius `d`,
+    ///   so only the few envelopes meeting them are bounded and measured.
+    /// - farther: a best-first descent of the R-tree (Hjaltason & Samet's
+    ///   incremental nearest neighbour), nodes in order of their bound,
+    ///   stopping once no box can hold anything nearer. A box of radius `d`
+    ///   would hold every fence of a distant cluster.
+    ///
+    /// Degrees are never compared as distances, so the antimeridian and the
+    /// poles need no special case. Within [`ellipsoid::EXACT_WITHIN_M`] the
+    /// answer is exact; beyond it, no fence is nearer than the one reported
+    /// by more than [`ellipsoid::tolerance`] of the distance (1 % to 1,000
+    /// km, 3 % beyond).
     pub fn nearest(&self, p: Point<f64>) -> Option<(usize, f64)> {
+        let first = self.tree.nearest_neighbor(&[p.x(), p.y()])?.data;
+        let best = (first, self.fences[first].geometry.distance_m(p));
         let bound = SphereBound::new(p);
-        let to_box = |e: &AABB<[f64; 2]>| {
-            let ([lon0, lat0], [lon1, lat1]) = (e.lower(), e.upper());
-            bound.to_box(lon0, lat0, lon1, lat1)
-        };
+        Some(if best.1 <= LOCAL_SEARCH_M {
+            self.nearest_around(p, &bound, best)
+        } else {
+            self.nearest_best_first(p, &bound, best)
+        })
+    }
+
+    /// Improves on `best` among the envelopes within its distance of `p`.
+    fn nearest_around(
+        &self,
+        p: Point<f64>,
+        bound: &SphereBound,
+        mut best: (usize, f64),
+    ) -> (usize, f64) {
+        let mut candidates: Vec<(f64, usize)> = boxes_within(p, best.1)
+            .iter()
+            .flat_map(|bx| self.tree.locate_in_envelope_intersecting(bx))
+            .filter(|e| e.data != best.0)
+            .filter_map(|e| {
+                let b = bound.to_aabb(&e.envelope());
+                (b <= best.1).then_some((b, e.data))
+            })
+            .collect();
+        candidates.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        for (b, i) in candidates {
+            if b > best.1 {
+                break;
+            }
+            let d = self.fences[i].geometry.distance_m(p);
+            if (d, i) < (best.1, best.0) {
+                best = (i, d);
+            }
+        }
+        best
+    }
+
+    /// Improves on `best` by a best-first descent of the tree.
+    fn nearest_best_first(
+        &self,
+        p: Point<f64>,
+        bound: &SphereBound,
+        mut best: (usize, f64),
+    ) -> (usize, f64) {
         let mut pending: BinaryHeap<Pending<'_>> = self
             .tree
             .root()
             .children()
             .iter()
             .map(|node| Pending {
-                bound: to_box(&node.envelope()),
+                bound: bound.to_aabb(&node.envelope()),
                 node,
             })
             .collect();
-        // The fence whose box is nearest in degrees is a cheap first guess
-        // that lets most boxes be pruned before they are pushed.
-        let first = self.tree.nearest_neighbor(&[p.x(), p.y()])?.data;
-        let mut best = (first, self.fences[first].geometry.distance_m(p));
-        while let Some(Pending { bound, node }) = pending.pop() {
-            if !ellipsoid::may_beat(bound, best.1) {
+        while let Some(Pending { bound: b, node }) = pending.pop() {
+            if !ellipsoid::may_beat(b, best.1) {
                 break;
             }
             match node {
                 RTreeNode::Parent(parent) => {
                     for child in parent.children() {
-                        let bound = to_box(&child.envelope());
-                        if ellipsoid::may_beat(bound, best.1) {
-                            pending.push(Pending { bound, node: child });
+                        let b = bound.to_aabb(&child.envelope());
+                        if ellipsoid::may_beat(b, best.1) {
+                            pending.push(Pending {
+                                bound: b,
+                                node: child,
+                            });
                         }
                     }
                 }
@@ -254,9 +301,14 @@ impl FenceIndex {
                 }
             }
         }
-        Some(best)
+        best
     }
 }
+
+/// Up to this distance from the first candidate, [`FenceIndex::nearest`]
+/// looks only around the fix: cheap degree-box tests find the few fences
+/// that could be nearer. Beyond it the best-first descent is cheaper.
+const LOCAL_SEARCH_M: f64 = 250.0;
 
 /// A node of the R-tree waiting to be visited, nearest bound first.
 struct Pending<'a> {
