@@ -14,7 +14,6 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use geo::{InteriorPoint, Point};
-use jiff::{SignedDuration, Timestamp};
 
 use punchguard::engine::beacons::{BeaconSighting, IBeaconId, SiteBeacon, eid};
 use punchguard::engine::fence::FenceGeometry;
@@ -22,41 +21,23 @@ use punchguard::engine::history::LastFix;
 use punchguard::engine::sites::{SiteDefinition, parse_sites_geojson};
 use punchguard::engine::wifi::{AccessPoint, Bssid, WifiSighting};
 use punchguard::engine::{
-    AppEvidence, DeviceFacts, DeviceId, EmployeeId, GpsFix, History, InstalledPackages, Integrity,
-    MotionSummary, OrgId, OrgSnapshot, Platform, Policy, Punch, PunchId, PunchKind, SensorKind,
-    SensorStats, evaluate,
+    AppEvidence, DeviceFacts, DeviceId, EmployeeId, History, InstalledPackages, Integrity,
+    MotionSummary, OrgId, OrgSnapshot, Platform, Policy, Punch, PunchId, SensorKind, SensorStats,
+    evaluate,
 };
 
 const KOTKA: &str = include_str!("../data/kotka-buildings.geojson");
 const PUNCHES_PER_CASE: usize = 512;
 
 fn punch_at(p: Point<f64>, accuracy_m: f64) -> Punch {
-    let now: Timestamp = "2026-11-30T09:00:00Z".parse().unwrap();
-    Punch {
-        org: OrgId::new("kotka").unwrap(),
-        employee: EmployeeId::new("e1").unwrap(),
-        punch_id: PunchId::new("p1").unwrap(),
-        kind: PunchKind::In,
-        client_time: now,
-        received_at: now,
-        sent_at: now,
-        queued_offline: false,
-        nonce: None,
-        gps: Some(GpsFix {
-            latitude: p.y(),
-            longitude: p.x(),
-            accuracy_m,
-            fix_time: now - SignedDuration::from_secs(5),
-            mock_location: false,
-            speed_mps: None,
-        }),
-        wifi: Vec::new(),
-        beacons: Vec::new(),
-        device: None,
-        motion: None,
-        apps: Default::default(),
-        signed: None,
-    }
+    Punch::gps_only(
+        OrgId::new("kotka").unwrap(),
+        EmployeeId::new("e1").unwrap(),
+        PunchId::new("p1").unwrap(),
+        "2026-11-30T09:00:00Z".parse().unwrap(),
+        (p.x(), p.y()),
+        accuracy_m,
+    )
 }
 
 fn interior(site: &SiteDefinition) -> Option<Point<f64>> {

@@ -11,45 +11,26 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use geo::{InteriorPoint, Point};
-use jiff::{SignedDuration, Timestamp};
 
 #[path = "common/tiles.rs"]
 mod tiles;
 
 use punchguard::engine::fence::FenceGeometry;
 use punchguard::engine::{
-    EmployeeId, GpsFix, History, OrgId, OrgSnapshot, Policy, Punch, PunchId, PunchKind, evaluate,
+    EmployeeId, History, OrgId, OrgSnapshot, Policy, Punch, PunchId, evaluate,
 };
 
 const CASES: usize = 512;
 
 fn punch_at(p: Point<f64>) -> Punch {
-    let now: Timestamp = "2026-11-30T09:00:00Z".parse().unwrap();
-    Punch {
-        org: OrgId::new("scale").unwrap(),
-        employee: EmployeeId::new("e1").unwrap(),
-        punch_id: PunchId::new("p1").unwrap(),
-        kind: PunchKind::In,
-        client_time: now,
-        received_at: now,
-        sent_at: now,
-        queued_offline: false,
-        nonce: None,
-        gps: Some(GpsFix {
-            latitude: p.y(),
-            longitude: p.x(),
-            accuracy_m: 10.0,
-            fix_time: now - SignedDuration::from_secs(5),
-            mock_location: false,
-            speed_mps: None,
-        }),
-        wifi: Vec::new(),
-        beacons: Vec::new(),
-        device: None,
-        motion: None,
-        apps: Default::default(),
-        signed: None,
-    }
+    Punch::gps_only(
+        OrgId::new("scale").unwrap(),
+        EmployeeId::new("e1").unwrap(),
+        PunchId::new("p1").unwrap(),
+        "2026-11-30T09:00:00Z".parse().unwrap(),
+        (p.x(), p.y()),
+        10.0,
+    )
 }
 
 fn snapshot(copies: usize) -> OrgSnapshot {

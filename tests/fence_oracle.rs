@@ -11,14 +11,13 @@
 
 use geo::{MultiPolygon, Point, Polygon};
 use geographiclib_rs::{DirectGeodesic, Geodesic, InverseGeodesic};
-use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 use punchguard::engine::ellipsoid::{EXACT_WITHIN_M, tolerance};
 use punchguard::engine::fence::{FenceGeometry, FenceIndex, IndexedFence};
 use punchguard::engine::sites::{SiteDefinition, parse_sites_geojson};
 use punchguard::engine::{
-    Decision, EmployeeId, FindingCode, GpsFix, History, OrgId, OrgSnapshot, Policy, Punch, PunchId,
-    PunchKind, SiteId, evaluate,
+    Decision, EmployeeId, FindingCode, History, OrgId, OrgSnapshot, Policy, Punch, PunchId, SiteId,
+    evaluate,
 };
 
 type Ring = Vec<(f64, f64)>;
@@ -318,32 +317,14 @@ fn rectangle(west: f64, south: f64, east: f64, north: f64) -> Vec<OraclePolygon>
 }
 
 fn punch_at(lon: f64, lat: f64, accuracy_m: f64) -> Punch {
-    let now: Timestamp = "2026-12-07T09:00:00Z".parse().unwrap();
-    Punch {
-        org: OrgId::new("probe").unwrap(),
-        employee: EmployeeId::new("e1").unwrap(),
-        punch_id: PunchId::new("p1").unwrap(),
-        kind: PunchKind::In,
-        client_time: now,
-        received_at: now,
-        sent_at: now,
-        queued_offline: false,
-        nonce: None,
-        gps: Some(GpsFix {
-            latitude: lat,
-            longitude: lon,
-            accuracy_m,
-            fix_time: now - SignedDuration::from_secs(5),
-            mock_location: false,
-            speed_mps: None,
-        }),
-        wifi: Vec::new(),
-        beacons: Vec::new(),
-        device: None,
-        motion: None,
-        apps: Default::default(),
-        signed: None,
-    }
+    Punch::gps_only(
+        OrgId::new("probe").unwrap(),
+        EmployeeId::new("e1").unwrap(),
+        PunchId::new("p1").unwrap(),
+        "2026-12-07T09:00:00Z".parse().unwrap(),
+        (lon, lat),
+        accuracy_m,
+    )
 }
 
 fn snapshot_of(fences: Vec<FenceGeometry>) -> OrgSnapshot {

@@ -252,6 +252,46 @@ pub struct Punch {
     pub signed: Option<std::sync::Arc<crate::engine::attestation::SignedEnvelope>>,
 }
 
+impl Punch {
+    /// A live clock-in at `at` whose only evidence is a GPS fix taken 5 s
+    /// before, at `(longitude, latitude)`: what the geometry benches and
+    /// tests judge.
+    pub fn gps_only(
+        org: OrgId,
+        employee: EmployeeId,
+        punch_id: PunchId,
+        at: Timestamp,
+        (longitude, latitude): (f64, f64),
+        accuracy_m: f64,
+    ) -> Self {
+        Punch {
+            org,
+            employee,
+            punch_id,
+            kind: PunchKind::In,
+            client_time: at,
+            received_at: at,
+            sent_at: at,
+            queued_offline: false,
+            nonce: None,
+            gps: Some(GpsFix {
+                latitude,
+                longitude,
+                accuracy_m,
+                fix_time: at - jiff::SignedDuration::from_secs(5),
+                mock_location: false,
+                speed_mps: None,
+            }),
+            wifi: Vec::new(),
+            beacons: Vec::new(),
+            device: None,
+            motion: None,
+            apps: AppEvidence::default(),
+            signed: None,
+        }
+    }
+}
+
 /// Stable finding codes. The numeric values are part of the gRPC contract
 /// (`punchguard.v1.FindingCode`) and the stored data: never renumber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
