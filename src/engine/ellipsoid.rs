@@ -145,6 +145,18 @@ impl Edge {
     fn at(&self, t: f64) -> Point<f64> {
         Point::new(self.lon0 + t * self.dlon, self.lat0 + t * self.dlat)
     }
+
+    /// A lower bound on the metres from the bound's point to the edge,
+    /// which never leaves its box in degrees.
+    fn lower_bound(&self, bound: &SphereBound) -> f64 {
+        let (lon1, lat1) = (self.lon0 + self.dlon, self.lat0 + self.dlat);
+        bound.to_box(
+            self.lon0.min(lon1),
+            self.lat0.min(lat1),
+            self.lon0.max(lon1),
+            self.lat0.max(lat1),
+        )
+    }
 }
 
 /// The plane tangent at a fix, in metres per degree.
@@ -241,12 +253,7 @@ fn exact_distance_m(mp: &MultiPolygon<f64>, p: Point<f64>) -> f64 {
         .lines_iter()
         .map(|line| {
             let edge = Edge::seen_from(line, p);
-            let (lo, hi) = (
-                edge.lon0.min(edge.lon0 + edge.dlon),
-                edge.lon0.max(edge.lon0 + edge.dlon),
-            );
-            let (bottom, top) = (line.start.y.min(line.end.y), line.start.y.max(line.end.y));
-            (bound.to_box(lo, bottom, hi, top), edge)
+            (edge.lower_bound(&bound), edge)
         })
         .collect();
     edges.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));

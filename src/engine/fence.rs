@@ -238,7 +238,6 @@ impl FenceIndex {
         let mut candidates: Vec<(f64, usize)> = boxes_within(p, best.1)
             .iter()
             .flat_map(|bx| self.tree.locate_in_envelope_intersecting(bx))
-            .filter(|e| e.data != best.0)
             .filter_map(|e| {
                 let b = bound.to_aabb(&e.envelope());
                 (b <= best.1).then_some((b, e.data))
@@ -249,12 +248,20 @@ impl FenceIndex {
             if b > best.1 {
                 break;
             }
-            let d = self.fences[i].geometry.distance_m(p);
-            if (d, i) < (best.1, best.0) {
-                best = (i, d);
-            }
+            self.measure(p, i, &mut best);
         }
         best
+    }
+
+    /// Measures fence `i` and keeps it as `best` when nearer (ties to the
+    /// lower number).
+    fn measure(&self, p: Point<f64>, i: usize, best: &mut (usize, f64)) {
+        if i != best.0 {
+            let d = self.fences[i].geometry.distance_m(p);
+            if (d, i) < (best.1, best.0) {
+                *best = (i, d);
+            }
+        }
     }
 
     /// Improves on `best` by a best-first descent of the tree.
@@ -290,15 +297,7 @@ impl FenceIndex {
                         }
                     }
                 }
-                RTreeNode::Leaf(entry) => {
-                    let i = entry.data;
-                    if i != best.0 {
-                        let d = self.fences[i].geometry.distance_m(p);
-                        if (d, i) < (best.1, best.0) {
-                            best = (i, d);
-                        }
-                    }
-                }
+                RTreeNode::Leaf(entry) => self.measure(p, entry.data, &mut best),
             }
         }
         best

@@ -436,7 +436,9 @@ fn fence_of(
         ));
     }
     match &geometry.value {
-        GeometryValue::Polygon { coordinates } => check_rings(coordinates, &geometry_path)?,
+        GeometryValue::Polygon { coordinates } => {
+            check_rings(coordinates, &format!("{geometry_path}.coordinates"))?
+        }
         GeometryValue::MultiPolygon { coordinates } => {
             for (i, polygon) in coordinates.iter().enumerate() {
                 check_rings(polygon, &format!("{geometry_path}.coordinates[{i}]"))?;
@@ -504,13 +506,10 @@ fn fence_of(
 /// the Gulf of Guinea. Such rings are refused, with how to mend them, rather
 /// than guessed at. Edges along a pole or along the ±180° meridian itself
 /// (as Natural Earth draws Antarctica) are taken as written.
+/// `path` names the polygon's coordinates (its list of rings).
 fn check_rings(rings: &[Vec<geojson::Position>], path: &str) -> Result<(), ImportError> {
     for (r, ring) in rings.iter().enumerate() {
-        let ring_path = if path.ends_with(']') {
-            format!("{path}[{r}]")
-        } else {
-            format!("{path}.coordinates[{r}]")
-        };
+        let ring_path = format!("{path}[{r}]");
         if ring.len() < 4 {
             return Err(err(
                 ring_path,
