@@ -33,6 +33,11 @@ pub struct ServeArgs {
     /// Do not serve /metrics.
     #[arg(long)]
     pub no_metrics: bool,
+    /// Serve the web console (review queue, day view, sites, devices) on
+    /// this address [default: off]. Plaintext on loopback only, as gRPC;
+    /// with --tls-cert it is served over TLS.
+    #[arg(long, env = "PUNCHGUARD_CONSOLE_LISTEN")]
+    pub console_listen: Option<SocketAddr>,
     /// SQLite database file, created if missing [default: punchguard.db];
     /// or a postgres:// URL, for several replicas on one database.
     #[arg(long, visible_alias = "db", env = "PUNCHGUARD_DATABASE")]
@@ -90,6 +95,7 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
     pub metrics: Option<bool>,
+    pub console_listen: Option<SocketAddr>,
     pub database: Option<Database>,
     pub insecure_allow_remote_plaintext: Option<bool>,
     pub tls_cert: Option<PathBuf>,
@@ -115,6 +121,8 @@ pub struct Config {
     /// The metrics address was asked for (flag or file), not the default:
     /// failing to bind it is then an error rather than a warning.
     pub metrics_listen_explicit: bool,
+    /// `None`: no console (the default).
+    pub console_listen: Option<SocketAddr>,
     pub database: Database,
     pub snapshot_refresh: Duration,
     pub retention_sweep: Duration,
@@ -166,8 +174,13 @@ impl Config {
         };
         // Without TLS, tokens and whereabouts would cross the network in
         // clear; /metrics is always plain HTTP.
+        let console_listen = args.console_listen.or(file.console_listen);
         let grpc_plain = tls.is_none().then_some(listen);
-        for addr in [grpc_plain, metrics_listen].into_iter().flatten() {
+        let console_plain = console_listen.filter(|_| tls.is_none());
+        for addr in [grpc_plain, console_plain, metrics_listen]
+            .into_iter()
+            .flatten()
+        {
             if !addr.ip().is_loopback() && !insecure {
                 bail!(
                     "refusing to listen on {addr} without TLS; use a loopback address, \
@@ -230,6 +243,7 @@ impl Config {
             listen,
             metrics_listen,
             metrics_listen_explicit: args.metrics_listen.or(file.metrics_listen).is_some(),
+            console_listen,
             database: args
                 .database
                 .clone()
@@ -306,6 +320,27 @@ mod tests {
             ..args
         };
         assert!(Config::resolve(&tls).unwrap().tls.is_some());
+    }
+
+    #[test]
+    fn the_console_is_off_by_default_and_plaintext_only_on_loopback() {
+        assert_eq!(
+            Config::resolve(&ServeArgs::default())
+                .unwrap()
+                .console_listen,
+            None
+        );
+        let remote = ServeArgs {
+            console_listen: Some("0.0.0.0:8080".parse().unwrap()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&remote).is_err());
+        let with_tls = ServeArgs {
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
+            ..remote
+        };
+        assert!(Config::resolve(&with_tls).is_ok());
     }
 
     #[test]

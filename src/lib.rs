@@ -31,6 +31,7 @@ pub mod attendance;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod edge;
 pub mod engine;

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use tokio::sync::mpsc;
 
 use super::{Actor, App, AppError, Result, audit};
 use crate::attendance::{self, CheckedSchedule};
 use crate::auth::Role;
-use crate::engine::{EmployeeId, PunchId};
+use crate::engine::fence::FenceGeometry;
+use crate::engine::{EmployeeId, FindingCode, PunchId, SiteId};
 use crate::reports::{self, EmployeeDays};
 use crate::store::{PunchQuery, PunchRow, Review, ReviewOutcome, StoredEvidence};
 
@@ -145,6 +147,139 @@ pub async fn review_queue(
             (r, kept)
         })
         .collect())
+}
+
+/// Which punches awaiting review a reviewer wants to see.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewFilter {
+    /// The site the punch was placed at, or nearest to.
+    pub site: Option<SiteId>,
+    pub finding: Option<FindingCode>,
+    /// The punch's own day (its client time) in the organisation's zone.
+    pub date: Option<Date>,
+}
+
+impl ReviewFilter {
+    /// The filter as the audit log records it.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(site) = &self.site {
+            parts.push(format!("site {site}"));
+        }
+        if let Some(code) = self.finding {
+            parts.push(format!("finding {}", code.as_str()));
+        }
+        if let Some(date) = self.date {
+            parts.push(format!("date {date}"));
+        }
+        parts.join(", ")
+    }
+
+    fn admits(&self, row: &PunchRow, tz: &TimeZone) -> bool {
+        let v = &row.verdict;
+        self.site
+            .as_ref()
+            .is_none_or(|s| v.site.as_ref().or(v.nearest_site.as_ref()) == Some(s))
+            && self
+                .finding
+                .is_none_or(|code| v.findings.iter().any(|f| f.code == code))
+            && self
+                .date
+                .is_none_or(|d| tz.to_datetime(row.client_time).date() == d)
+    }
+}
+
+/// Most of the queue one filtered listing scans: a queue longer than this
+/// is an incident, not a morning's work, and shows its newest part.
+const MAX_QUEUE_SCAN: usize = 20_000;
+
+/// Punches awaiting review that `filter` admits, newest first, at most
+/// `limit`, each with its raw evidence while it is kept, and how many the
+/// filter admits in all.
+pub async fn pending_reviews(
+    app: &App,
+    actor: &Actor,
+    filter: &ReviewFilter,
+    limit: usize,
+) -> Result<(Vec<(PunchRow, Option<StoredEvidence>)>, usize)> {
+    actor.require(ROLE)?;
+    audit::read(
+        app.store.as_ref(),
+        actor,
+        "ListReviewQueue",
+        None,
+        filter.describe(),
+    )
+    .await?;
+    let tz = zone(app, actor).await?;
+    let mut admitted = Vec::new();
+    let mut after = 0;
+    let mut scanned = 0;
+    while scanned < MAX_QUEUE_SCAN {
+        let page = app.store.review_queue(&actor.org, after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        scanned += page.len();
+        admitted.extend(page.into_iter().filter(|r| filter.admits(r, &tz)));
+    }
+    let total = admitted.len();
+    admitted.reverse();
+    admitted.truncate(limit);
+    let mut evidence: std::collections::HashMap<i64, StoredEvidence> = app
+        .store
+        .punch_evidence(&actor.org, admitted.iter().map(|r| r.seq).collect())
+        .await?
+        .into_iter()
+        .collect();
+    let rows = admitted
+        .into_iter()
+        .map(|r| {
+            let kept = evidence.remove(&r.seq);
+            (r, kept)
+        })
+        .collect();
+    Ok((rows, total))
+}
+
+/// The organisation's time zone: its schedule's, UTC without one.
+pub async fn zone(app: &App, actor: &Actor) -> Result<TimeZone> {
+    Ok(reports::schedule(app.store.as_ref(), &actor.org)
+        .await?
+        .map(|s| s.tz.clone())
+        .unwrap_or(TimeZone::UTC))
+}
+
+/// The fences of `site` as punches are judged now: what a reviewer's map
+/// draws around a flagged punch.
+pub fn site_fences(app: &App, actor: &Actor, site: &SiteId) -> Result<Vec<FenceGeometry>> {
+    actor.require(ROLE)?;
+    let snapshot = app.snapshots.get(&actor.org);
+    Ok(snapshot.fences_of(site).cloned().collect())
+}
+
+/// `employee`'s punches on their local `date` (client time), in order.
+pub async fn employee_day(
+    app: &App,
+    actor: &Actor,
+    employee: &EmployeeId,
+    date: Date,
+) -> Result<Vec<PunchRow>> {
+    actor.require(ROLE)?;
+    let tz = zone(app, actor).await?;
+    let (from, to) = reports::local_span(&tz, date, date)
+        .ok_or_else(|| AppError::invalid("date", "out of range"))?;
+    audit::read(
+        app.store.as_ref(),
+        actor,
+        "ListEmployeePunches",
+        Some(employee),
+        date.to_string(),
+    )
+    .await?;
+    Ok(app
+        .store
+        .employee_punches(&actor.org, employee, from, to)
+        .await?)
 }
 
 /// HR's decision on a punch awaiting review: recorded once, never overwritten.

@@ -79,36 +79,46 @@ pub struct Presented<'a> {
 /// other than device came with a verified client certificate) and that the
 /// organisation asked for is the token's.
 pub async fn authenticate(app: &App, presented: Presented<'_>, role: Role) -> Result<Actor> {
-    let hash = TokenHash::of(presented.token);
+    let actor = identify(
+        app,
+        &TokenHash::of(presented.token),
+        presented.client_certificate,
+    )
+    .await?;
+    actor.require(role)?;
+    actor.org_scope(presented.org)?;
+    Ok(actor)
+}
+
+/// Who holds the token whose hash is `hash`, whatever their role, if it is
+/// known, live, and (with mutual TLS on, for a role other than device) came
+/// with a verified client certificate. The console keeps only the hash of
+/// the token a person signed in with and asks again on every request, so
+/// that a revoked or expired token ends its sessions at once.
+pub async fn identify(app: &App, hash: &TokenHash, client_certificate: bool) -> Result<Actor> {
     // Found by its SHA-256: the secret is never compared byte by byte, so
     // response times say nothing about how close a guess was.
     let record = app
         .store
-        .find_token(&hash)
+        .find_token(hash)
         .await?
         .ok_or(AppError::Unauthenticated("unknown token"))?;
     if let Some(why) = record.refusal(Timestamp::now()) {
         return Err(AppError::Unauthenticated(why));
     }
     let grant = record.grant;
-    if app.require_client_certificates
-        && grant.role != Role::Device
-        && !presented.client_certificate
-    {
+    if app.require_client_certificates && grant.role != Role::Device && !client_certificate {
         return Err(AppError::Unauthenticated(
             "this server requires a client certificate for admin, hr and privacy tokens",
         ));
     }
     app.token_uses.note(&record.id, Timestamp::now());
-    let actor = Actor {
+    Ok(Actor {
         org: grant.org,
         role: grant.role,
         employee: grant.employee,
         id: record.id,
-    };
-    actor.require(role)?;
-    actor.org_scope(presented.org)?;
-    Ok(actor)
+    })
 }
 
 /// When each token was last used, written to the store in batches at most

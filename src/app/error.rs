@@ -10,6 +10,10 @@ pub enum AppError {
     /// request, e.g. `gps.accuracy_m`.
     #[error("{field}: {description}")]
     InvalidArgument { field: String, description: String },
+    /// Several input fields are wrong (a file checked whole): each path
+    /// with what is wrong there, in input order; never empty.
+    #[error("{}: {}{}", .0[0].0, .0[0].1, if .0.len() > 1 { format!(" (and {} more problems)", .0.len() - 1) } else { String::new() })]
+    InvalidArguments(Vec<(String, String)>),
     #[error("{0}")]
     Unauthenticated(&'static str),
     #[error("{0}")]

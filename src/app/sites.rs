@@ -4,7 +4,7 @@
 use super::{Actor, App, AppError, Result, audit};
 use crate::auth::Role;
 use crate::engine::SiteId;
-use crate::engine::sites::{SiteDefinition, parse_sites_geojson};
+use crate::engine::sites::{SiteDefinition, check_sites_geojson};
 use crate::store::SiteRadios;
 
 /// Sites are an admin's business.
@@ -20,8 +20,9 @@ pub struct Imported {
     pub version: u64,
 }
 
-/// Parses GeoJSON off the async workers (a large file takes a while); a
-/// problem is named by its path under `geojson`.
+/// Parses GeoJSON off the async workers (a large file takes a while); each
+/// problem (every feature's, up to a hundred) is named by its path under
+/// `geojson`.
 pub async fn parse_geojson(text: String) -> Result<Vec<SiteDefinition>> {
     if text.len() > MAX_GEOJSON_BYTES {
         return Err(AppError::invalid(
@@ -29,17 +30,28 @@ pub async fn parse_geojson(text: String) -> Result<Vec<SiteDefinition>> {
             format!("at most {MAX_GEOJSON_BYTES} bytes, got {}", text.len()),
         ));
     }
-    tokio::task::spawn_blocking(move || parse_sites_geojson(&text))
+    tokio::task::spawn_blocking(move || check_sites_geojson(&text))
         .await
         .map_err(|e| AppError::task("parsing GeoJSON", e))?
-        .map_err(|e| {
+        .map_err(|problems| {
             // Import paths are relative to the file; in the request they sit under `geojson`.
-            let field = if e.field == "geojson" {
-                e.field
+            let mut named: Vec<(String, String)> = problems
+                .into_iter()
+                .map(|e| {
+                    let field = if e.field == "geojson" {
+                        e.field
+                    } else {
+                        format!("geojson.{}", e.field)
+                    };
+                    (field, e.description)
+                })
+                .collect();
+            if named.len() == 1 {
+                let (field, description) = named.swap_remove(0);
+                AppError::invalid(field, description)
             } else {
-                format!("geojson.{}", e.field)
-            };
-            AppError::invalid(field, e.description)
+                AppError::InvalidArguments(named)
+            }
         })
 }
 
@@ -69,6 +81,15 @@ pub async fn list(
     Ok(app.store.list_sites(&actor.org, after, limit).await?)
 }
 
+/// Site `id`: its fences, access points, beacons and required evidence.
+pub async fn get(app: &App, actor: &Actor, id: &SiteId) -> Result<SiteDefinition> {
+    actor.require(ROLE)?;
+    app.store
+        .site(&actor.org, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no site {id} in the organisation")))
+}
+
 /// Replaces one kind of a site's radio evidence, effective for the next punch.
 pub async fn put_radios(
     app: &App,
@@ -90,4 +111,10 @@ pub async fn put_radios(
     app.reload(&actor.org).await?;
     tracing::info!(org = %actor.org, version, "site radio evidence changed");
     Ok(stored)
+}
+
+/// The organisation's fences as the hot path sees them now, for a map.
+pub fn snapshot(app: &App, actor: &Actor) -> Result<std::sync::Arc<crate::engine::OrgSnapshot>> {
+    actor.require(ROLE)?;
+    Ok(app.snapshots.get(&actor.org))
 }

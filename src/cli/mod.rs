@@ -674,6 +674,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
 
+    if let Some(addr) = config.console_listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding console address {addr}"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("console on {scheme}://{}/", listener.local_addr()?);
+        let (app, tls, stop) = (app.clone(), tls.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) =
+                crate::console::serve(listener, app, tls, stop.cancelled_owned()).await
+            {
+                tracing::error!(error = %e, "console failed");
+            }
+        });
+    }
+
     server::run(
         app,
         listener,

@@ -184,6 +184,27 @@ impl FenceIndex {
         &self.fences[i]
     }
 
+    /// The box all fences lie in, `(lower, upper)` in degrees.
+    pub fn extent(&self) -> Option<([f64; 2], [f64; 2])> {
+        (!self.is_empty()).then(|| {
+            let e = self.tree.root().envelope();
+            (e.lower(), e.upper())
+        })
+    }
+
+    /// The fences whose envelope meets the box `lower..upper` (degrees),
+    /// each once, in number order: what a map of that box draws.
+    pub fn meeting(&self, lower: [f64; 2], upper: [f64; 2]) -> Vec<usize> {
+        let mut found: Vec<usize> = self
+            .tree
+            .locate_in_envelope_intersecting(&AABB::from_corners(lower, upper))
+            .map(|e| e.data)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
     /// The fence covering `p`, the lowest-numbered one when fences overlap
     /// (so the answer does not depend on the tree's layout).
     pub fn covering(&self, p: Point<f64>) -> Option<usize> {

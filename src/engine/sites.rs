@@ -157,84 +157,115 @@ fn err(field: impl Into<String>, description: impl Into<String>) -> ImportError 
     }
 }
 
-/// Parses a FeatureCollection into sites, sorted by site id.
+/// Parses a FeatureCollection into sites, sorted by site id; the first
+/// problem found is the error.
 pub fn parse_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, ImportError> {
+    check_sites_geojson(text).map_err(|mut problems| problems.swap_remove(0))
+}
+
+/// Most problems one check reports: enough to fix a file in one pass.
+pub const MAX_REPORTED_PROBLEMS: usize = 100;
+
+/// Parses a FeatureCollection into sites, sorted by site id, or names every
+/// feature's problem (at most [`MAX_REPORTED_PROBLEMS`], in feature order),
+/// so that an admin fixes a file in one pass. Never an empty list of problems.
+pub fn check_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, Vec<ImportError>> {
     let geojson: GeoJson = text
         .parse()
-        .map_err(|e| err("geojson", format!("not valid GeoJSON: {e}")))?;
+        .map_err(|e| vec![err("geojson", format!("not valid GeoJSON: {e}"))])?;
     let GeoJson::FeatureCollection(collection) = geojson else {
-        return Err(err("geojson", "must be a FeatureCollection"));
+        return Err(vec![err("geojson", "must be a FeatureCollection")]);
     };
     if collection.features.is_empty() {
-        return Err(err("features", "must not be empty"));
+        return Err(vec![err("features", "must not be empty")]);
     }
     if collection.features.len() > MAX_FEATURES {
-        return Err(err(
+        return Err(vec![err(
             "features",
             format!(
                 "at most {MAX_FEATURES} features, got {}",
                 collection.features.len()
             ),
-        ));
+        )]);
     }
     let default_system = match collection
         .foreign_members
         .as_ref()
         .and_then(|m| m.get("coordinate_system"))
     {
-        Some(value) => coordinate_system(value, "coordinate_system")?,
+        Some(value) => coordinate_system(value, "coordinate_system").map_err(|e| vec![e])?,
         None => CoordinateSystem::Wgs84,
     };
     let mut sites: BTreeMap<SiteId, SiteDefinition> = BTreeMap::new();
+    let mut problems = Vec::new();
     for (i, feature) in collection.features.iter().enumerate() {
-        let path = format!("features[{i}]");
-        let site = site_of(feature, i, &path)?;
-        let system = match feature.property("coordinate_system") {
-            Some(value) => {
-                coordinate_system(value, &format!("{path}.properties.coordinate_system"))?
-            }
-            None => default_system,
-        };
-        let access_points = access_points_of(feature, &path)?;
-        let beacons = beacons_of(feature, &path)?;
-        let fence = match (
-            &feature.geometry,
-            access_points.is_empty() && beacons.is_empty(),
-        ) {
-            // A feature without geometry may name access points only: a site
-            // found by WiFi indoors, where GPS does not reach.
-            (None, false) => None,
-            _ => Some(fence_of(feature, system, &path)?),
-        };
-        let entry = sites.entry(site.clone()).or_insert_with(|| SiteDefinition {
-            id: site,
-            fences: Vec::new(),
-            access_points: Vec::new(),
-            beacons: Vec::new(),
-            requires: None,
-        });
-        entry.beacons.extend(beacons);
-        if let Some(requires) = requires_of(feature, &path)? {
-            if entry.requires.as_ref().is_some_and(|r| *r != requires) {
-                return Err(err(
-                    format!("{path}.properties.requires"),
-                    "differs from an earlier feature of the same site",
-                ));
-            }
-            entry.requires = Some(requires);
-        }
-        entry.fences.extend(fence);
-        for ap in access_points {
-            if !entry
-                .access_points
-                .iter()
-                .any(|known| known.bssid == ap.bssid)
-            {
-                entry.access_points.push(ap);
+        if let Err(problem) = add_feature(&mut sites, feature, i, default_system) {
+            problems.push(problem);
+            if problems.len() == MAX_REPORTED_PROBLEMS {
+                break;
             }
         }
     }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     Ok(sites.into_values().collect())
+}
+
+/// Adds feature `i` to the site it names.
+fn add_feature(
+    sites: &mut BTreeMap<SiteId, SiteDefinition>,
+    feature: &Feature,
+    i: usize,
+    default_system: CoordinateSystem,
+) -> Result<(), ImportError> {
+    let path = format!("features[{i}]");
+    let site = site_of(feature, i, &path)?;
+    let system = match feature.property("coordinate_system") {
+        Some(value) => {
+            coordinate_system(value, &format!("{path}.properties.coordinate_system"))?
+        }
+        None => default_system,
+    };
+    let access_points = access_points_of(feature, &path)?;
+    let beacons = beacons_of(feature, &path)?;
+    let fence = match (
+        &feature.geometry,
+        access_points.is_empty() && beacons.is_empty(),
+    ) {
+        // A feature without geometry may name access points only: a site
+        // found by WiFi indoors, where GPS does not reach.
+        (None, false) => None,
+        _ => Some(fence_of(feature, system, &path)?),
+    };
+    let entry = sites.entry(site.clone()).or_insert_with(|| SiteDefinition {
+        id: site,
+        fences: Vec::new(),
+        access_points: Vec::new(),
+        beacons: Vec::new(),
+        requires: None,
+    });
+    entry.beacons.extend(beacons);
+    if let Some(requires) = requires_of(feature, &path)? {
+        if entry.requires.as_ref().is_some_and(|r| *r != requires) {
+            return Err(err(
+                format!("{path}.properties.requires"),
+                "differs from an earlier feature of the same site",
+            ));
+        }
+        entry.requires = Some(requires);
+    }
+    entry.fences.extend(fence);
+    for ap in access_points {
+        if !entry
+            .access_points
+            .iter()
+            .any(|known| known.bssid == ap.bssid)
+        {
+            entry.access_points.push(ap);
+        }
+    }
+    Ok(())
 }
 
 /// The `requires` property: `{"any_of": ["gps", "wifi"]}` or

@@ -93,6 +93,20 @@ impl OrgSnapshot {
         Self::build(org, 0, Vec::new(), Policy::default())
     }
 
+    /// The position of site `id` among [`Self::sites`], if the
+    /// organisation has it (a scan: for pages, not the hot path).
+    pub fn site_position(&self, id: &SiteId) -> Option<usize> {
+        self.sites.iter().position(|s| s == id)
+    }
+
+    /// The fences of site `id`; none for a site the organisation lacks.
+    pub fn fences_of(&self, id: &SiteId) -> impl Iterator<Item = &super::fence::FenceGeometry> {
+        self.site_position(id)
+            .into_iter()
+            .flat_map(|site| self.site_fences[site].iter())
+            .map(|&f| &self.index.fence(f).geometry)
+    }
+
     pub fn site_of_fence(&self, fence: usize) -> &SiteId {
         &self.sites[self.index.fence(fence).site]
     }

@@ -145,11 +145,14 @@ impl<W: Write> RowWriter<W> {
         Ok(())
     }
 
-    pub fn finish(self) -> anyhow::Result<()> {
-        match self {
-            RowWriter::Csv(mut w) => w.flush()?,
-            RowWriter::Jsonl(mut w) => w.flush()?,
-        }
-        Ok(())
+    /// Flushes what is written and gives the output back.
+    pub fn finish(self) -> anyhow::Result<W> {
+        Ok(match self {
+            RowWriter::Csv(w) => w.into_inner().map_err(|e| e.into_error())?,
+            RowWriter::Jsonl(mut w) => {
+                w.flush()?;
+                w
+            }
+        })
     }
 }

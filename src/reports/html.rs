@@ -251,7 +251,11 @@ fn card(f: &FlaggedPunch, tz: &TimeZone) -> String {
         );
     }
     text.push_str("</div>");
-    format!("<div class=\"card\">{}{text}</div>", map(f))
+    let fences = f.site.as_ref().map(|s| s.fences.as_slice()).unwrap_or(&[]);
+    format!(
+        "<div class=\"card\">{}{text}</div>",
+        map(f.evidence.as_ref(), fences)
+    )
 }
 
 /// Metres east and north of an origin: flat, fine at site scale.
@@ -275,9 +279,11 @@ impl Local {
 const MAP_W: f64 = 420.0;
 const MAP_H: f64 = 300.0;
 
-/// The SVG map: the site's fences, the fix with its accuracy circle.
-fn map(f: &FlaggedPunch) -> String {
-    let fix = f.evidence.as_ref().and_then(|e| {
+/// The SVG map of a punch: the fences involved, the fix with its accuracy
+/// circle, a scale bar. Numbers only: no text from a phone or an admin is
+/// written into it, so it needs no escaping.
+pub fn map(evidence: Option<&StoredEvidence>, fences: &[FenceGeometry]) -> String {
+    let fix = evidence.and_then(|e| {
         Some((
             Coord {
                 x: e.longitude?,
@@ -286,11 +292,11 @@ fn map(f: &FlaggedPunch) -> String {
             e.accuracy_m.unwrap_or(0.0),
         ))
     });
-    let fences = f.site.as_ref().map(|s| s.fences.as_slice()).unwrap_or(&[]);
     let origin = fix.map(|(c, _)| c).or_else(|| {
-        f.site
-            .as_ref()
-            .and_then(|s| s.bounds())
+        fences
+            .iter()
+            .filter_map(|f| f.bounds())
+            .next()
             .map(|(lo, hi)| Coord {
                 x: (lo[0] + hi[0]) / 2.0,
                 y: (lo[1] + hi[1]) / 2.0,

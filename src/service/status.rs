@@ -14,6 +14,18 @@ impl From<AppError> for Status {
                 format!("{field}: {description}"),
                 ErrorDetails::with_bad_request_violation(field, description),
             ),
+            AppError::InvalidArguments(ref problems) => Status::with_error_details(
+                Code::InvalidArgument,
+                error.to_string(),
+                ErrorDetails::with_bad_request(
+                    problems
+                        .iter()
+                        .map(|(field, description)| {
+                            tonic_types::FieldViolation::new(field, description)
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            ),
             AppError::Unauthenticated(why) => Status::unauthenticated(why),
             AppError::PermissionDenied(why) => Status::permission_denied(why),
             AppError::NotFound(what) => Status::not_found(what),

@@ -638,6 +638,9 @@ pub trait ConfigStore: Send + Sync {
     /// All of an organisation's sites with the version they form.
     async fn load_sites(&self, org: &OrgId) -> Result<(u64, Vec<SiteDefinition>)>;
 
+    /// Site `id` of the organisation, if it has it.
+    async fn site(&self, org: &OrgId, id: &SiteId) -> Result<Option<SiteDefinition>>;
+
     /// Sites in id order after `after`, at most `limit`.
     async fn list_sites(
         &self,

@@ -773,6 +773,21 @@ impl ConfigStore for PostgresStore {
         Ok((version as u64, sites))
     }
 
+    async fn site(&self, org: &OrgId, id: &SiteId) -> Result<Option<SiteDefinition>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let known = query(
+            &tx,
+            "SELECT 1 FROM sites WHERE org_id = $1 AND site_id = $2",
+            &[&org.as_str(), &id.as_str()],
+        )
+        .await?;
+        if known.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(load_site(&tx, org, id.as_str()).await?))
+    }
+
     async fn list_sites(
         &self,
         org: &OrgId,

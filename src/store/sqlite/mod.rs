@@ -604,6 +604,18 @@ impl ConfigStore for SqliteStore {
         .await
     }
 
+    async fn site(&self, org: &OrgId, id: &SiteId) -> Result<Option<SiteDefinition>> {
+        let (org, id) = (org.clone(), id.clone());
+        self.read(move |conn| {
+            let tx = conn.transaction()?;
+            let known = tx
+                .prepare_cached("SELECT 1 FROM sites WHERE org_id = ?1 AND site_id = ?2")?
+                .exists(params![org.as_str(), id.as_str()])?;
+            known.then(|| load_site(&tx, &org, id.as_str())).transpose()
+        })
+        .await
+    }
+
     async fn list_sites(
         &self,
         org: &OrgId,
