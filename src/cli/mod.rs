@@ -682,8 +682,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("console on {scheme}://{}/", listener.local_addr()?);
         let (app, tls, stop) = (app.clone(), tls.clone(), shutdown.clone());
         tokio::spawn(async move {
-            if let Err(e) =
-                crate::console::serve(listener, app, tls, stop.cancelled_owned()).await
+            if let Err(e) = crate::console::serve(listener, app, tls, stop.cancelled_owned()).await
             {
                 tracing::error!(error = %e, "console failed");
             }

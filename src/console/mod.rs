@@ -11,7 +11,8 @@
 //! - CSRF: a per-session token in every form, and requests that a browser
 //!   marks as coming from another site are refused before any handler;
 //! - headers: a Content-Security-Policy allowing no external origin (and
-//!   no inline script), no framing, no sniffing, no referrer, no caching
+//!   no inline script), no framing, no sniffing, no referrer to other
+//!   sites, no caching
 //!   of pages with personal data;
 //! - templates that escape by default (minijinja), assets embedded in the
 //!   binary, and maps drawn from the fences themselves: nothing is ever
@@ -186,7 +187,9 @@ async fn guard_and_headers(
         (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: under it browsers send `Origin: null` with
+        // forms, and the origin check needs the real one.
+        (header::REFERRER_POLICY, "same-origin"),
         (
             header::HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",
@@ -365,11 +368,7 @@ fn app_problem(console: &Console, error: AppError) -> Response {
         AppError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal(_) | AppError::Store(_) => {
             tracing::error!(error = %error, "console request failed");
-            return problem_page(
-                console,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-            );
+            return problem_page(console, StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     };
     problem_page(console, status, &error.to_string())

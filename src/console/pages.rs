@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -21,7 +21,7 @@ use crate::app::attendance::{DailyQuery, ReviewFilter};
 use crate::app::{self, AppError, audit};
 use crate::attendance::{DailyResult, TimeResult};
 use crate::auth::{Role, TokenHash};
-use crate::engine::{DeviceId, EmployeeId, FindingCode, PunchId, SiteId};
+use crate::engine::{Decision, DeviceId, EmployeeId, FindingCode, PunchId, SiteId};
 use crate::reports::EmployeeDays;
 use crate::reports::export::{DailyLine, Format, RowWriter};
 use crate::store::{PunchRow, StoredEvidence};
@@ -140,7 +140,9 @@ impl QueueFilter {
                     .ok_or_else(|| AppError::invalid("finding", "not a finding code"))
             })
             .transpose()?;
-        let date = non_empty(&self.date).map(|d| parse_date(d, "date")).transpose()?;
+        let date = non_empty(&self.date)
+            .map(|d| parse_date(d, "date"))
+            .transpose()?;
         Ok(ReviewFilter {
             site,
             finding,
@@ -245,10 +247,7 @@ fn fix_text(evidence: Option<&StoredEvidence>) -> String {
             longitude: Some(lon),
             accuracy_m,
             ..
-        }) => format!(
-            "fix {lat:.6}, {lon:.6} ±{:.0} m",
-            accuracy_m.unwrap_or(0.0)
-        ),
+        }) => format!("fix {lat:.6}, {lon:.6} ±{:.0} m", accuracy_m.unwrap_or(0.0)),
         Some(_) => "no GPS fix in the evidence".into(),
         None => "evidence no longer kept (coarsened)".into(),
     }
@@ -297,8 +296,7 @@ async fn review_page(
     let app = &console.app;
     let actor = &signed.actor;
     let filter = query.filter.parse()?;
-    let (queue, total) =
-        app::attendance::pending_reviews(app, actor, &filter, QUEUE_PAGE).await?;
+    let (queue, total) = app::attendance::pending_reviews(app, actor, &filter, QUEUE_PAGE).await?;
     let tz = app::attendance::zone(app, actor).await?;
     let position = match query.punch {
         Some(seq) => queue.iter().position(|(r, _)| r.seq == seq),
@@ -309,7 +307,11 @@ async fn review_page(
             let (row, evidence) = &queue[i];
             let date = tz.to_datetime(row.client_time).date();
             let day = app::attendance::employee_day(app, actor, &row.employee, date).await?;
-            let site = row.verdict.site.as_ref().or(row.verdict.nearest_site.as_ref());
+            let site = row
+                .verdict
+                .site
+                .as_ref()
+                .or(row.verdict.nearest_site.as_ref());
             let fences = match site {
                 Some(site) => app::attendance::site_fences(app, actor, site)?,
                 None => Vec::new(),
@@ -447,7 +449,11 @@ async fn day_results(
         }
     }
     if let Some(site) = &site {
-        days.retain(|d| d.punches.iter().any(|p| p.verdict.site.as_ref() == Some(site)));
+        days.retain(|d| {
+            d.punches
+                .iter()
+                .any(|p| p.verdict.site.as_ref() == Some(site))
+        });
     }
     Ok((date, tz, days))
 }
@@ -484,11 +490,20 @@ fn day_row(r: &DailyResult, days: &EmployeeDays, tz: &TimeZone) -> DayRow {
     if r.time_result == TimeResult::Absenteeism {
         reasons.push("no counted punch in the shift".into());
     }
-    let uncounted = r.punches.iter().filter(|(_, counted)| !counted).count();
-    if uncounted > 0 {
-        reasons.push(format!(
-            "{uncounted} punch(es) not counted: rejected, or awaiting review"
-        ));
+    // Each punch that did not count, and why: the decision or the review.
+    for p in r
+        .punches
+        .iter()
+        .filter(|(_, counted)| !counted)
+        .filter_map(|(seq, _)| days.punch(*seq))
+    {
+        let why = match &p.review {
+            Some(review) if review.approved => "approved".to_owned(),
+            Some(review) => format!("rejected on review: {}", review.reason),
+            None if p.verdict.decision == Decision::Review => "awaiting review".to_owned(),
+            None => p.verdict.decision.as_str().to_owned(),
+        };
+        reasons.push(format!("punch {} not counted: {why}", p.punch_id));
     }
     DayRow {
         employee: r.employee.as_str().to_owned(),

@@ -234,7 +234,10 @@ pub struct View {
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Drawn {
     /// Each fence: its site and its rings (lon, lat pairs) or circle.
-    Fences { total: usize, fences: Vec<DrawnFence> },
+    Fences {
+        total: usize,
+        fences: Vec<DrawnFence>,
+    },
     /// Too many to draw: how many fences have their centre in each cell.
     Counts {
         total: usize,
@@ -278,7 +281,10 @@ pub async fn fences_in_view(
     if total > MAX_DRAWN {
         let (columns, rows) = GRID;
         let mut counts = vec![0u32; columns * rows];
-        let (dx, dy) = ((view.e - view.w) / columns as f64, (view.n - view.s) / rows as f64);
+        let (dx, dy) = (
+            (view.e - view.w) / columns as f64,
+            (view.n - view.s) / rows as f64,
+        );
         for &i in &found {
             if let Some((lo, hi)) = snapshot.index.fence(i).geometry.bounds() {
                 let (x, y) = ((lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0);

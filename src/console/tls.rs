@@ -80,7 +80,9 @@ impl TlsListener {
                         Ok(Ok(tls)) => {
                             let _ = ready.send((tls, peer)).await;
                         }
-                        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "console TLS handshake failed"),
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, %peer, "console TLS handshake failed")
+                        }
                         Err(_) => tracing::debug!(%peer, "console TLS handshake timed out"),
                     }
                 });

@@ -222,9 +222,7 @@ fn add_feature(
     let path = format!("features[{i}]");
     let site = site_of(feature, i, &path)?;
     let system = match feature.property("coordinate_system") {
-        Some(value) => {
-            coordinate_system(value, &format!("{path}.properties.coordinate_system"))?
-        }
+        Some(value) => coordinate_system(value, &format!("{path}.properties.coordinate_system"))?,
         None => default_system,
     };
     let access_points = access_points_of(feature, &path)?;

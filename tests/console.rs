@@ -1,0 +1,821 @@
+//! The web console: a real server and console on 127.0.0.1:0, driven by
+//! real headless Chromium through chromedriver (Debian's `chromium` and
+//! `chromium-driver`, which `.ci/run` installs), and by hand-made HTTP
+//! requests for what a browser would never send (a forged cross-site post,
+//! a planted session cookie).
+//!
+//! Screenshots go to `PUNCHGUARD_SCREENSHOTS` when set (the README's come
+//! from `PUNCHGUARD_SCREENSHOTS=tests/screenshots cargo test --test
+//! console`), else to a temporary directory.
+
+mod common;
+
+#[path = "../benches/common/tiles.rs"]
+mod tiles;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use fantoccini::{Client, ClientBuilder, Locator};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+
+use common::*;
+use punchguard::app::{Actor, audit, tokens};
+use punchguard::auth::Role;
+use punchguard::engine::OrgId;
+use punchguard::proto::v1 as pb;
+
+const ORG: &str = "acme";
+const ZONE: &str = "Europe/Helsinki";
+/// One circle site, 100 m round.
+const HQ: &str = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+    "properties":{"site":"hq","radius_m":100},
+    "geometry":{"type":"Point","coordinates":[26.94,60.47]}}]}"#;
+/// What a reviewer types: a reason that is also an XSS attempt.
+const HOSTILE_REASON: &str =
+    r#"seen at home <script>document.title="pwned"</script><img src=x onerror=alert(1)>"#;
+
+/// A server, its console, and an organisation with a schedule and one
+/// punch awaiting review (liisa's, 105 m from the centre of a 100 m
+/// circle with a 30 m fix: NEAR_FENCE).
+struct Setup {
+    server: TestServer,
+    console: SocketAddr,
+    hr: String,
+    admin: String,
+    /// The local date of liisa's shift.
+    date: String,
+}
+
+impl Setup {
+    async fn start() -> Self {
+        let server = TestServer::start().await;
+        let admin = server.token(ORG, Role::Admin, None).await;
+        let hr = server.token(ORG, Role::Hr, None).await;
+        server.import(&admin, HQ).await;
+        let start = TimeZone::get(ZONE)
+            .unwrap()
+            .to_datetime(Timestamp::now() + SignedDuration::from_mins(1));
+        let end = start + SignedDuration::from_hours(8);
+        let schedule = pb::Schedule {
+            time_zone: ZONE.into(),
+            shifts: vec![pb::ShiftDefinition {
+                shift_id: "day".into(),
+                start: start.strftime("%H:%M").to_string(),
+                end: end.strftime("%H:%M").to_string(),
+                late_grace_min: 5,
+                early_grace_min: 5,
+                serious_late_min: 30,
+                flexible_start_min: 0,
+            }],
+            assignments: vec![pb::ShiftAssignment {
+                employee_id: "liisa".into(),
+                weekdays: (1..=7).collect(),
+                shift_id: "day".into(),
+            }],
+        };
+        server
+            .admin_client()
+            .await
+            .put_schedule(authed(
+                pb::PutScheduleRequest {
+                    org_id: String::new(),
+                    schedule: Some(schedule),
+                },
+                &admin,
+            ))
+            .await
+            .unwrap();
+        let device = server.token(ORG, Role::Device, Some("liisa")).await;
+        let edge = punch_at(
+            "liisa-in",
+            geo::Point::new(26.94, 60.47 + 105.0 / 111_320.0),
+            30.0,
+        );
+        let verdict = server
+            .punch_client()
+            .await
+            .submit_punch(authed(edge, &device))
+            .await
+            .unwrap()
+            .into_inner()
+            .verdict
+            .unwrap();
+        assert_eq!(verdict.decision(), pb::Decision::Review);
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let console = listener.local_addr().unwrap();
+        let routes = punchguard::console::router(server.app.clone(), None);
+        tokio::spawn(async move { axum::serve(listener, routes).await });
+        Setup {
+            server,
+            console,
+            hr,
+            admin,
+            date: start.date().to_string(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.console)
+    }
+}
+
+/// A response as a test reads it.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+/// Sends one request the way a script (not a browser) would.
+async fn send(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    form: Option<&[(&str, &str)]>,
+) -> Answer {
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build::<_, Full<Bytes>>(HttpConnector::new());
+    let mut request = Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = match form {
+        Some(fields) => {
+            request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            serde_urlencoded::to_string(fields).unwrap()
+        }
+        None => String::new(),
+    };
+    let response = client
+        .request(request.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body.collect().await.unwrap().to_bytes()).into_owned(),
+    }
+}
+
+/// Signs in with `token`; returns the session cookie (`name=value`).
+async fn sign_in(setup: &Setup, token: &str, planted: Option<&str>) -> String {
+    let cookie = planted.map(|p| format!("pg_session={p}"));
+    let mut headers = vec![("origin", setup.url(""))];
+    if let Some(cookie) = &cookie {
+        headers.push(("cookie", cookie.clone()));
+    }
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let answer = send(
+        Method::POST,
+        &setup.url("/sign-in"),
+        &headers,
+        Some(&[("token", token)]),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let set = answer.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// The CSRF token of the page's forms.
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + 19;
+    page[at..at + 64].to_owned()
+}
+
+#[tokio::test]
+async fn cookies_sessions_and_headers() {
+    let setup = Setup::start().await;
+    // The sign-in answer: a fresh random session id, never the token, in
+    // an HttpOnly, SameSite=Strict cookie for the whole console.
+    let answer = send(
+        Method::POST,
+        &setup.url("/sign-in"),
+        &[("cookie", "pg_session=chosen-by-the-attacker")],
+        Some(&[("token", &setup.hr)]),
+    )
+    .await;
+    let set = answer.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(set.starts_with("pg_session="), "{set}");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(flag), "{set} lacks {flag}");
+    }
+    assert!(!set.contains("Secure"), "plaintext loopback: {set}");
+    assert!(!set.contains(&setup.hr));
+    // Session fixation: the planted id is not adopted, and never works.
+    assert!(!set.contains("chosen-by-the-attacker"));
+    let planted = send(
+        Method::GET,
+        &setup.url("/review"),
+        &[("cookie", "pg_session=chosen-by-the-attacker")],
+        None,
+    )
+    .await;
+    assert_eq!(planted.status, StatusCode::SEE_OTHER);
+    assert_eq!(planted.headers[header::LOCATION], "/sign-in");
+
+    // Every answer forbids framing and every external origin.
+    let cookie = sign_in(&setup, &setup.hr, None).await;
+    for path in [
+        "/sign-in",
+        "/review",
+        "/day",
+        "/assets/console.js",
+        "/nowhere",
+    ] {
+        let answer = send(Method::GET, &setup.url(path), &[("cookie", &cookie)], None).await;
+        let csp = answer.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("http"), "{path} allows an origin: {csp}");
+        assert_eq!(answer.headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert_eq!(answer.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    }
+    let page = send(
+        Method::GET,
+        &setup.url("/review"),
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
+    assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+    for external in ["http://", "https://", "//cdn", "fonts."] {
+        assert!(
+            !page.body.contains(external),
+            "the page would fetch {external}"
+        );
+    }
+
+    // Under TLS the cookie is Secure and __Host- prefixed.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_addr = listener.local_addr().unwrap();
+    let routes = punchguard::console::router(setup.server.app.clone(), Some(false));
+    tokio::spawn(async move { axum::serve(listener, routes).await });
+    let answer = send(
+        Method::POST,
+        &format!("http://{tls_addr}/sign-in"),
+        &[],
+        Some(&[("token", &setup.hr)]),
+    )
+    .await;
+    let set = answer.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        set.starts_with("__Host-pg_session=") && set.contains("Secure"),
+        "{set}"
+    );
+    assert!(
+        answer
+            .headers
+            .contains_key(header::STRICT_TRANSPORT_SECURITY)
+    );
+
+    // A device token never gets a session; nor does a wrong one.
+    let device = setup.server.token(ORG, Role::Device, Some("liisa")).await;
+    for token in [device.as_str(), "not-a-token"] {
+        let answer = send(
+            Method::POST,
+            &setup.url("/sign-in"),
+            &[],
+            Some(&[("token", token)]),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert!(!answer.headers.contains_key(header::SET_COOKIE));
+    }
+
+    // Revoking the token ends its sessions at once.
+    let operator = Actor::cli(OrgId::new(ORG).unwrap(), tokens::ROLE);
+    let hr_id = punchguard::auth::TokenHash::of(&setup.hr).id();
+    tokens::revoke(&setup.server.app, &operator, &hr_id)
+        .await
+        .unwrap();
+    let after = send(
+        Method::GET,
+        &setup.url("/review"),
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+    assert_eq!(after.headers[header::LOCATION], "/sign-in");
+}
+
+#[tokio::test]
+async fn csrf_roles_and_escaping() {
+    let setup = Setup::start().await;
+    let hr = sign_in(&setup, &setup.hr, None).await;
+    let page = send(Method::GET, &setup.url("/review"), &[("cookie", &hr)], None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("liisa-in"), "{}", page.body);
+    let csrf = csrf_of(&page.body);
+    let decision = |token: &'static str| {
+        let csrf = if token.is_empty() { "" } else { csrf.as_str() };
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("employee", "liisa".to_owned()),
+            ("punch_id", "liisa-in".to_owned()),
+            ("decision", "reject".to_owned()),
+            ("reason", HOSTILE_REASON.to_owned()),
+        ]
+    };
+    let post = async |headers: &[(&str, &str)], fields: Vec<(&str, String)>| {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        send(Method::POST, &setup.url("/review"), headers, Some(&fields)).await
+    };
+    // A page on another site posting the reviewer's form, with the cookie
+    // a lax browser might attach and even the right token: refused.
+    let origin = setup.url("");
+    for headers in [
+        vec![("cookie", hr.as_str()), ("origin", "http://evil.example")],
+        vec![("cookie", hr.as_str()), ("sec-fetch-site", "cross-site")],
+        vec![("cookie", hr.as_str()), ("sec-fetch-site", "same-site")],
+    ] {
+        let answer = post(&headers, decision("with")).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{headers:?}");
+    }
+    // Same origin, but no CSRF token: refused too.
+    let answer = post(&[("cookie", &hr), ("origin", &origin)], decision("")).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    let mut attendance = setup.server.attendance_client().await;
+    let queue = attendance
+        .list_review_queue(authed(pb::ListReviewQueueRequest::default(), &setup.hr))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(queue.punches.len(), 1, "nothing was decided by a forgery");
+
+    // The reviewer's own form, from the console's page: recorded.
+    let answer = post(
+        &[
+            ("cookie", &hr),
+            ("origin", &origin),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        decision("with"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+
+    // The reason is shown as text everywhere, never as markup.
+    let day = send(
+        Method::GET,
+        &setup.url(&format!("/day?date={}", setup.date)),
+        &[("cookie", &hr)],
+        None,
+    )
+    .await;
+    assert!(
+        day.body
+            .contains("rejected on review: seen at home &lt;script&gt;"),
+        "{}",
+        day.body
+    );
+    assert!(!day.body.contains("<script>document"));
+    assert!(!day.body.contains("<img src=x"));
+
+    // An HR session cannot reach admin pages, nor an admin HR's.
+    for path in [
+        "/sites",
+        "/devices?employee=liisa",
+        "/sites/fences?w=0&s=0&e=1&n=1",
+    ] {
+        let answer = send(Method::GET, &setup.url(path), &[("cookie", &hr)], None).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let admin = sign_in(&setup, &setup.admin, None).await;
+    for path in ["/review", "/day", "/audit"] {
+        let answer = send(Method::GET, &setup.url(path), &[("cookie", &admin)], None).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
+    }
+
+    // What an admin controls is escaped too: a site named like markup is
+    // listed as text.
+    let page = send(
+        Method::GET,
+        &setup.url("/sites"),
+        &[("cookie", &admin)],
+        None,
+    )
+    .await;
+    let admin_csrf = csrf_of(&page.body);
+    let hostile_site = HQ.replace("\"hq\"", r#""<b onmouseover=alert(1)>x</b>""#);
+    let upload = async |geojson: &str| {
+        let boundary = "x-boundary-x";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{admin_csrf}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"geojson\"; filename=\"s.geojson\"\r\n\
+             Content-Type: application/geo+json\r\n\r\n{geojson}\r\n--{boundary}--\r\n"
+        );
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .build::<_, Full<Bytes>>(HttpConnector::new());
+        let response = client
+            .request(
+                Request::post(setup.url("/sites/import"))
+                    .header("cookie", &admin)
+                    .header(
+                        header::CONTENT_TYPE,
+                        format!("multipart/form-data; boundary={boundary}"),
+                    )
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = response.status();
+        let html = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&html).into_owned())
+    };
+    let (status, html) = upload(&hostile_site).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("&lt;b onmouseover=alert(1)&gt;x&lt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<b onmouseover"), "{html}");
+    // And a refusal that quotes the file shows it as text too.
+    let (status, html) = upload("<script>alert(1)</script>").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("not valid GeoJSON"), "{html}");
+    assert!(!html.contains("<script>alert"), "{html}");
+
+    // Each page of personal data is audited like the gRPC reads.
+    let log = punchguard::app::privacy::audit_log(
+        &setup.server.app,
+        &Actor::cli(OrgId::new(ORG).unwrap(), Role::Privacy),
+        None,
+        0,
+        1000,
+    )
+    .await
+    .unwrap();
+    let hr_id = punchguard::auth::TokenHash::of(&setup.hr).id();
+    for action in [
+        "ConsoleSignIn",
+        "ListReviewQueue",
+        "ListEmployeePunches",
+        "ReviewPunch",
+        "GetDailyResults",
+    ] {
+        assert!(
+            log.iter()
+                .any(|r| r.entry.action == action && r.entry.actor == hr_id),
+            "no {action} entry by the HR token"
+        );
+    }
+}
+
+/// Chromium under chromedriver, headless, at 1280×800.
+struct Browser {
+    client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Starts chromedriver and a browser session; `None` (and a SKIPPED line)
+/// when chromedriver is missing, which under `CI=true` fails instead.
+async fn browser() -> Option<Browser> {
+    let found = ["chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|d| Command::new(d).arg("--version").output().is_ok());
+    let Some(driver_path) = found else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true but no chromedriver on PATH (apt install chromium-driver)"
+        );
+        eprintln!("SKIPPED: no chromedriver on PATH (apt install chromium chromium-driver)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Command::new(driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--window-size=1280,800", "--hide-scrollbars"
+        ]}),
+    );
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a chromedriver session");
+    Some(Browser { client, driver })
+}
+
+fn screenshot_dir() -> PathBuf {
+    match std::env::var_os("PUNCHGUARD_SCREENSHOTS") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::temp_dir().join("punchguard-console-screenshots"),
+    }
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+async fn browser_sign_in(browser: &Client, setup: &Setup, token: &str) {
+    browser.goto(&setup.url("/sign-in")).await.unwrap();
+    browser
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The text of the element `css` selects, once the page has it.
+async fn text_of(browser: &Client, css: &str) -> String {
+    let found = browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await;
+    match found {
+        Ok(element) => element.text().await.unwrap(),
+        Err(e) => {
+            let url = browser.current_url().await.map(|u| u.to_string());
+            let source = browser.source().await.unwrap_or_default();
+            panic!("no {css} on {url:?}: {e}\n{source}")
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_rejects_a_flagged_punch_in_the_browser() {
+    let setup = Setup::start().await;
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let b = &browser.client;
+    browser_sign_in(b, &setup, &setup.hr).await;
+    // Signed in, the queue opens on the flagged punch with its map.
+    let selected = text_of(b, "#selected").await;
+    assert!(selected.contains("liisa"), "{selected}");
+    assert!(selected.contains("NEAR_FENCE"), "{selected}");
+    let circles = b
+        .find_all(Locator::Css("#selected svg circle"))
+        .await
+        .unwrap();
+    assert!(
+        circles.len() >= 3,
+        "the fence, the accuracy circle and the fix"
+    );
+    screenshot(b, "review-queue.png").await;
+
+    // Before the decision the day view says why the punch does not count.
+    b.goto(&setup.url(&format!("/day?date={}", setup.date)))
+        .await
+        .unwrap();
+    let before = text_of(b, "#daily").await;
+    assert!(
+        before.contains("liisa-in not counted: awaiting review"),
+        "{before}"
+    );
+
+    // Reject with a reason, by keyboard: r, type, x.
+    b.goto(&setup.url("/review")).await.unwrap();
+    text_of(b, "#selected").await;
+    let body = b.find(Locator::Css("body")).await.unwrap();
+    body.send_keys("r").await.unwrap();
+    b.active_element()
+        .await
+        .unwrap()
+        .send_keys("seen at home, not at the office")
+        .await
+        .unwrap();
+    b.execute("document.activeElement.blur()", vec![])
+        .await
+        .unwrap();
+    b.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("x")
+        .await
+        .unwrap();
+    // The next one opens: here, none is left.
+    let queue = text_of(b, "nav.queue").await;
+    assert!(queue.contains("Nothing awaits review"), "{queue}");
+
+    b.goto(&setup.url(&format!("/day?date={}", setup.date)))
+        .await
+        .unwrap();
+    let after = text_of(b, "#daily").await;
+    assert!(
+        after.contains("liisa-in not counted: rejected on review: seen at home, not at the office"),
+        "{after}"
+    );
+    screenshot(b, "day-view.png").await;
+
+    // gRPC says the same.
+    let listed = setup
+        .server
+        .attendance_client()
+        .await
+        .list_punches(authed(
+            pb::ListPunchesRequest {
+                from: Some(ts(Timestamp::now() - SignedDuration::from_hours(1))),
+                to: Some(ts(Timestamp::now() + SignedDuration::from_hours(1))),
+                ..Default::default()
+            },
+            &setup.hr,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let review = listed.punches[0].review.as_ref().expect("reviewed");
+    assert!(!review.approved);
+    assert_eq!(review.reason, "seen at home, not at the office");
+
+    // Sign out; the old cookie no longer opens anything.
+    let cookie = b.get_named_cookie("pg_session").await.unwrap();
+    let value = cookie.value().to_owned();
+    b.find(Locator::Id("sign-out"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_of(b, "#token").await;
+    let reused = send(
+        Method::GET,
+        &setup.url("/review"),
+        &[("cookie", &format!("pg_session={value}"))],
+        None,
+    )
+    .await;
+    assert_eq!(reused.status, StatusCode::SEE_OTHER);
+    assert_eq!(reused.headers[header::LOCATION], "/sign-in");
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_uploads_fences_and_pans_200k_of_them_in_the_browser() {
+    let setup = Setup::start().await;
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let b = &browser.client;
+    browser_sign_in(b, &setup, &setup.admin).await;
+    text_of(b, "#map-status").await;
+
+    // A file with one bad feature: nothing stored, the feature named.
+    let bad = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","properties":{"site":"ok"},"geometry":{"type":"Polygon","coordinates":[[[26.9,60.4],[26.91,60.4],[26.91,60.41],[26.9,60.4]]]}},
+      {"type":"Feature","properties":{"site":"open"},"geometry":{"type":"Polygon","coordinates":[[[26.9,60.4],[26.91,60.4],[26.91,60.41]]]}}]}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.geojson");
+    std::fs::write(&file, bad).unwrap();
+    b.find(Locator::Id("geojson"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    b.find(Locator::Id("import"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let problems = text_of(b, "#import-problems").await;
+    assert!(
+        problems.contains("geojson.features[1].geometry.coordinates[0]"),
+        "{problems}"
+    );
+    assert!(!problems.contains("features[0]"), "{problems}");
+
+    // 200k real footprints (Kotka tiled), stored as an import stores them.
+    let sites = tiles::tiled(92);
+    let fences: usize = sites.iter().map(|s| s.fences.len()).sum();
+    assert!(fences >= 199_000, "{fences}");
+    let org = OrgId::new(ORG).unwrap();
+    let operator = Actor::cli(org.clone(), Role::Admin);
+    let entry = audit::entry(&operator, "ImportSites", None, "200k tiles");
+    let app = &setup.server.app;
+    app.store.put_sites(&org, sites, entry).await.unwrap();
+    app.snapshots
+        .reload(app.store.as_ref(), &org)
+        .await
+        .unwrap();
+
+    b.goto(&setup.url("/sites")).await.unwrap();
+    let first = wait_for_map(b, 1).await;
+    assert_eq!(
+        first.kind, "counts",
+        "200k fences in view are counted, not drawn"
+    );
+    assert!(first.total >= 199_000, "{}", first.total);
+    screenshot(b, "sites-200k.png").await;
+    // Zoom in until outlines are drawn, then pan with the keyboard.
+    let mut view = first.clone();
+    let canvas = b.find(Locator::Id("map")).await.unwrap();
+    let mut zooms = 0;
+    while view.kind != "fences" {
+        zooms += 1;
+        assert!(zooms < 30, "never zoomed in to outlines");
+        canvas.send_keys("+").await.unwrap();
+        view = wait_for_map(b, view.loads + 1).await;
+    }
+    canvas.send_keys("\u{E014}").await.unwrap(); // ArrowRight
+    let panned = wait_for_map(b, view.loads + 1).await;
+    assert_eq!(panned.kind, "fences");
+    screenshot(b, "sites-zoomed.png").await;
+    eprintln!(
+        "sites map at {} fences: first map {:.0} ms after the page started, a pan redrawn in {:.0} ms ({} fences outlined)",
+        first.total, first.first_ms, panned.last_ms, panned.total
+    );
+}
+
+/// What the map says about its last draw.
+#[derive(Clone)]
+struct MapState {
+    kind: String,
+    total: usize,
+    loads: u32,
+    first_ms: f64,
+    last_ms: f64,
+}
+
+/// Waits until the map has loaded `loads` views, and reads its state.
+async fn wait_for_map(b: &Client, loads: u32) -> MapState {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = b
+            .execute(
+                "const d = document.getElementById('map').dataset; \
+                 return [d.kind || '', Number(d.total || 0), Number(d.loads || 0), \
+                         Number(d.firstMs || 0), Number(d.lastMs || 0)];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let s = state.as_array().unwrap();
+        let loaded = s[2].as_u64().unwrap() as u32;
+        if loaded >= loads {
+            return MapState {
+                kind: s[0].as_str().unwrap().to_owned(),
+                total: s[1].as_u64().unwrap() as usize,
+                loads: loaded,
+                first_ms: s[3].as_f64().unwrap(),
+                last_ms: s[4].as_f64().unwrap(),
+            };
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the map never loaded view {loads}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
