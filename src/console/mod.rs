@@ -374,15 +374,13 @@ fn app_problem(console: &Console, error: AppError) -> Response {
     problem_page(console, status, &error.to_string())
 }
 
-/// Refuses a form whose CSRF token is not the session's.
-fn check_csrf(console: &Console, signed: &SignedIn, presented: &str) -> Result<(), Response> {
-    if signed.session.csrf_matches(presented) {
-        Ok(())
-    } else {
-        Err(problem_page(
+/// The refusal of a form whose CSRF token is not the session's.
+fn csrf_refusal(console: &Console, signed: &SignedIn, presented: &str) -> Option<Response> {
+    (!signed.session.csrf_matches(presented)).then(|| {
+        problem_page(
             console,
             StatusCode::FORBIDDEN,
             "refused: the form's CSRF token is missing or stale; reload the page",
-        ))
-    }
+        )
+    })
 }

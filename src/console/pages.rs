@@ -16,7 +16,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
-use super::{Console, SignedIn, app_problem, check_csrf, problem_page, who};
+use super::{Console, SignedIn, app_problem, csrf_refusal, problem_page, who};
 use crate::app::attendance::{DailyQuery, ReviewFilter};
 use crate::app::{self, AppError, audit};
 use crate::attendance::{DailyResult, TimeResult};
@@ -107,7 +107,7 @@ pub async fn sign_out(
     signed: SignedIn,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&console, &signed, &form.csrf) {
+    if let Some(refused) = csrf_refusal(&console, &signed, &form.csrf) {
         return refused;
     }
     console.sessions.close(&signed.session_id);
@@ -358,7 +358,7 @@ pub async fn review(
     signed: SignedIn,
     Form(form): Form<ReviewForm>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&console, &signed, &form.csrf) {
+    if let Some(refused) = csrf_refusal(&console, &signed, &form.csrf) {
         return refused;
     }
     let decided = async {
@@ -671,7 +671,7 @@ pub async fn revoke_device(
     signed: SignedIn,
     Form(form): Form<RevokeForm>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&console, &signed, &form.csrf) {
+    if let Some(refused) = csrf_refusal(&console, &signed, &form.csrf) {
         return refused;
     }
     let revoked = async {

@@ -17,7 +17,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
-use super::{Console, SignedIn, app_problem, check_csrf, problem_page, who};
+use super::{Console, SignedIn, app_problem, csrf_refusal, problem_page, who};
 use crate::app::{self, AppError};
 use crate::engine::SiteId;
 use crate::engine::fence::FenceGeometry;
@@ -189,7 +189,7 @@ pub async fn import(
             Err(e) => return problem_page(&console, e.status(), &e.body_text()),
         }
     }
-    if let Err(refused) = check_csrf(&console, &signed, &csrf) {
+    if let Some(refused) = csrf_refusal(&console, &signed, &csrf) {
         return refused;
     }
     let text = match geojson.map(|b| String::from_utf8(b.to_vec())) {
