@@ -418,33 +418,7 @@ async fn csrf_roles_and_escaping() {
     .await;
     let admin_csrf = csrf_of(&page.body);
     let hostile_site = HQ.replace("\"hq\"", r#""<b onmouseover=alert(1)>x</b>""#);
-    let upload = async |geojson: &str| {
-        let boundary = "x-boundary-x";
-        let body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{admin_csrf}\r\n\
-             --{boundary}\r\nContent-Disposition: form-data; name=\"geojson\"; filename=\"s.geojson\"\r\n\
-             Content-Type: application/geo+json\r\n\r\n{geojson}\r\n--{boundary}--\r\n"
-        );
-        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .build::<_, Full<Bytes>>(HttpConnector::new());
-        let response = client
-            .request(
-                Request::post(setup.url("/sites/import"))
-                    .header("cookie", &admin)
-                    .header(
-                        header::CONTENT_TYPE,
-                        format!("multipart/form-data; boundary={boundary}"),
-                    )
-                    .body(Full::new(Bytes::from(body)))
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let status = response.status();
-        let html = response.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&html).into_owned())
-    };
-    let (status, html) = upload(&hostile_site).await;
+    let (status, html) = upload(&setup, &admin, &admin_csrf, &hostile_site, false).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(
         html.contains("&lt;b onmouseover=alert(1)&gt;x&lt;"),
@@ -452,7 +426,14 @@ async fn csrf_roles_and_escaping() {
     );
     assert!(!html.contains("<b onmouseover"), "{html}");
     // And a refusal that quotes the file shows it as text too.
-    let (status, html) = upload("<script>alert(1)</script>").await;
+    let (status, html) = upload(
+        &setup,
+        &admin,
+        &admin_csrf,
+        "<script>alert(1)</script>",
+        false,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
     assert!(html.contains("not valid GeoJSON"), "{html}");
     assert!(!html.contains("<script>alert"), "{html}");
@@ -481,6 +462,185 @@ async fn csrf_roles_and_escaping() {
             "no {action} entry by the HR token"
         );
     }
+}
+
+/// Posts `geojson` to the sites import as the browser's form would, with
+/// `dry_run` when asked; answers the status and the page.
+async fn upload(
+    setup: &Setup,
+    cookie: &str,
+    csrf: &str,
+    geojson: &str,
+    dry_run: bool,
+) -> (StatusCode, String) {
+    let boundary = "x-boundary-x";
+    let part = |name: &str, value: &str| {
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+    };
+    let mut body = part("csrf", csrf);
+    if dry_run {
+        body += &part("dry_run", "1");
+    }
+    body += &format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"geojson\"; filename=\"s.geojson\"\r\n\
+         Content-Type: application/geo+json\r\n\r\n{geojson}\r\n--{boundary}--\r\n"
+    );
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build::<_, Full<Bytes>>(HttpConnector::new());
+    let response = client
+        .request(
+            Request::post(setup.url("/sites/import"))
+                .header("cookie", cookie)
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(Full::new(Bytes::from(body)))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let html = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&html).into_owned())
+}
+
+#[tokio::test]
+async fn devices_dry_run_export_and_hostile_employee_ids() {
+    let setup = Setup::start().await;
+    let app = &setup.server.app;
+    let org = OrgId::new(ORG).unwrap();
+
+    // A dry run of a wider HQ: liisa's punch at the edge would be inside.
+    // Nothing is stored.
+    let admin = sign_in(&setup, &setup.admin, None).await;
+    let page = send(
+        Method::GET,
+        &setup.url("/sites"),
+        &[("cookie", &admin)],
+        None,
+    )
+    .await;
+    let csrf = csrf_of(&page.body);
+    let wider = HQ.replace("\"radius_m\":100", "\"radius_m\":200");
+    let (status, html) = upload(&setup, &admin, &csrf, &wider, true).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let at = html.find("id=\"dry-run\"").expect("the dry run's answer");
+    let run = &html[at..];
+    assert!(
+        run.contains("change the placement of 1 of the 1 punch(es)"),
+        "{run}"
+    );
+    assert!(
+        run.contains("liisa-in") && run.contains("review · hq") && run.contains("accepted · hq"),
+        "{run}"
+    );
+    assert!(
+        !run.contains("liisa</"),
+        "a dry run names punches, not people: {run}"
+    );
+    let operator = Actor::cli(org.clone(), Role::Admin);
+    let hq = punchguard::app::sites::get(
+        app,
+        &operator,
+        &punchguard::engine::SiteId::new("hq").unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        hq.fences[0],
+        punchguard::engine::fence::FenceGeometry::Circle { radius_m, .. } if radius_m == 100.0
+    ));
+
+    // Devices: the admin sees liisa's phone and revokes its binding.
+    let liisa = punchguard::engine::EmployeeId::new("liisa").unwrap();
+    let phone = punchguard::engine::DeviceId::new("phone-1").unwrap();
+    punchguard::app::devices::bind(app, &operator, &liisa, &phone)
+        .await
+        .unwrap();
+    let page = send(
+        Method::GET,
+        &setup.url("/devices?employee=liisa"),
+        &[("cookie", &admin)],
+        None,
+    )
+    .await;
+    assert!(page.body.contains("phone-1") && page.body.contains("Revoke binding"));
+    let revoked = send(
+        Method::POST,
+        &setup.url("/devices/revoke"),
+        &[("cookie", &admin), ("sec-fetch-site", "same-origin")],
+        Some(&[
+            ("csrf", &csrf),
+            ("employee", "liisa"),
+            ("device", "phone-1"),
+        ]),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.body);
+    let listed = punchguard::app::devices::list(app, &operator, &liisa)
+        .await
+        .unwrap();
+    assert!(listed[0].binding.as_ref().unwrap().revoked_at.is_some());
+
+    // The day's export: the CLI's exporter, header and all.
+    let hr = sign_in(&setup, &setup.hr, None).await;
+    let csv = send(
+        Method::GET,
+        &setup.url(&format!("/day/export?date={}&format=csv", setup.date)),
+        &[("cookie", &hr)],
+        None,
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    assert!(
+        csv.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let mut lines = csv.body.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("employee_id,date,shift_id,planned_start")
+    );
+    assert!(lines.next().unwrap().starts_with("liisa,"));
+    let jsonl = send(
+        Method::GET,
+        &setup.url(&format!("/day/export?date={}&format=jsonl", setup.date)),
+        &[("cookie", &hr)],
+        None,
+    )
+    .await;
+    let line: serde_json::Value = serde_json::from_str(jsonl.body.lines().next().unwrap()).unwrap();
+    assert_eq!(line["employee_id"], "liisa");
+
+    // An employee id a phone's token carries, shaped like markup: text.
+    let hostile = r#"<img src=x onerror=alert(1)>"#;
+    let device = setup.server.token(ORG, Role::Device, Some(hostile)).await;
+    let edge = punch_at(
+        "hostile-in",
+        geo::Point::new(26.94, 60.47 + 105.0 / 111_320.0),
+        30.0,
+    );
+    setup
+        .server
+        .punch_client()
+        .await
+        .submit_punch(authed(edge, &device))
+        .await
+        .unwrap();
+    let page = send(Method::GET, &setup.url("/review"), &[("cookie", &hr)], None).await;
+    assert!(
+        page.body.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(hostile));
 }
 
 /// Chromium under chromedriver, headless, at 1280×800.

@@ -1,11 +1,17 @@
 //! Sites: their fences (imported as GeoJSON) and the WiFi access points and
 //! beacons that corroborate a punch there.
 
+use std::collections::{HashMap, HashSet};
+
+use jiff::Timestamp;
+
 use super::{Actor, App, AppError, Result, audit};
 use crate::auth::Role;
-use crate::engine::SiteId;
+use crate::engine::history::History;
 use crate::engine::sites::{SiteDefinition, check_sites_geojson};
+use crate::engine::{self, Decision, OrgSnapshot, Punch, PunchId, SiteId};
 use crate::store::SiteRadios;
+use crate::store::{PunchCursor, PunchQuery};
 
 /// Sites are an admin's business.
 pub const ROLE: Role = Role::Admin;
@@ -117,4 +123,143 @@ pub async fn put_radios(
 pub fn snapshot(app: &App, actor: &Actor) -> Result<std::sync::Arc<crate::engine::OrgSnapshot>> {
     actor.require(ROLE)?;
     Ok(app.snapshots.get(&actor.org))
+}
+
+/// How far back a dry run looks for punches to re-judge, and how many it
+/// re-judges at most (the first received in that window).
+pub const DRY_RUN_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+pub const DRY_RUN_PUNCHES: usize = 5_000;
+
+/// Where a punch's fix places it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub decision: Decision,
+    pub site: Option<SiteId>,
+    pub distance_m: Option<f64>,
+}
+
+/// A recent punch whose placement an import would change.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub punch_id: PunchId,
+    pub received_at: Timestamp,
+    pub before: Placement,
+    pub after: Placement,
+}
+
+/// What an import would do to recent punches.
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    /// Sites the file names.
+    pub sites: usize,
+    /// Punches re-judged: those of the window whose fix is still kept.
+    pub judged: usize,
+    pub changed: Vec<Changed>,
+}
+
+/// Re-judges the recent punches whose fix is still kept against the fences
+/// as they are and as they would be after importing `geojson`, storing
+/// nothing, as `punchguard verify` does for a file: the same engine, the
+/// same policy, history left out. Only the fix is re-judged (the rest of
+/// the evidence is the same on both sides), so a difference is the
+/// fences' doing. Lists punches by id and time, never by employee: sites
+/// are an admin's business, people's punches are not.
+pub async fn dry_run(app: &App, actor: &Actor, geojson: String) -> Result<DryRun> {
+    actor.require(ROLE)?;
+    let incoming = parse_geojson(geojson).await?;
+    let org = &actor.org;
+    let (version, mut sites) = app.store.load_sites(org).await?;
+    let named: HashSet<&SiteId> = incoming.iter().map(|s| &s.id).collect();
+    sites.retain(|s| !named.contains(&s.id));
+    let site_count = incoming.len();
+    sites.extend(incoming);
+
+    let now = Timestamp::now();
+    let mut rows = Vec::new();
+    let mut after = None;
+    while rows.len() < DRY_RUN_PUNCHES {
+        let page = app
+            .store
+            .list_punches(PunchQuery {
+                org: org.clone(),
+                from: now - DRY_RUN_WINDOW,
+                to: now,
+                after,
+                limit: 1000.min(DRY_RUN_PUNCHES - rows.len()),
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(PunchCursor {
+            received_at: last.received_at,
+            seq: last.seq,
+        });
+        rows.extend(page);
+    }
+    audit::read(
+        app.store.as_ref(),
+        actor,
+        "DryRunImport",
+        None,
+        format!("{site_count} sites against {} recent punches", rows.len()),
+    )
+    .await?;
+    let mut evidence = HashMap::new();
+    for chunk in rows.chunks(1000) {
+        let seqs = chunk.iter().map(|r| r.seq).collect();
+        evidence.extend(app.store.punch_evidence(org, seqs).await?);
+    }
+
+    let before = app.snapshots.get(org);
+    let org = org.clone();
+    tokio::task::spawn_blocking(move || {
+        let after = OrgSnapshot::build(org.clone(), version, sites, before.policy.clone())
+            .with_attestation(before.attestation.clone())
+            .with_signatures(before.signatures.clone());
+        let place = |snapshot: &OrgSnapshot, punch: &Punch| {
+            let verdict = engine::evaluate(snapshot, punch, &History::default());
+            Placement {
+                decision: verdict.decision,
+                site: verdict.site,
+                distance_m: verdict.distance_m,
+            }
+        };
+        let mut judged = 0;
+        let mut changed = Vec::new();
+        for row in rows {
+            let Some(kept) = evidence.get(&row.seq) else {
+                continue;
+            };
+            let (Some(lat), Some(lon)) = (kept.latitude, kept.longitude) else {
+                continue;
+            };
+            let mut punch = Punch::gps_only(
+                org.clone(),
+                row.employee.clone(),
+                row.punch_id.clone(),
+                row.received_at,
+                (lon, lat),
+                kept.accuracy_m.unwrap_or(0.0),
+            );
+            if let Some(gps) = punch.gps.as_mut() {
+                gps.mock_location = kept.mock_location.unwrap_or(false);
+            }
+            judged += 1;
+            let (was, would_be) = (place(&before, &punch), place(&after, &punch));
+            if was.decision != would_be.decision || was.site != would_be.site {
+                changed.push(Changed {
+                    punch_id: row.punch_id,
+                    received_at: row.received_at,
+                    before: was,
+                    after: would_be,
+                });
+            }
+        }
+        DryRun {
+            sites: site_count,
+            judged,
+            changed,
+        }
+    })
+    .await
+    .map_err(|e| AppError::task("dry run", e))
 }

@@ -50,6 +50,53 @@ struct ImportOutcome {
     /// Each problem: the feature's path and what is wrong there.
     problems: Vec<(String, String)>,
     imported: Option<String>,
+    dry_run: Option<DryRunView>,
+}
+
+#[derive(Serialize)]
+struct DryRunView {
+    summary: String,
+    changed: Vec<ChangedView>,
+}
+
+#[derive(Serialize)]
+struct ChangedView {
+    punch_id: String,
+    received: String,
+    before: String,
+    after: String,
+}
+
+fn placement(p: &app::sites::Placement) -> String {
+    let site = p.site.as_ref().map_or("no site", |s| s.as_str());
+    match p.distance_m {
+        Some(d) => format!("{} · {site} · {d:.0} m", p.decision.as_str()),
+        None => format!("{} · {site}", p.decision.as_str()),
+    }
+}
+
+impl DryRunView {
+    fn new(run: &app::sites::DryRun) -> Self {
+        DryRunView {
+            summary: format!(
+                "Dry run, nothing stored: the file's {} site(s) would change the placement of {} of the {} punch(es) of the last {} h whose fix is kept.",
+                run.sites,
+                run.changed.len(),
+                run.judged,
+                app::sites::DRY_RUN_WINDOW.as_hours()
+            ),
+            changed: run
+                .changed
+                .iter()
+                .map(|c| ChangedView {
+                    punch_id: c.punch_id.as_str().to_owned(),
+                    received: c.received_at.to_string(),
+                    before: placement(&c.before),
+                    after: placement(&c.after),
+                })
+                .collect(),
+        }
+    }
 }
 
 pub async fn overview(
@@ -167,18 +214,20 @@ pub async fn detail(
     )
 }
 
-/// Imports an uploaded GeoJSON file; every feature's problem is listed, and
-/// nothing is stored unless the whole file is right.
+/// Imports an uploaded GeoJSON file, or with `dry_run` shows which recent
+/// punches it would place differently; every feature's problem is listed,
+/// and nothing is stored unless the whole file is right.
 pub async fn import(
     State(console): State<Arc<Console>>,
     signed: SignedIn,
     mut form: Multipart,
 ) -> Response {
-    let (mut csrf, mut geojson) = (String::new(), None);
+    let (mut csrf, mut geojson, mut dry) = (String::new(), None, false);
     loop {
         match form.next_field().await {
             Ok(Some(field)) => match field.name() {
                 Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+                Some("dry_run") => dry = true,
                 Some("geojson") => match field.bytes().await {
                     Ok(bytes) => geojson = Some(bytes),
                     Err(e) => return problem_page(&console, e.status(), &e.body_text()),
@@ -199,22 +248,34 @@ pub async fn import(
         }
         None => return app_problem(&console, AppError::invalid("geojson", "choose a file")),
     };
-    let outcome = match app::sites::import(&console.app, &signed.actor, text).await {
-        Ok(imported) => ImportOutcome {
-            problems: Vec::new(),
-            imported: Some(format!(
-                "imported {} site(s); the fence set is now version {}",
-                imported.sites.len(),
-                imported.version
-            )),
-        },
+    let done = if dry {
+        app::sites::dry_run(&console.app, &signed.actor, text)
+            .await
+            .map(|run| ImportOutcome {
+                dry_run: Some(DryRunView::new(&run)),
+                ..Default::default()
+            })
+    } else {
+        app::sites::import(&console.app, &signed.actor, text)
+            .await
+            .map(|imported| ImportOutcome {
+                imported: Some(format!(
+                    "imported {} site(s); the fence set is now version {}",
+                    imported.sites.len(),
+                    imported.version
+                )),
+                ..Default::default()
+            })
+    };
+    let outcome = match done {
+        Ok(outcome) => outcome,
         Err(AppError::InvalidArguments(problems)) => ImportOutcome {
             problems,
-            imported: None,
+            ..Default::default()
         },
         Err(AppError::InvalidArgument { field, description }) => ImportOutcome {
             problems: vec![(field, description)],
-            imported: None,
+            ..Default::default()
         },
         Err(e) => return app_problem(&console, e),
     };

@@ -304,7 +304,7 @@ pub fn map(evidence: Option<&StoredEvidence>, fences: &[FenceGeometry]) -> Strin
     });
     let Some(origin) = origin else {
         return format!(
-            "<svg width=\"{MAP_W}\" height=\"{MAP_H}\" role=\"img\"><text x=\"20\" y=\"150\" \
+            "<svg width=\"{MAP_W}\" height=\"{MAP_H}\" role=\"img\" aria-label=\"no location\"><text x=\"20\" y=\"150\" \
              fill=\"#777\">No location: evidence coarsened and no site.</text></svg>"
         );
     };
@@ -342,7 +342,7 @@ pub fn map(evidence: Option<&StoredEvidence>, fences: &[FenceGeometry]) -> Strin
         )
     };
     let mut svg = format!(
-        "<svg width=\"{MAP_W}\" height=\"{MAP_H}\" viewBox=\"0 0 {MAP_W} {MAP_H}\" role=\"img\">"
+        "<svg width=\"{MAP_W}\" height=\"{MAP_H}\" viewBox=\"0 0 {MAP_W} {MAP_H}\" role=\"img\" aria-label=\"map of the fix, its accuracy circle and the fences\">"
     );
     let ring = |ls: &LineString<f64>| {
         let mut d = String::new();
