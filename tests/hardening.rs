@@ -260,3 +260,117 @@ async fn a_flood_is_shed_cleanly_while_health_checks_answer() {
     assert!(shed > 0, "with 4 in flight, 400 at once are partly shed");
     running.stop().await;
 }
+
+/// One HTTP/1.1 exchange with the console over TLS, trusting the test CA,
+/// with or without the client certificate; the raw answer.
+async fn console_https(
+    addr: std::net::SocketAddr,
+    pki: &Pki,
+    with_client_cert: bool,
+    request: &str,
+) -> std::io::Result<String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots);
+    let config = if with_client_cert {
+        let chain = vec![CertificateDer::from_pem_slice(pki.client.0.as_bytes()).unwrap()];
+        let key = PrivateKeyDer::from_pem_slice(pki.client.1.as_bytes()).unwrap();
+        builder.with_client_auth_cert(chain, key).unwrap()
+    } else {
+        builder.with_no_client_auth()
+    };
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await?;
+    tls.write_all(request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    tls.read_to_end(&mut answer).await?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// A sign-in form post over TLS, as a browser sends it.
+fn sign_in_request(addr: std::net::SocketAddr, token: &str) -> String {
+    let body = format!("token={token}");
+    format!(
+        "POST /sign-in HTTP/1.1\r\nHost: localhost:{}\r\nOrigin: https://localhost:{}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        addr.port(),
+        addr.port(),
+        body.len()
+    )
+}
+
+#[tokio::test]
+async fn the_console_over_tls_and_mutual_tls() {
+    let pki = pki();
+    let running = start(Options::local(Duration::from_secs(60))).await;
+    let hr = running.token(Role::Hr, None).await;
+    let serve = async |client_ca: Option<Vec<u8>>, app: punchguard::app::App| {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let files = TlsFiles {
+            certificate: pki.server.0.clone().into_bytes(),
+            key: pki.server.1.clone().into_bytes(),
+            client_ca,
+        };
+        tokio::spawn(punchguard::console::serve(
+            listener,
+            app,
+            Some(files),
+            std::future::pending(),
+        ));
+        addr
+    };
+
+    // TLS: the session cookie is Secure and __Host- prefixed, and HSTS is on.
+    let addr = serve(None, running.app.clone()).await;
+    let answer = console_https(addr, &pki, false, &sign_in_request(addr, &hr))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    let lower = answer.to_lowercase();
+    assert!(
+        lower.contains("strict-transport-security: max-age="),
+        "{answer}"
+    );
+    let cookie = lower
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("__host-pg_session=")
+            && cookie.contains("secure")
+            && cookie.contains("httponly"),
+        "{cookie}"
+    );
+
+    // Mutual TLS, as gRPC asks for it of admin, hr and privacy tokens: no
+    // client certificate, no console; with one, the HR token signs in.
+    let mut mutual = running.app.clone();
+    mutual.require_client_certificates = true;
+    let addr = serve(Some(pki.ca_pem.clone().into_bytes()), mutual).await;
+    let refused = console_https(addr, &pki, false, &sign_in_request(addr, &hr)).await;
+    assert!(
+        refused
+            .as_ref()
+            .map_or(true, |a| !a.starts_with("HTTP/1.1")),
+        "no client certificate, yet an answer: {refused:?}"
+    );
+    let answer = console_https(addr, &pki, true, &sign_in_request(addr, &hr))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    running.stop().await;
+}
