@@ -776,3 +776,22 @@ async fn acknowledged_punches_survive_repeated_kill_9() {
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+/// `serve --console-listen` prints where the console is, third, and serves
+/// its sign-in page there; `serve` alone has no console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_the_console_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("punchguard.db");
+    let served = serve_with(
+        &db,
+        "warn",
+        std::process::Stdio::inherit(),
+        &["--console-listen", "127.0.0.1:0"],
+    );
+    let url = served.console.clone().expect("a console line");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let page = http_get(&format!("{url}sign-in")).await;
+    assert!(page.contains("<form method=\"post\" action=\"/sign-in\""), "{page}");
+    assert!(serve(&db).console.is_none());
+}

@@ -26,6 +26,8 @@ pub struct Served {
     pub child: Child,
     pub grpc: String,
     pub metrics: String,
+    /// The console's URL, when `--console-listen` was given.
+    pub console: Option<String>,
 }
 
 /// Starts `punchguard serve` on free ports and reads the addresses it prints.
@@ -69,6 +71,7 @@ pub fn serve_with(
         child,
         grpc: String::new(),
         metrics: String::new(),
+        console: None,
     };
     let mut lines = BufReader::new(stdout).lines();
     let mut next_line = || {
@@ -88,6 +91,15 @@ pub fn serve_with(
         .strip_prefix("metrics on ")
         .unwrap_or_else(|| panic!("the second line is {second:?}"))
         .to_owned();
+    if extra.contains(&"--console-listen") {
+        let third = next_line();
+        served.console = Some(
+            third
+                .strip_prefix("console on ")
+                .unwrap_or_else(|| panic!("the third line is {third:?}"))
+                .to_owned(),
+        );
+    }
     served
 }
 
