@@ -717,6 +717,33 @@ async fn screenshot(browser: &Client, name: &str) {
     std::fs::write(dir.join(name), png).unwrap();
 }
 
+/// Accessible basics on the current page: every visible control has a
+/// label, and nothing is wider than the window (no sideways scrolling).
+async fn check_accessible_basics(b: &Client, page: &str) {
+    let unlabelled = b
+        .execute(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, canvas')]\
+               .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())\
+               .map(e => e.outerHTML.slice(0, 80));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        unlabelled,
+        serde_json::json!([]),
+        "{page}: unlabelled controls"
+    );
+    let fits = b
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, serde_json::json!(true), "{page} scrolls sideways");
+}
+
 async fn browser_sign_in(browser: &Client, setup: &Setup, token: &str) {
     browser.goto(&setup.url("/sign-in")).await.unwrap();
     browser
@@ -817,6 +844,7 @@ async fn a_reviewer_rejects_a_flagged_punch_in_the_browser() {
         "{after}"
     );
     screenshot(b, "day-view.png").await;
+    check_accessible_basics(b, "day view").await;
 
     // gRPC says the same.
     let listed = setup
@@ -918,6 +946,7 @@ async fn an_admin_uploads_fences_and_pans_200k_of_them_in_the_browser() {
     );
     assert!(first.total >= 199_000, "{}", first.total);
     screenshot(b, "sites-200k.png").await;
+    check_accessible_basics(b, "sites").await;
     // Zoom in until outlines are drawn, then pan with the keyboard.
     let mut view = first.clone();
     let canvas = b.find(Locator::Id("map")).await.unwrap();

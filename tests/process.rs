@@ -792,6 +792,9 @@ async fn serve_starts_the_console_when_asked() {
     let url = served.console.clone().expect("a console line");
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let page = http_get(&format!("{url}sign-in")).await;
-    assert!(page.contains("<form method=\"post\" action=\"/sign-in\""), "{page}");
+    assert!(
+        page.contains("<form method=\"post\" action=\"/sign-in\""),
+        "{page}"
+    );
     assert!(serve(&db).console.is_none());
 }

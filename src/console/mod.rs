@@ -240,9 +240,9 @@ pub struct SignedIn {
 
 /// What a request without a valid session gets.
 pub enum NotSignedIn {
-    /// A page: go and sign in.
+    /// A page or a form: go and sign in.
     Redirect,
-    /// A fetch or a form post: 401.
+    /// A script's fetch: 401.
     Refused,
 }
 
@@ -262,10 +262,12 @@ impl FromRequestParts<Arc<Console>> for SignedIn {
         parts: &mut Parts,
         console: &Arc<Console>,
     ) -> Result<Self, Self::Rejection> {
-        let rejection = if parts.method == Method::GET && !parts.uri.path().ends_with("/fences") {
-            NotSignedIn::Redirect
-        } else {
+        // A page or a form goes to the sign-in page; the map's fetch of
+        // fences cannot follow a redirect to a form, so it gets a 401.
+        let rejection = if parts.uri.path() == "/sites/fences" {
             NotSignedIn::Refused
+        } else {
+            NotSignedIn::Redirect
         };
         let Some(id) = console.session_cookie(&parts.headers) else {
             return Err(rejection);

@@ -145,7 +145,7 @@ async fn render_overview(
     let mut page = console.render(
         "sites.html",
         minijinja::context! {
-            who => super::who(signed),
+            who => who(signed),
             fences => snapshot.index.len(),
             site_count => snapshot.sites.len(),
             version => snapshot.version,
