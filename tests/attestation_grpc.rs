@@ -397,6 +397,53 @@ async fn the_whole_story(postgres: Option<&str>) {
         "{verdict:?}"
     );
 
+    // A phone enrolled but revoked before its first punch: the revocation
+    // is recorded (not NOT_FOUND) and its key is unbound.
+    let ilmari = server.token(ORG, Role::Device, Some("ilmari")).await;
+    let spare_id = "ilmari-iphone";
+    let c = challenge(&server, &ilmari, spare_id).await;
+    let mut spare = root.ios(&example_ios_app(), &c);
+    enrol(
+        &server,
+        &ilmari,
+        spare_id,
+        c,
+        pb::enrol_device_request::Attestation::Apple(pb::AppleAppAttestation {
+            attestation_object: spare.attestation.clone(),
+            key_id: spare.key_id.clone(),
+        }),
+    )
+    .await
+    .unwrap();
+    let revoked = admin_client
+        .revoke_device(authed(
+            pb::DeviceRequest {
+                org_id: String::new(),
+                employee_id: "ilmari".into(),
+                device_id: spare_id.into(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("an enrolled device can be revoked before it punches")
+        .into_inner();
+    assert!(revoked.revoked_time.is_some(), "{revoked:?}");
+    assert!(revoked.attestation.is_none(), "{revoked:?}");
+    let (_, first) = body("spare-1", spare_id);
+    let assertion = spare.assert(&first);
+    let verdict = signed(
+        &server,
+        &ilmari,
+        first,
+        pb::submit_signed_punch_request::Proof::Assertion(assertion),
+    )
+    .await
+    .unwrap();
+    assert!(
+        codes(&verdict).contains(&pb::FindingCode::DeviceNotAttested),
+        "{verdict:?}"
+    );
+
     server.stop().await;
 }
 

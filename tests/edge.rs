@@ -144,6 +144,7 @@ async fn health_answers_through_2000_bare_connections_at_the_fd_limit() {
         child,
         grpc: addr.clone(),
         metrics: String::new(),
+        console: None,
     };
 
     let bare = bare_connections(&addr, 2000).await;

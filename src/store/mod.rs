@@ -720,7 +720,9 @@ pub trait PunchStore: Send + Sync {
         audit: AuditEntry,
     ) -> Result<DeviceBinding>;
 
-    /// Revokes a binding; `None` when there was none.
+    /// Revokes a binding and unbinds the device's attested key; a device
+    /// enrolled but not yet bound is recorded as revoked. `None` when the
+    /// device was neither bound nor enrolled.
     async fn revoke_device(
         &self,
         org: &OrgId,

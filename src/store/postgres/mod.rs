@@ -963,23 +963,30 @@ impl PunchStore for PostgresStore {
     ) -> Result<Option<DeviceBinding>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        let now = to_us(Timestamp::now());
+        // Revoking a device unbinds its attested key too.
+        let keys = execute(
+            &tx,
+            "DELETE FROM device_keys WHERE org_id = $1 AND employee_id = $2 AND device_id = $3",
+            &[&org.as_str(), &employee.as_str(), &device.as_str()],
+        )
+        .await?;
+        if keys > 0 {
+            // Enrolled but never bound (it has not punched yet): it is
+            // recorded as revoked, so that its first punch does not bind it.
+            execute(
+                &tx,
+                "INSERT INTO devices (org_id, employee_id, device_id, bound_us, revoked_us)
+                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING",
+                &[&org.as_str(), &employee.as_str(), &device.as_str(), &now],
+            )
+            .await?;
+        }
         execute(
             &tx,
             "UPDATE devices SET revoked_us = coalesce(revoked_us, $4)
              WHERE org_id = $1 AND employee_id = $2 AND device_id = $3",
-            &[
-                &org.as_str(),
-                &employee.as_str(),
-                &device.as_str(),
-                &to_us(Timestamp::now()),
-            ],
-        )
-        .await?;
-        // Revoking a device unbinds its attested key too.
-        execute(
-            &tx,
-            "DELETE FROM device_keys WHERE org_id = $1 AND employee_id = $2 AND device_id = $3",
-            &[&org.as_str(), &employee.as_str(), &device.as_str()],
+            &[&org.as_str(), &employee.as_str(), &device.as_str(), &now],
         )
         .await?;
         let revoked = devices(&tx, org, employee, Some(device)).await?.pop();

@@ -869,20 +869,26 @@ impl PunchStore for SqliteStore {
             employee,
             audited(org.clone(), audit, move |tx| {
                 let (org, employee, device) = owned;
+                let now = to_us(Timestamp::now());
+                // Revoking a device unbinds its attested key too.
+                let keys = tx.execute(
+                    "DELETE FROM device_keys WHERE org_id = ?1 AND employee_id = ?2 AND device_id = ?3",
+                    params![org.as_str(), employee.as_str(), device.as_str()],
+                )?;
+                if keys > 0 {
+                    // Enrolled but never bound (it has not punched yet): it
+                    // is recorded as revoked, so that its first punch does
+                    // not bind it.
+                    tx.execute(
+                        "INSERT INTO devices (org_id, employee_id, device_id, bound_us, revoked_us)
+                         VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING",
+                        params![org.as_str(), employee.as_str(), device.as_str(), now],
+                    )?;
+                }
                 tx.execute(
                     "UPDATE devices SET revoked_us = coalesce(revoked_us, ?4)
                  WHERE org_id = ?1 AND employee_id = ?2 AND device_id = ?3",
-                    params![
-                        org.as_str(),
-                        employee.as_str(),
-                        device.as_str(),
-                        to_us(Timestamp::now())
-                    ],
-                )?;
-                // Revoking a device unbinds its attested key too.
-                tx.execute(
-                    "DELETE FROM device_keys WHERE org_id = ?1 AND employee_id = ?2 AND device_id = ?3",
-                    params![org.as_str(), employee.as_str(), device.as_str()],
+                    params![org.as_str(), employee.as_str(), device.as_str(), now],
                 )?;
                 Ok(codec::devices(tx, &org, &employee, Some(&device))?.pop())
             }),
