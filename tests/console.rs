@@ -643,6 +643,29 @@ async fn devices_dry_run_export_and_hostile_employee_ids() {
     assert!(!page.body.contains(hostile));
 }
 
+/// A page on another origin (`localhost`, not `127.0.0.1`) whose script
+/// posts a rejection of liisa's punch to the console as soon as it loads.
+async fn evil_site(setup: &Setup) -> String {
+    let page = format!(
+        r#"<!DOCTYPE html><html><body><form method="post" action="{}">
+        <input name="employee" value="liisa"><input name="punch_id" value="liisa-in">
+        <input name="decision" value="reject"><input name="reason" value="forged">
+        </form><script>document.forms[0].submit()</script></body></html>"#,
+        setup.url("/review")
+    );
+    let routes = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let page = page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, routes).await });
+    format!("http://localhost:{port}/")
+}
+
 /// Chromium under chromedriver, headless, at 1280×800.
 struct Browser {
     client: Client,
@@ -800,6 +823,45 @@ async fn a_reviewer_rejects_a_flagged_punch_in_the_browser() {
         "the fence, the accuracy circle and the fix"
     );
     screenshot(b, "review-queue.png").await;
+
+    // An HR session cannot reach an admin's page.
+    b.goto(&setup.url("/sites")).await.unwrap();
+    let problem = text_of(b, "#problem").await;
+    assert!(problem.contains("needs a admin token"), "{problem}");
+
+    // Another site's page that posts a rejection as soon as it opens: the
+    // browser sends it without the session (SameSite=Strict) and from
+    // another origin, and nothing is decided.
+    let evil = evil_site(&setup).await;
+    b.goto(&evil).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // The form went: the browser left the other site for the console,
+    // which refused it for where it came from.
+    while !b
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .starts_with(&setup.url("/"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the forged form was never posted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refusal = text_of(b, "#problem").await;
+    assert!(refusal.contains("came from another site"), "{refusal}");
+    let queue = setup
+        .server
+        .attendance_client()
+        .await
+        .list_review_queue(authed(pb::ListReviewQueueRequest::default(), &setup.hr))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(queue.punches.len(), 1, "a forged post decided a punch");
+    assert!(queue.punches[0].review.is_none());
 
     // Before the decision the day view says why the punch does not count.
     b.goto(&setup.url(&format!("/day?date={}", setup.date)))
