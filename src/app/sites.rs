@@ -11,7 +11,6 @@ use crate::engine::history::History;
 use crate::engine::sites::{SiteDefinition, check_sites_geojson};
 use crate::engine::{self, Decision, OrgSnapshot, Punch, PunchId, SiteId};
 use crate::store::SiteRadios;
-use crate::store::{PunchCursor, PunchQuery};
 
 /// Sites are an admin's business.
 pub const ROLE: Role = Role::Admin;
@@ -175,26 +174,14 @@ pub async fn dry_run(app: &App, actor: &Actor, geojson: String) -> Result<DryRun
     sites.extend(incoming);
 
     let now = Timestamp::now();
-    let mut rows = Vec::new();
-    let mut after = None;
-    while rows.len() < DRY_RUN_PUNCHES {
-        let page = app
-            .store
-            .list_punches(PunchQuery {
-                org: org.clone(),
-                from: now - DRY_RUN_WINDOW,
-                to: now,
-                after,
-                limit: 1000.min(DRY_RUN_PUNCHES - rows.len()),
-            })
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(PunchCursor {
-            received_at: last.received_at,
-            seq: last.seq,
-        });
-        rows.extend(page);
-    }
+    let rows = crate::store::punches_received(
+        app.store.as_ref(),
+        org,
+        now - DRY_RUN_WINDOW,
+        now,
+        DRY_RUN_PUNCHES,
+    )
+    .await?;
     audit::read(
         app.store.as_ref(),
         actor,

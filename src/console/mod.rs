@@ -386,3 +386,26 @@ fn csrf_refusal(console: &Console, signed: &SignedIn, presented: &str) -> Option
         )
     })
 }
+
+/// Field `field` of a form or query, trimmed, made into a `T` by `make`
+/// (an id's own validation); a refusal names the field.
+fn field<T>(
+    value: &str,
+    field: &str,
+    make: impl FnOnce(String) -> Result<T, String>,
+) -> Result<T, AppError> {
+    make(value.trim().to_owned()).map_err(|e| AppError::invalid(field, e))
+}
+
+/// As [`field`], but an empty value is `None`.
+fn optional_field<T>(
+    value: &str,
+    name: &str,
+    make: impl FnOnce(String) -> Result<T, String>,
+) -> Result<Option<T>, AppError> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        field(value, name, make).map(Some)
+    }
+}

@@ -16,7 +16,9 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
-use super::{Console, SignedIn, app_problem, csrf_refusal, problem_page, who};
+use super::{
+    Console, SignedIn, app_problem, csrf_refusal, field, optional_field, problem_page, who,
+};
 use crate::app::attendance::{DailyQuery, ReviewFilter};
 use crate::app::{self, AppError, audit};
 use crate::attendance::{DailyResult, TimeResult};
@@ -131,9 +133,7 @@ pub struct QueueFilter {
 
 impl QueueFilter {
     fn parse(&self) -> Result<ReviewFilter, AppError> {
-        let site = non_empty(&self.site)
-            .map(|s| SiteId::new(s).map_err(|e| AppError::invalid("site", e.to_string())))
-            .transpose()?;
+        let site = optional_field(&self.site, "site", SiteId::new)?;
         let finding = non_empty(&self.finding)
             .map(|f| {
                 FindingCode::parse(f)
@@ -367,10 +367,8 @@ pub async fn review(
             "reject" => false,
             _ => return Err(AppError::invalid("decision", "approve or reject")),
         };
-        let employee = EmployeeId::new(form.employee.clone())
-            .map_err(|e| AppError::invalid("employee", e.to_string()))?;
-        let punch_id = PunchId::new(form.punch_id.clone())
-            .map_err(|e| AppError::invalid("punch_id", e.to_string()))?;
+        let employee = field(&form.employee, "employee", EmployeeId::new)?;
+        let punch_id = field(&form.punch_id, "punch_id", PunchId::new)?;
         app::attendance::review(
             &console.app,
             &signed.actor,
@@ -424,9 +422,7 @@ async fn day_results(
         Some(text) => parse_date(text, "date")?,
         None => tz.to_datetime(Timestamp::now()).date(),
     };
-    let site = non_empty(&query.site)
-        .map(|s| SiteId::new(s).map_err(|e| AppError::invalid("site", e.to_string())))
-        .transpose()?;
+    let site = optional_field(&query.site, "site", SiteId::new)?;
     let mut days = Vec::new();
     let mut after = None;
     loop {
@@ -609,19 +605,15 @@ pub async fn devices(
     signed: SignedIn,
     Query(query): Query<EmployeeQuery>,
 ) -> Response {
-    let listed = match non_empty(&query.employee) {
-        None => Vec::new(),
-        Some(employee) => {
-            let listed = async {
-                let employee = EmployeeId::new(employee.to_owned())
-                    .map_err(|e| AppError::invalid("employee", e.to_string()))?;
-                app::devices::list(&console.app, &signed.actor, &employee).await
-            };
-            match listed.await {
-                Ok(listed) => listed,
-                Err(e) => return app_problem(&console, e),
-            }
+    let listed = async {
+        match optional_field(&query.employee, "employee", EmployeeId::new)? {
+            Some(employee) => app::devices::list(&console.app, &signed.actor, &employee).await,
+            None => Ok(Vec::new()),
         }
+    };
+    let listed = match listed.await {
+        Ok(listed) => listed,
+        Err(e) => return app_problem(&console, e),
     };
     let devices: Vec<DeviceView> = listed
         .iter()
@@ -675,10 +667,8 @@ pub async fn revoke_device(
         return refused;
     }
     let revoked = async {
-        let employee = EmployeeId::new(form.employee.clone())
-            .map_err(|e| AppError::invalid("employee", e.to_string()))?;
-        let device = DeviceId::new(form.device.clone())
-            .map_err(|e| AppError::invalid("device", e.to_string()))?;
+        let employee = field(&form.employee, "employee", EmployeeId::new)?;
+        let device = field(&form.device, "device", DeviceId::new)?;
         app::devices::revoke(&console.app, &signed.actor, &employee, &device).await
     };
     match revoked.await {
@@ -708,12 +698,7 @@ pub async fn audit(
     Query(query): Query<EmployeeQuery>,
 ) -> Response {
     let read = async {
-        let employee = non_empty(&query.employee)
-            .map(|e| {
-                EmployeeId::new(e.to_owned())
-                    .map_err(|e| AppError::invalid("employee", e.to_string()))
-            })
-            .transpose()?;
+        let employee = optional_field(&query.employee, "employee", EmployeeId::new)?;
         app::privacy::audit_log(&console.app, &signed.actor, employee, 0, AUDIT_PAGE).await
     };
     let records = match read.await {

@@ -17,7 +17,9 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
-use super::{Console, SignedIn, app_problem, csrf_refusal, problem_page, who};
+use super::{
+    Console, SignedIn, app_problem, csrf_refusal, field, optional_field, problem_page, who,
+};
 use crate::app::{self, AppError};
 use crate::engine::SiteId;
 use crate::engine::fence::FenceGeometry;
@@ -115,10 +117,7 @@ async fn render_overview(
 ) -> Response {
     let listed = async {
         let snapshot = app::sites::snapshot(&console.app, &signed.actor)?;
-        let after = Some(after.trim())
-            .filter(|a| !a.is_empty())
-            .map(|a| SiteId::new(a).map_err(|e| AppError::invalid("after", e)))
-            .transpose()?;
+        let after = optional_field(after, "after", SiteId::new)?;
         let sites = app::sites::list(&console.app, &signed.actor, after, SITES_PAGE).await?;
         Ok::<_, AppError>((snapshot, sites))
     };
@@ -167,7 +166,7 @@ pub async fn detail(
     Path(site): Path<String>,
 ) -> Response {
     let found = async {
-        let id = SiteId::new(site).map_err(|e| AppError::invalid("site", e))?;
+        let id = field(&site, "site", SiteId::new)?;
         app::sites::get(&console.app, &signed.actor, &id).await
     };
     let site = match found.await {

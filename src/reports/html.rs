@@ -15,7 +15,7 @@ use super::{EmployeeDays, employee_days, local_span, schedule};
 use crate::engine::fence::FenceGeometry;
 use crate::engine::sites::SiteDefinition;
 use crate::engine::{Decision, OrgId};
-use crate::store::{PunchCursor, PunchQuery, PunchRow, Result, Store, StoredEvidence};
+use crate::store::{PunchRow, Result, Store, StoredEvidence};
 
 /// A flagged punch with what its map needs.
 pub struct FlaggedPunch {
@@ -51,25 +51,7 @@ pub async fn gather(store: &dyn Store, org: &OrgId, date: Date) -> Result<Report
     }
     let (from, to) = local_span(&tz, date, date)
         .ok_or_else(|| crate::store::StoreError::Corrupt("date out of range".into()))?;
-    let mut rows = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .list_punches(PunchQuery {
-                org: org.clone(),
-                from,
-                to,
-                after,
-                limit: 1000,
-            })
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(PunchCursor {
-            received_at: last.received_at,
-            seq: last.seq,
-        });
-        rows.extend(page);
-    }
+    let rows = crate::store::punches_received(store, org, from, to, usize::MAX).await?;
     let punches_total = rows.len();
     let flagged_rows: Vec<PunchRow> = rows
         .into_iter()

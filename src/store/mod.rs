@@ -800,6 +800,37 @@ pub trait AttendanceStore: Send + Sync {
     ) -> Result<Vec<(i64, StoredEvidence)>>;
 }
 
+/// The organisation's punches received in `from..to`, in receive order, at
+/// most `max`: every page of [`AttendanceStore::list_punches`] read in turn.
+pub async fn punches_received(
+    store: &dyn Store,
+    org: &OrgId,
+    from: Timestamp,
+    to: Timestamp,
+    max: usize,
+) -> Result<Vec<PunchRow>> {
+    let mut rows = Vec::new();
+    let mut after = None;
+    while rows.len() < max {
+        let page = store
+            .list_punches(PunchQuery {
+                org: org.clone(),
+                from,
+                to,
+                after,
+                limit: 1000.min(max - rows.len()),
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(PunchCursor {
+            received_at: last.received_at,
+            seq: last.seq,
+        });
+        rows.extend(page);
+    }
+    Ok(rows)
+}
+
 /// Retention sweeps, the audit log, a person's data and its erasure.
 #[async_trait]
 pub trait PrivacyStore: Send + Sync {
