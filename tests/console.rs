@@ -508,7 +508,7 @@ async fn upload(
 }
 
 #[tokio::test]
-async fn devices_dry_run_export_and_hostile_employee_ids() {
+async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages() {
     let setup = Setup::start().await;
     let app = &setup.server.app;
     let org = OrgId::new(ORG).unwrap();
@@ -641,6 +641,48 @@ async fn devices_dry_run_export_and_hostile_employee_ids() {
         page.body
     );
     assert!(!page.body.contains(hostile));
+
+    // A finding's message quoting what an admin named: a site named like
+    // markup whose access point a phone at HQ sees, 550 m from the fix
+    // (GPS_WIFI_DISAGREE, to review). The message is shown as text.
+    let annex = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+        "properties":{"site":"<b onmouseover=alert(2)>annex</b>","radius_m":50,
+                      "wifi":[{"bssid":"f0:9f:c2:10:00:09","ssid":"Annex"}]},
+        "geometry":{"type":"Point","coordinates":[26.95,60.47]}}]}"#;
+    setup.server.import(&setup.admin, annex).await;
+    let device = setup.server.token(ORG, Role::Device, Some("onni")).await;
+    let mut at_hq = punch_at("onni-in", geo::Point::new(26.94, 60.47), 8.0);
+    at_hq.wifi = vec![pb::WifiAccessPoint {
+        bssid: "F0:9F:C2:10:00:09".into(),
+        ssid: "Annex".into(),
+        rssi_dbm: -60,
+        ..Default::default()
+    }];
+    let verdict = setup
+        .server
+        .punch_client()
+        .await
+        .submit_punch(authed(at_hq, &device))
+        .await
+        .unwrap()
+        .into_inner()
+        .verdict
+        .unwrap();
+    assert!(
+        verdict
+            .findings
+            .iter()
+            .any(|f| f.code() == pb::FindingCode::GpsWifiDisagree),
+        "{verdict:?}"
+    );
+    let page = send(Method::GET, &setup.url("/review"), &[("cookie", &hr)], None).await;
+    assert!(
+        page.body
+            .contains("WiFi places the punch at site &lt;b onmouseover=alert(2)&gt;annex"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<b onmouseover"));
 }
 
 /// A page on another origin (`localhost`, not `127.0.0.1`) whose script
