@@ -656,7 +656,6 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
         bssid: "F0:9F:C2:10:00:09".into(),
         ssid: "Annex".into(),
         rssi_dbm: -60,
-        ..Default::default()
     }];
     let verdict = setup
         .server
