@@ -15,6 +15,9 @@ use crate::store::{
     AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, PunchRow, StoredEvidence,
 };
 
+use crate::reports::EmployeeDays;
+use crate::reports::export::DailyLine;
+
 pub const EXPORT_FORMAT: &str = "punchguard.employee-export.v1";
 
 #[derive(Debug, Serialize)]
@@ -31,6 +34,9 @@ pub struct ExportDocument<'a> {
     pub consents: Vec<ExportConsent>,
     /// The shifts the organisation's schedule assigns the employee.
     pub shift_assignments: Vec<ExportAssignment<'a>>,
+    /// HR's daily results about the employee, in the columns of
+    /// `punchguard export daily`.
+    pub daily_results: Vec<DailyLine<'a>>,
     pub audit: Vec<ExportAudit<'a>>,
 }
 
@@ -236,15 +242,15 @@ fn audit(a: &AuditRecord) -> ExportAudit<'_> {
     }
 }
 
-/// The export of `data`, pretty-printed JSON.
-/// The export of `data` and of the employee's place in `schedule`,
-/// pretty-printed JSON.
+/// The export of `data`, of the employee's place in `schedule` and of
+/// their daily results, pretty-printed JSON.
 pub fn export_json(
     org: &OrgId,
     employee: &EmployeeId,
     data: &EmployeeData,
     enrolled: &[crate::store::Enrolment],
     schedule: Option<&Schedule>,
+    daily: Option<&EmployeeDays>,
     generated_at: Timestamp,
 ) -> String {
     let document = ExportDocument {
@@ -269,6 +275,12 @@ pub fn export_json(
             .collect(),
         consents: data.consents.iter().map(consent).collect(),
         shift_assignments: schedule.map_or_else(Vec::new, |s| assignments(s, employee)),
+        daily_results: daily.map_or_else(Vec::new, |days| {
+            days.results
+                .iter()
+                .map(|r| DailyLine::new(r, days))
+                .collect()
+        }),
         audit: data.audit.iter().map(audit).collect(),
     };
     serde_json::to_string_pretty(&document).expect("the export document always serialises")

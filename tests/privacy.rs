@@ -181,6 +181,19 @@ async fn an_export_holds_what_was_submitted_and_who_read_it() {
         (&"08:00".into(), &"16:00".into())
     );
     assert_eq!(shifts[0]["weekdays"].as_array().unwrap().len(), 7);
+    // HR's results about her: from the day of her first punch to today.
+    let daily = doc["daily_results"].as_array().unwrap();
+    let today = jiff::tz::TimeZone::get("Europe/Helsinki")
+        .unwrap()
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+        .to_string();
+    let last = daily.last().expect("today's result at least");
+    assert_eq!(last["date"], today, "{daily:?}");
+    for day in daily {
+        assert_eq!(day["employee_id"], "aino-3f9");
+        assert_eq!(day["shift_id"], "day");
+    }
     let actions: Vec<&str> = doc["audit"]
         .as_array()
         .unwrap()

@@ -75,13 +75,56 @@ pub async fn export(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<S
     // Read again so that the export lists its own audit entry too.
     let data = app.store.employee_data(&actor.org, employee).await?;
     let enrolled = app.store.enrolled_devices(&actor.org, employee).await?;
+    let now = Timestamp::now();
+    let daily = daily_results(app, actor, employee, &data, now).await?;
     Ok(crate::privacy::export_json(
         &actor.org,
         employee,
         &data,
         &enrolled,
         schedule.as_ref(),
-        Timestamp::now(),
+        daily.as_ref(),
+        now,
+    ))
+}
+
+/// Days of daily results an export holds at most, back from today.
+const EXPORT_DAYS: i64 = 366;
+/// Days back an export's results start when no punch of the person is held.
+const EXPORT_DAYS_WITHOUT_PUNCHES: i64 = 31;
+
+/// What HR's results say about the employee: from the day of their first
+/// punch still held (a month back without one, a year at most) to today,
+/// in the schedule's time zone. `None` when the schedule does not name them.
+async fn daily_results(
+    app: &App,
+    actor: &Actor,
+    employee: &EmployeeId,
+    data: &crate::store::EmployeeData,
+    now: Timestamp,
+) -> Result<Option<crate::reports::EmployeeDays>> {
+    let store = app.store.as_ref();
+    let Some(schedule) = crate::reports::schedule(store, &actor.org).await? else {
+        return Ok(None);
+    };
+    if !schedule.is_assigned(employee) {
+        return Ok(None);
+    }
+    let today = schedule.tz.to_datetime(now).date();
+    let days_back = |n: i64| today.saturating_sub(jiff::Span::new().days(n));
+    let first = data
+        .punches
+        .iter()
+        .map(|(row, _)| schedule.tz.to_datetime(row.client_time).date())
+        .min()
+        .unwrap_or_else(|| days_back(EXPORT_DAYS_WITHOUT_PUNCHES))
+        .clamp(days_back(EXPORT_DAYS), today);
+    let dates: Vec<jiff::civil::Date> = first
+        .series(jiff::Span::new().days(1))
+        .take_while(|d| *d <= today)
+        .collect();
+    Ok(Some(
+        crate::reports::employee_days(store, &actor.org, &schedule, employee, &dates).await?,
     ))
 }
 

@@ -29,7 +29,7 @@ pub enum Format {
     Jsonl,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct DailyLine<'a> {
     employee_id: &'a str,
     date: String,
