@@ -250,7 +250,7 @@ pub fn export_json(
     data: &EmployeeData,
     enrolled: &[crate::store::Enrolment],
     schedule: Option<&Schedule>,
-    daily: Option<&EmployeeDays>,
+    daily: Option<(&EmployeeDays, &jiff::tz::TimeZone)>,
     generated_at: Timestamp,
 ) -> String {
     let document = ExportDocument {
@@ -275,10 +275,10 @@ pub fn export_json(
             .collect(),
         consents: data.consents.iter().map(consent).collect(),
         shift_assignments: schedule.map_or_else(Vec::new, |s| assignments(s, employee)),
-        daily_results: daily.map_or_else(Vec::new, |days| {
+        daily_results: daily.map_or_else(Vec::new, |(days, tz)| {
             days.results
                 .iter()
-                .map(|r| DailyLine::new(r, days))
+                .map(|r| DailyLine::new(r, days, tz))
                 .collect()
         }),
         audit: data.audit.iter().map(audit).collect(),

@@ -83,7 +83,7 @@ pub async fn export(app: &App, actor: &Actor, employee: &EmployeeId) -> Result<S
         &data,
         &enrolled,
         schedule.as_ref(),
-        daily.as_ref(),
+        daily.as_ref().map(|(days, tz)| (days, tz)),
         now,
     ))
 }
@@ -95,14 +95,15 @@ const EXPORT_DAYS_WITHOUT_PUNCHES: i64 = 31;
 
 /// What HR's results say about the employee: from the day of their first
 /// punch still held (a month back without one, a year at most) to today,
-/// in the schedule's time zone. `None` when the schedule does not name them.
+/// in the schedule's time zone (which comes with them). `None` when the
+/// schedule does not name them.
 async fn daily_results(
     app: &App,
     actor: &Actor,
     employee: &EmployeeId,
     data: &crate::store::EmployeeData,
     now: Timestamp,
-) -> Result<Option<crate::reports::EmployeeDays>> {
+) -> Result<Option<(crate::reports::EmployeeDays, jiff::tz::TimeZone)>> {
     let store = app.store.as_ref();
     let Some(schedule) = crate::reports::schedule(store, &actor.org).await? else {
         return Ok(None);
@@ -123,9 +124,9 @@ async fn daily_results(
         .series(jiff::Span::new().days(1))
         .take_while(|d| *d <= today)
         .collect();
-    Ok(Some(
-        crate::reports::employee_days(store, &actor.org, &schedule, employee, &dates).await?,
-    ))
+    let days =
+        crate::reports::employee_days(store, &actor.org, &schedule, employee, &dates).await?;
+    Ok(Some((days, schedule.tz.clone())))
 }
 
 /// Erases the employee's data (see [`crate::store::Store::erase_employee`]).

@@ -536,30 +536,36 @@ async fn export(
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let schedule = reports::schedule(store, org).await?;
+    let tz = schedule
+        .as_ref()
+        .map_or(jiff::tz::TimeZone::UTC, |s| s.tz.clone());
     let reader = Actor::cli(org.clone(), Role::Hr);
     app::audit::read(store, &reader, "Export", None, format!("{from}..={to}")).await?;
-    let mut writer = RowWriter::new(format, sink);
     let mut rows = 0;
+    // Progress on stderr: rows so far and their rate.
+    let progress = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec}, {elapsed})")
+            .expect("a valid progress template"),
+    );
     match what {
         ExportWhat::Daily => {
+            progress.set_message("daily results");
             let schedule = schedule.context("the organisation has no schedule")?;
-            let employees = schedule.employees();
-            let progress =
-                indicatif::ProgressBar::new(employees.len() as u64).with_message("employees");
-            for employee in &employees {
+            let mut writer = RowWriter::new::<DailyLine>(format, sink)?;
+            for employee in &schedule.employees() {
                 let days = reports::employee_days(store, org, &schedule, employee, &dates).await?;
                 for r in &days.results {
-                    writer.write(&DailyLine::new(r, &days))?;
+                    writer.write(&DailyLine::new(r, &days, &tz))?;
                     rows += 1;
+                    progress.inc(1);
                 }
-                progress.inc(1);
             }
-            progress.finish_and_clear();
+            writer.finish()?;
         }
         ExportWhat::Punches => {
-            let tz = schedule.map(|s| s.tz).unwrap_or(jiff::tz::TimeZone::UTC);
+            progress.set_message("punches");
             let (start, end) = reports::local_span(&tz, from, to).context("dates out of range")?;
-            let progress = indicatif::ProgressBar::new_spinner().with_message("punches");
+            let mut writer = RowWriter::new::<PunchLine>(format, sink)?;
             let mut after = None;
             loop {
                 let page = store
@@ -577,15 +583,15 @@ async fn export(
                     seq: last.seq,
                 });
                 for p in &page {
-                    writer.write(&PunchLine::new(p))?;
+                    writer.write(&PunchLine::new(p, &tz))?;
                 }
                 rows += page.len() as u64;
                 progress.inc(page.len() as u64);
             }
-            progress.finish_and_clear();
+            writer.finish()?;
         }
     }
-    writer.finish()?;
+    progress.finish_and_clear();
     Ok(rows)
 }
 

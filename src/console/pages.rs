@@ -552,16 +552,17 @@ pub async fn day_export(
             return app_problem(&console, AppError::invalid("format", "csv or jsonl"));
         }
     };
-    let (date, _, days) = match day_results(&console, &signed, &query).await {
+    let (date, tz, days) = match day_results(&console, &signed, &query).await {
         Ok(found) => found,
         Err(e) => return app_problem(&console, e),
     };
-    let mut writer = RowWriter::new(format, Vec::new());
-    let written: anyhow::Result<()> = days
-        .iter()
-        .flat_map(|d| d.results.iter().map(move |r| DailyLine::new(r, d)))
-        .try_for_each(|line| writer.write(&line));
-    let body = match written.and_then(|()| writer.finish()) {
+    let written = RowWriter::new::<DailyLine>(format, Vec::new()).and_then(|mut writer| {
+        days.iter()
+            .flat_map(|d| d.results.iter().map(|r| DailyLine::new(r, d, &tz)))
+            .try_for_each(|line| writer.write(&line))?;
+        writer.finish()
+    });
+    let body = match written {
         Ok(body) => body,
         Err(e) => {
             tracing::error!(error = %e, "console export failed");

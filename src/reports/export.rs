@@ -4,18 +4,24 @@
 //! daily: `employee_id, date, shift_id, planned_start, planned_end,
 //! first_in_punch_id, first_in_time, last_out_punch_id, last_out_time,
 //! worked_minutes, time_result, in_result, out_result, location_result,
-//! punches, counted_punches`
+//! punches, counted_punches, planned_start_local, planned_end_local,
+//! first_in_local_time, last_out_local_time`
 //!
 //! punches: `employee_id, punch_id, kind, client_time, received_time,
 //! decision, site_id, method, distance_m, distance_bucket, finding_codes,
-//! review, evidence_kept`
+//! review, evidence_kept, client_local_time, received_local_time`
 //!
-//! Times are RFC 3339 UTC; empty cells (null in JSON) mean "none".
-//! `finding_codes` is `;`-separated; `review` is `approved`, `rejected` or
-//! empty.
+//! Times are RFC 3339: UTC, and each again in the organisation's time zone
+//! (the schedule's, with its offset) in a `_local` column at the end, so
+//! that older readers of the columns by position are not disturbed. Empty
+//! cells (null in JSON) mean "none". `finding_codes` is `;`-separated;
+//! `review` is `approved`, `rejected` or empty. A CSV export always has its
+//! header, even with no rows.
 
 use std::io::Write;
 
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use crate::attendance::DailyResult;
@@ -47,10 +53,72 @@ pub struct DailyLine<'a> {
     location_result: &'static str,
     punches: usize,
     counted_punches: usize,
+    planned_start_local: String,
+    planned_end_local: String,
+    first_in_local_time: Option<String>,
+    last_out_local_time: Option<String>,
+}
+
+/// A line of an export, and its columns in order.
+pub trait Line: Serialize {
+    const COLUMNS: &'static [&'static str];
+}
+
+impl Line for DailyLine<'_> {
+    const COLUMNS: &'static [&'static str] = &[
+        "employee_id",
+        "date",
+        "shift_id",
+        "planned_start",
+        "planned_end",
+        "first_in_punch_id",
+        "first_in_time",
+        "last_out_punch_id",
+        "last_out_time",
+        "worked_minutes",
+        "time_result",
+        "in_result",
+        "out_result",
+        "location_result",
+        "punches",
+        "counted_punches",
+        "planned_start_local",
+        "planned_end_local",
+        "first_in_local_time",
+        "last_out_local_time",
+    ];
+}
+
+impl Line for PunchLine<'_> {
+    const COLUMNS: &'static [&'static str] = &[
+        "employee_id",
+        "punch_id",
+        "kind",
+        "client_time",
+        "received_time",
+        "decision",
+        "site_id",
+        "method",
+        "distance_m",
+        "distance_bucket",
+        "finding_codes",
+        "review",
+        "evidence_kept",
+        "client_local_time",
+        "received_local_time",
+    ];
+}
+
+/// `at` in `tz`, RFC 3339 with the zone's offset then.
+fn local(tz: &TimeZone, at: Timestamp) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 impl<'a> DailyLine<'a> {
-    pub fn new(r: &'a DailyResult, days: &'a EmployeeDays) -> Self {
+    /// Result `r` of `days`, local times in `tz` (the schedule's zone).
+    pub fn new(r: &'a DailyResult, days: &'a EmployeeDays, tz: &TimeZone) -> Self {
         let first_in = r.first_in.and_then(|s| days.punch(s));
         let last_out = r.last_out.and_then(|s| days.punch(s));
         DailyLine {
@@ -70,6 +138,10 @@ impl<'a> DailyLine<'a> {
             location_result: r.location_result.as_str(),
             punches: r.punches.len(),
             counted_punches: r.punches.iter().filter(|(_, counted)| *counted).count(),
+            planned_start_local: local(tz, r.planned_start),
+            planned_end_local: local(tz, r.planned_end),
+            first_in_local_time: first_in.map(|p| local(tz, p.client_time)),
+            last_out_local_time: last_out.map(|p| local(tz, p.client_time)),
         }
     }
 }
@@ -89,10 +161,13 @@ pub struct PunchLine<'a> {
     finding_codes: String,
     review: Option<&'static str>,
     evidence_kept: bool,
+    client_local_time: String,
+    received_local_time: String,
 }
 
 impl<'a> PunchLine<'a> {
-    pub fn new(p: &'a PunchRow) -> Self {
+    /// Punch `p`, local times in `tz` (the organisation's zone).
+    pub fn new(p: &'a PunchRow, tz: &TimeZone) -> Self {
         PunchLine {
             employee_id: p.employee.as_str(),
             punch_id: p.punch_id.as_str(),
@@ -116,6 +191,8 @@ impl<'a> PunchLine<'a> {
                 .as_ref()
                 .map(|r| if r.approved { "approved" } else { "rejected" }),
             evidence_kept: p.evidence_kept,
+            client_local_time: local(tz, p.client_time),
+            received_local_time: local(tz, p.received_at),
         }
     }
 }
@@ -127,14 +204,22 @@ pub enum RowWriter<W: Write> {
 }
 
 impl<W: Write> RowWriter<W> {
-    pub fn new(format: Format, out: W) -> Self {
-        match format {
-            Format::Csv => RowWriter::Csv(Box::new(csv::Writer::from_writer(out))),
+    /// A writer of `L` lines; a CSV starts with its header at once, so
+    /// that an export with no rows still says what its columns are.
+    pub fn new<L: Line>(format: Format, out: W) -> anyhow::Result<Self> {
+        Ok(match format {
+            Format::Csv => {
+                let mut csv = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(out);
+                csv.write_record(L::COLUMNS)?;
+                RowWriter::Csv(Box::new(csv))
+            }
             Format::Jsonl => RowWriter::Jsonl(out),
-        }
+        })
     }
 
-    pub fn write<T: Serialize>(&mut self, row: &T) -> anyhow::Result<()> {
+    pub fn write<L: Line>(&mut self, row: &L) -> anyhow::Result<()> {
         match self {
             RowWriter::Csv(w) => w.serialize(row)?,
             RowWriter::Jsonl(w) => {
@@ -154,5 +239,76 @@ impl<W: Write> RowWriter<W> {
                 w
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attendance::{LocationResult, TimeResult};
+    use crate::engine::history::History;
+    use crate::engine::{self, EmployeeId, OrgId, OrgSnapshot, Punch, PunchId};
+
+    /// The header a serialiser writes from the fields, in their order.
+    fn serialised_header<L: Line>(line: &L) -> String {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.serialize(line).unwrap();
+        let text = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+        text.lines().next().unwrap().to_owned()
+    }
+
+    #[test]
+    fn the_declared_columns_are_the_fields_in_order() {
+        let org = OrgId::new("o").unwrap();
+        let employee = EmployeeId::new("e").unwrap();
+        let at: Timestamp = "2026-12-07T07:05:00Z".parse().unwrap();
+        let punch = Punch::gps_only(
+            org.clone(),
+            employee.clone(),
+            PunchId::new("p").unwrap(),
+            at,
+            (26.9, 60.4),
+            5.0,
+        );
+        let verdict = engine::evaluate(&OrgSnapshot::empty(org), &punch, &History::default());
+        let row = PunchRow::fresh(1, &punch, &verdict);
+        let tz = TimeZone::get("Europe/Helsinki").unwrap();
+        let line = PunchLine::new(&row, &tz);
+        assert_eq!(serialised_header(&line), PunchLine::COLUMNS.join(","));
+        assert_eq!(line.client_local_time, "2026-12-07T09:05:00+02:00");
+
+        let days = EmployeeDays {
+            results: vec![DailyResult {
+                employee,
+                date: at.to_zoned_datetime(tz.clone()).date(),
+                shift: "day".into(),
+                planned_start: at,
+                planned_end: at,
+                first_in: Some(1),
+                last_out: None,
+                worked: jiff::SignedDuration::ZERO,
+                in_result: TimeResult::Normal,
+                out_result: TimeResult::NotSigned,
+                time_result: TimeResult::NotSigned,
+                location_result: LocationResult::Normal,
+                punches: vec![(1, true)],
+            }],
+            punches: vec![row],
+        };
+        let line = DailyLine::new(&days.results[0], &days, &tz);
+        assert_eq!(serialised_header(&line), DailyLine::COLUMNS.join(","));
+        assert_eq!(
+            line.first_in_local_time.as_deref(),
+            Some("2026-12-07T09:05:00+02:00")
+        );
+    }
+
+    #[test]
+    fn an_empty_csv_export_has_its_header() {
+        let writer = RowWriter::new::<DailyLine>(Format::Csv, Vec::new()).unwrap();
+        let out = String::from_utf8(writer.finish().unwrap()).unwrap();
+        assert_eq!(out.trim_end(), DailyLine::COLUMNS.join(","));
+        let writer = RowWriter::new::<PunchLine>(Format::Jsonl, Vec::new()).unwrap();
+        assert!(writer.finish().unwrap().is_empty());
     }
 }
