@@ -421,6 +421,57 @@ pub struct DailyResult {
     pub punches: Vec<(i64, bool)>,
 }
 
+/// One employee's results over a range of days (a month's summary).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Days with a shift.
+    pub scheduled_days: u32,
+    /// Days with at least one punch that counted.
+    pub worked_days: u32,
+    /// Days the clock-in was Late or SeriousLate, and the minutes after the
+    /// planned start in all.
+    pub late_days: u32,
+    pub late_minutes: i64,
+    /// Days the clock-out was Early, and the minutes before the planned end.
+    pub early_leave_days: u32,
+    pub early_leave_minutes: i64,
+    /// Days without any counted punch (Absenteeism).
+    pub absent_days: u32,
+    /// Days worked but with the clock-in or the clock-out missing.
+    pub not_signed_days: u32,
+    pub worked_minutes: i64,
+}
+
+/// Sums `results`; `time_of` gives a punch's (client) time by its seq.
+pub fn summarise(results: &[DailyResult], time_of: impl Fn(i64) -> Option<Timestamp>) -> Summary {
+    let mut sum = Summary::default();
+    for r in results {
+        sum.scheduled_days += 1;
+        if r.time_result == TimeResult::Absenteeism {
+            sum.absent_days += 1;
+            continue;
+        }
+        sum.worked_days += 1;
+        sum.worked_minutes += r.worked.as_mins();
+        if matches!(r.in_result, TimeResult::Late | TimeResult::SeriousLate) {
+            sum.late_days += 1;
+            if let Some(t) = r.first_in.and_then(&time_of) {
+                sum.late_minutes += (t - r.planned_start).as_mins().max(0);
+            }
+        }
+        if r.out_result == TimeResult::Early {
+            sum.early_leave_days += 1;
+            if let Some(t) = r.last_out.and_then(&time_of) {
+                sum.early_leave_minutes += (r.planned_end - t).as_mins().max(0);
+            }
+        }
+        if r.in_result == TimeResult::NotSigned || r.out_result == TimeResult::NotSigned {
+            sum.not_signed_days += 1;
+        }
+    }
+    sum
+}
+
 /// The local dates `from..=to`, if the range is the right way round and at
 /// most [`MAX_DAYS`] long.
 pub fn dates(from: Date, to: Date) -> Result<Vec<Date>, ScheduleError> {

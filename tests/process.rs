@@ -608,6 +608,30 @@ fn a_demo_day_exports_and_reports() {
     let aino = rows.iter().find(|r| &r[0] == "aino").unwrap();
     assert_eq!(&aino[5], "aino-in");
 
+    // The month so far, one row per employee, in the declared columns.
+    let first = &format!("{}-01", &today[..7]);
+    let summary = cli(
+        &[
+            "export",
+            "summary",
+            "--org",
+            "kotka-demo",
+            "--from",
+            first,
+            "--to",
+            &today,
+        ],
+        &db,
+    );
+    let mut reader = csv::Reader::from_reader(summary.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header[..4], ["employee_id", "from", "to", "scheduled_days"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 13, "one row per demo employee:\n{summary}");
+    let aino = rows.iter().find(|r| &r[0] == "aino").unwrap();
+    let worked_days: u32 = aino[4].parse().unwrap();
+    assert!(worked_days >= 1, "aino clocked in today: {summary}");
+
     let punches = cli(
         &[
             "export",
@@ -642,6 +666,7 @@ fn a_demo_day_exports_and_reports() {
     assert!(written.status.success());
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("<svg") && html.contains("NEAR_FENCE"));
+    assert!(html.contains("Month to date"));
     for external in ["http://", "https://", "<script", "src=", "@import", "url("] {
         assert!(
             !html.contains(external),

@@ -408,3 +408,61 @@ fn date_ranges_are_bounded_and_ordered() {
     assert_eq!(dates(d("2026-01-01"), d("2026-03-03")).unwrap().len(), 62);
     assert!(dates(d("2026-01-01"), d("2026-03-04")).is_err());
 }
+
+#[test]
+fn a_summary_adds_up_the_days() {
+    let schedule = schedule(vec![shift("day", "09:00", "17:00")], &[("aino", "day")]);
+    let aino = EmployeeId::new("aino").unwrap();
+    let days = [
+        // On time; 12 minutes late; 20 minutes early; absent; no clock-out.
+        (
+            "2026-03-02",
+            vec![
+                at(1, "2026-03-02T08:55", In, Accepted),
+                at(2, "2026-03-02T17:01", Out, Accepted),
+            ],
+        ),
+        (
+            "2026-03-03",
+            vec![
+                at(3, "2026-03-03T09:12", In, Accepted),
+                at(4, "2026-03-03T17:00", Out, Accepted),
+            ],
+        ),
+        (
+            "2026-03-04",
+            vec![
+                at(5, "2026-03-04T09:00", In, Accepted),
+                at(6, "2026-03-04T16:40", Out, Accepted),
+            ],
+        ),
+        ("2026-03-05", vec![at(7, "2026-03-05T09:00", In, Rejected)]),
+        ("2026-03-06", vec![at(8, "2026-03-06T09:00", In, Accepted)]),
+    ];
+    let punches: Vec<PunchRow> = days.iter().flat_map(|(_, p)| p.clone()).collect();
+    let results: Vec<DailyResult> = days
+        .iter()
+        .map(|(date, _)| {
+            schedule
+                .daily_result(&aino, date.parse().unwrap(), &punches)
+                .unwrap()
+        })
+        .collect();
+    let time_of = |seq: i64| punches.iter().find(|p| p.seq == seq).map(|p| p.client_time);
+    let sum = summarise(&results, time_of);
+    assert_eq!(
+        sum,
+        Summary {
+            scheduled_days: 5,
+            worked_days: 4,
+            late_days: 1,
+            late_minutes: 12,
+            early_leave_days: 1,
+            early_leave_minutes: 20,
+            absent_days: 1,
+            not_signed_days: 1,
+            worked_minutes: results.iter().map(|r| r.worked.as_mins()).sum(),
+        },
+        "{results:#?}"
+    );
+}

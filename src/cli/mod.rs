@@ -166,6 +166,10 @@ enum ExportWhat {
     Daily,
     /// Every punch received in the range.
     Punches,
+    /// Per employee over the range: days worked, late and early-leave days
+    /// and minutes, absences, worked hours (a month's summary with --from
+    /// the 1st and --to the last day).
+    Summary,
 }
 
 #[derive(Subcommand)]
@@ -559,6 +563,18 @@ async fn export(
                     rows += 1;
                     progress.inc(1);
                 }
+            }
+            writer.finish()?;
+        }
+        ExportWhat::Summary => {
+            progress.set_message("employees summarised");
+            let schedule = schedule.context("the organisation has no schedule")?;
+            let mut writer = RowWriter::new::<SummaryLine>(format, sink)?;
+            for employee in &schedule.employees() {
+                let days = reports::employee_days(store, org, &schedule, employee, &dates).await?;
+                writer.write(&SummaryLine::new(employee, from, to, &days))?;
+                rows += 1;
+                progress.inc(1);
             }
             writer.finish()?;
         }

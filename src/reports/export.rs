@@ -11,6 +11,12 @@
 //! decision, site_id, method, distance_m, distance_bucket, finding_codes,
 //! review, evidence_kept, client_local_time, received_local_time`
 //!
+//! summary (one row per employee over the range; a month's summary with
+//! `--from` the 1st and `--to` the last day): `employee_id, from, to,
+//! scheduled_days, worked_days, late_days, late_minutes, early_leave_days,
+//! early_leave_minutes, absent_days, not_signed_days, worked_minutes,
+//! worked_hours`
+//!
 //! Times are RFC 3339: UTC, and each again in the organisation's time zone
 //! (the schedule's, with its offset) in a `_local` column at the end, so
 //! that older readers of the columns by position are not disturbed. Empty
@@ -107,6 +113,69 @@ impl Line for PunchLine<'_> {
         "client_local_time",
         "received_local_time",
     ];
+}
+
+impl Line for SummaryLine<'_> {
+    const COLUMNS: &'static [&'static str] = &[
+        "employee_id",
+        "from",
+        "to",
+        "scheduled_days",
+        "worked_days",
+        "late_days",
+        "late_minutes",
+        "early_leave_days",
+        "early_leave_minutes",
+        "absent_days",
+        "not_signed_days",
+        "worked_minutes",
+        "worked_hours",
+    ];
+}
+
+/// One employee's results over `from..=to`.
+#[derive(Debug, Serialize)]
+pub struct SummaryLine<'a> {
+    employee_id: &'a str,
+    from: String,
+    to: String,
+    scheduled_days: u32,
+    worked_days: u32,
+    late_days: u32,
+    late_minutes: i64,
+    early_leave_days: u32,
+    early_leave_minutes: i64,
+    absent_days: u32,
+    not_signed_days: u32,
+    worked_minutes: i64,
+    /// Two decimals.
+    worked_hours: f64,
+}
+
+impl<'a> SummaryLine<'a> {
+    pub fn new(
+        employee: &'a crate::engine::EmployeeId,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+        days: &EmployeeDays,
+    ) -> Self {
+        let sum = days.summary();
+        SummaryLine {
+            employee_id: employee.as_str(),
+            from: from.to_string(),
+            to: to.to_string(),
+            scheduled_days: sum.scheduled_days,
+            worked_days: sum.worked_days,
+            late_days: sum.late_days,
+            late_minutes: sum.late_minutes,
+            early_leave_days: sum.early_leave_days,
+            early_leave_minutes: sum.early_leave_minutes,
+            absent_days: sum.absent_days,
+            not_signed_days: sum.not_signed_days,
+            worked_minutes: sum.worked_minutes,
+            worked_hours: (sum.worked_minutes as f64 / 60.0 * 100.0).round() / 100.0,
+        }
+    }
 }
 
 /// `at` in `tz`, RFC 3339 with the zone's offset then.
@@ -301,6 +370,10 @@ mod tests {
             line.first_in_local_time.as_deref(),
             Some("2026-12-07T09:05:00+02:00")
         );
+        let date = days.results[0].date;
+        let line = SummaryLine::new(&days.results[0].employee, date, date, &days);
+        assert_eq!(serialised_header(&line), SummaryLine::COLUMNS.join(","));
+        assert_eq!((line.scheduled_days, line.not_signed_days), (1, 1));
     }
 
     #[test]

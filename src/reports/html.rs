@@ -12,9 +12,10 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use super::{EmployeeDays, employee_days, local_span, schedule};
+use crate::attendance::Summary;
 use crate::engine::fence::FenceGeometry;
 use crate::engine::sites::SiteDefinition;
-use crate::engine::{Decision, OrgId};
+use crate::engine::{Decision, EmployeeId, OrgId};
 use crate::store::{PunchRow, Result, Store, StoredEvidence};
 
 /// A flagged punch with what its map needs.
@@ -31,6 +32,8 @@ pub struct Report {
     pub tz: TimeZone,
     pub generated_at: Timestamp,
     pub days: Vec<EmployeeDays>,
+    /// Each employee's month so far: the 1st of the month to `date`.
+    pub month: Vec<(EmployeeId, Summary)>,
     pub flagged: Vec<FlaggedPunch>,
     pub punches_total: usize,
 }
@@ -44,9 +47,17 @@ pub async fn gather(store: &dyn Store, org: &OrgId, date: Date) -> Result<Report
         .map(|s| s.tz.clone())
         .unwrap_or(TimeZone::UTC);
     let mut days = Vec::new();
+    let mut month = Vec::new();
     if let Some(schedule) = &schedule {
+        let month_dates: Vec<Date> = date
+            .first_of_month()
+            .series(jiff::Span::new().days(1))
+            .take_while(|d| *d <= date)
+            .collect();
         for employee in schedule.employees() {
             days.push(employee_days(store, org, schedule, &employee, &[date]).await?);
+            let so_far = employee_days(store, org, schedule, &employee, &month_dates).await?;
+            month.push((employee, so_far.summary()));
         }
     }
     let (from, to) = local_span(&tz, date, date)
@@ -86,6 +97,7 @@ pub async fn gather(store: &dyn Store, org: &OrgId, date: Date) -> Result<Report
         tz,
         generated_at: Timestamp::now(),
         days,
+        month,
         flagged,
         punches_total,
     })
@@ -167,6 +179,34 @@ pub fn render(report: &Report) -> String {
                     r.punches.len()
                 );
             }
+        }
+        html.push_str("</table>");
+    }
+    if !report.month.is_empty() {
+        let _ = write!(
+            html,
+            "<h2>Month to date ({} to {})</h2><table><tr><th>employee</th><th>scheduled</th>\
+             <th>worked</th><th>late (min)</th><th>left early (min)</th><th>absent</th>\
+             <th>not signed</th><th>worked hours</th></tr>",
+            report.date.first_of_month(),
+            report.date
+        );
+        for (employee, m) in &report.month {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td>\
+                 <td>{}</td><td>{}</td><td>{:.2}</td></tr>",
+                escape(employee.as_str()),
+                m.scheduled_days,
+                m.worked_days,
+                m.late_days,
+                m.late_minutes,
+                m.early_leave_days,
+                m.early_leave_minutes,
+                m.absent_days,
+                m.not_signed_days,
+                m.worked_minutes as f64 / 60.0
+            );
         }
         html.push_str("</table>");
     }

@@ -24,6 +24,11 @@ impl EmployeeDays {
     pub fn punch(&self, seq: i64) -> Option<&PunchRow> {
         self.punches.iter().find(|p| p.seq == seq)
     }
+
+    /// The days summed up (a month's summary over a month of days).
+    pub fn summary(&self) -> attendance::Summary {
+        attendance::summarise(&self.results, |seq| self.punch(seq).map(|p| p.client_time))
+    }
 }
 
 /// The organisation's schedule, checked; `None` when it has none.
