@@ -42,7 +42,6 @@ use crate::app::{self, Actor, App, AppError};
 use crate::auth::Role;
 use session::{Session, Sessions};
 
-pub use session::{ABSOLUTE_EXPIRY, IDLE_EXPIRY};
 
 /// The session cookie's name. The `__Host-` prefix (under TLS) makes the
 /// browser refuse it unless Secure, host-only and for path `/`.
@@ -322,8 +321,8 @@ impl Console {
         HeaderValue::from_str(&cookie.build().to_string()).expect("a cookie is a header value")
     }
 
-    /// Renders page `name` with `context`; `base.html` gets `who` (the
-    /// signed-in person, for the navigation).
+    /// Renders page `name` with `context` (pages with a navigation get
+    /// `who`, see [`who`]).
     fn render(&self, name: &str, context: minijinja::Value) -> Response {
         match self
             .templates

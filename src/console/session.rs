@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use crate::auth::TokenHash;
 
 /// A session unused this long is over.
-pub const IDLE_EXPIRY: Duration = Duration::from_secs(30 * 60);
+const IDLE_EXPIRY: Duration = Duration::from_secs(30 * 60);
 /// A session is over this long after sign-in, however busy.
-pub const ABSOLUTE_EXPIRY: Duration = Duration::from_secs(12 * 60 * 60);
+const ABSOLUTE_EXPIRY: Duration = Duration::from_secs(12 * 60 * 60);
 /// Most sessions held at once; past it the least recently used goes. Only
 /// a valid token opens one, so this bounds memory, not access.
 const MAX_SESSIONS: usize = 10_000;
