@@ -54,6 +54,15 @@ impl Snapshots {
         })
         .await
         .map_err(|e| store::StoreError::Corrupt(format!("snapshot build failed: {e}")))?;
+        for (site, fence) in &snapshot.left_out {
+            tracing::warn!(
+                org = %org,
+                site = %site,
+                fence,
+                "a stored fence has an edge the long way round the planet (imported before such \
+                 polygons were refused); left out: re-import the site split at ±180°"
+            );
+        }
         metrics::counter!(m::SNAPSHOT_BUILDS).increment(1);
         metrics::histogram!(m::SNAPSHOT_BUILD_SECONDS).record(started.elapsed());
         let mut by_org = self.by_org.write().unwrap_or_else(|e| e.into_inner());

@@ -42,7 +42,6 @@ use crate::app::{self, Actor, App, AppError};
 use crate::auth::Role;
 use session::{Session, Sessions};
 
-
 /// The session cookie's name. The `__Host-` prefix (under TLS) makes the
 /// browser refuse it unless Secure, host-only and for path `/`.
 const COOKIE: &str = "pg_session";

@@ -41,7 +41,31 @@ pub enum FenceGeometry {
     Circle { center: Point<f64>, radius_m: f64 },
 }
 
+/// Whether the edge from `a` to `b` (lon, lat) runs more than 180° of
+/// longitude: straight in lon/lat, an edge from 179.9° to -179.9° goes the
+/// long way round the planet. Edges along a pole, or along ±180° itself
+/// (as Natural Earth draws Antarctica), are as meant.
+pub fn the_long_way_round(a: (f64, f64), b: (f64, f64)) -> bool {
+    let along_pole = a.1.abs() == 90.0 && b.1.abs() == 90.0;
+    let along_antimeridian = a.0.abs() == 180.0 && b.0.abs() == 180.0;
+    (b.0 - a.0).abs() > 180.0 && !along_pole && !along_antimeridian
+}
+
 impl FenceGeometry {
+    /// A polygon with an edge that goes [the long way round](the_long_way_round):
+    /// what an import refuses, found again in fences stored before it did.
+    pub fn has_long_way_edge(&self) -> bool {
+        match self {
+            FenceGeometry::Polygon(mp) => {
+                mp.0.iter()
+                    .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                    .flat_map(|ring| ring.lines())
+                    .any(|l| the_long_way_round(l.start.x_y(), l.end.x_y()))
+            }
+            FenceGeometry::Circle { .. } => false,
+        }
+    }
+
     /// Whether the fence covers `p` (boundary included).
     pub fn covers(&self, p: Point<f64>) -> bool {
         match self {

@@ -556,9 +556,7 @@ fn check_rings(rings: &[Vec<geojson::Position>], path: &str) -> Result<(), Impor
         }
         for (k, pair) in ring.windows(2).enumerate() {
             let (a, b) = (&pair[0], &pair[1]);
-            let along_pole = a[1].abs() == 90.0 && b[1].abs() == 90.0;
-            let along_antimeridian = a[0].abs() == 180.0 && b[0].abs() == 180.0;
-            if (b[0] - a[0]).abs() > 180.0 && !along_pole && !along_antimeridian {
+            if super::fence::the_long_way_round((a[0], a[1]), (b[0], b[1])) {
                 return Err(err(
                     format!("{ring_path}[{k}]"),
                     format!(

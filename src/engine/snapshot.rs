@@ -31,6 +31,10 @@ pub struct OrgSnapshot {
     pub signatures: Arc<SignatureList>,
     /// The organisation's genuine app and revocation list.
     pub attestation: super::attestation::AttestationConfig,
+    /// Fences left out: stored before imports refused polygons whose edges
+    /// go the long way round the planet, they would cover half of it.
+    /// Each is its site and its position among the site's fences.
+    pub left_out: Vec<(SiteId, usize)>,
 }
 
 impl OrgSnapshot {
@@ -51,15 +55,18 @@ impl OrgSnapshot {
         let mut ids = Vec::with_capacity(sites.len());
         let mut site_fences = Vec::with_capacity(sites.len());
         let mut fences = Vec::new();
+        let mut left_out = Vec::new();
         for (site, definition) in sites.into_iter().enumerate() {
+            let first = fences.len();
+            for (n, geometry) in definition.fences.into_iter().enumerate() {
+                if geometry.has_long_way_edge() {
+                    left_out.push((definition.id.clone(), n));
+                } else {
+                    fences.push(IndexedFence { site, geometry });
+                }
+            }
+            site_fences.push((first..fences.len()).collect());
             ids.push(definition.id);
-            site_fences.push((fences.len()..fences.len() + definition.fences.len()).collect());
-            fences.extend(
-                definition
-                    .fences
-                    .into_iter()
-                    .map(|geometry| IndexedFence { site, geometry }),
-            );
         }
         Self {
             org,
@@ -73,6 +80,7 @@ impl OrgSnapshot {
             policy,
             signatures: SignatureList::builtin(),
             attestation: Default::default(),
+            left_out,
         }
     }
 
