@@ -161,10 +161,15 @@ pub async fn run(
     health_reporter
         .set_serving::<PrivacyServiceServer<PrivacyApi>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // Reflection v1, and v1alpha beside it for older clients (grpcurl
+    // before 1.9, Python's grpcio-reflection client).
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let (reflection_v1, reflection_v1alpha) =
+        (reflection().build_v1()?, reflection().build_v1alpha()?);
 
     let background = CancellationToken::new();
     // Awaited at shutdown, so that none of them is left mid-transaction
@@ -213,7 +218,8 @@ pub async fn run(
         .max_connection_age(MAX_CONNECTION_AGE)
         .max_connection_age_grace(MAX_CONNECTION_AGE_GRACE)
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(RefinedErrors(Shed::new(
             PunchServiceServer::new(PunchApi(app.clone()))
                 .max_decoding_message_size(MAX_PUNCH_MESSAGE),

@@ -199,28 +199,45 @@ async fn acknowledged_punches_survive_a_crash_and_a_graceful_stop() {
     drop(served); // killed
 }
 
+/// The services reflection lists (itself aside), asked in v1 and in
+/// v1alpha (older clients); both must give the same list.
 async fn reflected_services(addr: &str) -> Vec<String> {
-    use tonic_reflection::pb::v1::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-    };
-    let mut client = ServerReflectionClient::new(channel(addr).await);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = responses.message().await.unwrap().unwrap();
-    match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.into_iter().map(|s| s.name).collect()
-        }
-        other => panic!("unexpected reflection answer {other:?}"),
+    // The same shape in both versions' generated modules.
+    macro_rules! list_services {
+        ($version:ident) => {{
+            use tonic_reflection::pb::$version::{
+                ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+                server_reflection_request::MessageRequest,
+                server_reflection_response::MessageResponse,
+            };
+            let mut client = ServerReflectionClient::new(channel(addr).await);
+            let request = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut responses = client
+                .server_reflection_info(tokio_stream::iter([request]))
+                .await
+                .unwrap()
+                .into_inner();
+            let response = responses.message().await.unwrap().unwrap();
+            match response.message_response {
+                Some(MessageResponse::ListServicesResponse(list)) => {
+                    list.service.into_iter().map(|s| s.name).collect::<Vec<_>>()
+                }
+                other => panic!("unexpected reflection answer {other:?}"),
+            }
+        }};
     }
+    // Each version lists itself as the reflection service.
+    let ours = |mut names: Vec<String>| {
+        names.retain(|n| !n.starts_with("grpc.reflection."));
+        names
+    };
+    let v1 = ours(list_services!(v1));
+    let v1alpha = ours(list_services!(v1alpha));
+    assert_eq!(v1, v1alpha, "reflection v1 and v1alpha disagree");
+    v1
 }
 
 #[test]
