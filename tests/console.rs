@@ -684,6 +684,94 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
     assert!(!page.body.contains("<b onmouseover"));
 }
 
+/// The reviewer's report fits fence and fix in each map at any distance: a
+/// fix 20 km away (the fence would be a speck: it gets a ring), one at the
+/// edge, one ±450 m; a punch placed nowhere names the nearest site as
+/// nearest; the daily table shows planned times. Screenshotted in Chromium.
+#[tokio::test]
+async fn the_report_maps_fit_fence_and_fix_at_any_distance() {
+    let setup = Setup::start().await;
+    let mut punches = setup.server.punch_client().await;
+    for (employee, id, north_m, accuracy) in [
+        ("ville", "far-in", 20_000.0, 10.0),
+        ("kerttu", "vague-in", 300.0, 450.0),
+    ] {
+        let device = setup.server.token(ORG, Role::Device, Some(employee)).await;
+        let request = punch_at(
+            id,
+            geo::Point::new(26.94, 60.47 + north_m / 111_320.0),
+            accuracy,
+        );
+        let verdict = punches
+            .submit_punch(authed(request, &device))
+            .await
+            .unwrap()
+            .into_inner()
+            .verdict
+            .unwrap();
+        assert_ne!(verdict.decision(), pb::Decision::Accepted, "{id}");
+    }
+    let org = OrgId::new(ORG).unwrap();
+    let date = setup.date.parse().unwrap();
+    let report = punchguard::reports::html::gather(setup.server.app.store.as_ref(), &org, date)
+        .await
+        .unwrap();
+    assert_eq!(report.flagged.len(), 3, "liisa's, ville's and kerttu's");
+    let html = punchguard::reports::html::render(&report);
+    let cards: Vec<&str> = html.split("<div class=\"card\">").skip(1).collect();
+    for card in &cards {
+        let svg = &card[..card.find("</svg>").unwrap()];
+        assert!(svg.contains("fill=\"#c8e6c9\""), "no fence drawn: {svg}");
+        assert!(svg.contains("fix ±"), "no fix drawn: {svg}");
+        assert!(
+            svg.contains(">hq</text>"),
+            "the fence is not labelled: {svg}"
+        );
+    }
+    let far = cards.iter().find(|c| c.contains("far-in")).unwrap();
+    assert!(
+        far.contains("stroke-dasharray=\"3 2\""),
+        "the far fence is a speck"
+    );
+    assert!(far.contains("no site; nearest hq"), "{far}");
+    assert!(html.contains("<th>planned</th>"));
+
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = tempfile::Builder::new().suffix(".html").tempfile().unwrap();
+    std::fs::write(file.path(), &html).unwrap();
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok())
+    else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true but no Chromium on PATH"
+        );
+        eprintln!("SKIPPED: no Chromium on PATH to screenshot the report");
+        return;
+    };
+    let png = dir.join("report-maps.png");
+    let shot = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg("--window-size=1100,1500")
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", file.path().display()))
+        .output()
+        .unwrap();
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+}
+
 /// A page on another origin (`localhost`, not `127.0.0.1`) whose script
 /// posts a rejection of liisa's punch to the console as soon as it loads.
 async fn evil_site(setup: &Setup) -> String {

@@ -182,7 +182,8 @@ struct PunchView {
     kind: &'static str,
     time: String,
     decision: &'static str,
-    site: Option<String>,
+    /// Where it was placed, in words ("site hq", "no site; nearest hq").
+    place: String,
     distance: String,
     findings: Vec<FindingView>,
     review: Option<String>,
@@ -204,11 +205,7 @@ impl PunchView {
             kind: row.kind.as_str(),
             time: local_time(tz, row.client_time, "%Y-%m-%d %H:%M:%S"),
             decision: v.decision.as_str(),
-            site: v
-                .site
-                .as_ref()
-                .or(v.nearest_site.as_ref())
-                .map(|s| s.as_str().to_owned()),
+            place: crate::reports::html::site_words(v.site.as_ref(), v.nearest_site.as_ref()),
             distance: match (v.distance_m, row.distance_bucket) {
                 (Some(d), _) if d > 0.0 => format!("{d:.0} m outside the fence"),
                 (Some(_), _) => "inside the fence".into(),
@@ -319,7 +316,11 @@ async fn review_page(
             Some(Selected {
                 punch: PunchView::new(row, &tz),
                 fix: fix_text(evidence.as_ref()),
-                map: crate::reports::html::map(evidence.as_ref(), &fences),
+                map: crate::reports::html::map(
+                    evidence.as_ref(),
+                    &fences,
+                    site.map_or("", |s| s.as_str()),
+                ),
                 day: day.iter().map(|r| PunchView::new(r, &tz)).collect(),
                 date: date.to_string(),
                 next: queue.get(i + 1).map(|(r, _)| r.seq),

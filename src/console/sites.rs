@@ -198,7 +198,7 @@ pub async fn detail(
         .map(|a| (a.bssid.to_string(), a.ssid.clone()))
         .collect();
     let beacons: Vec<String> = site.beacons.iter().map(|b| format!("{b:?}")).collect();
-    let map = crate::reports::html::map(None, &site.fences);
+    let map = crate::reports::html::map(None, &site.fences, site.id.as_str());
     console.render(
         "site.html",
         minijinja::context! {

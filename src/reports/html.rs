@@ -15,7 +15,7 @@ use super::{EmployeeDays, employee_days, local_span, schedule};
 use crate::attendance::Summary;
 use crate::engine::fence::FenceGeometry;
 use crate::engine::sites::SiteDefinition;
-use crate::engine::{Decision, EmployeeId, OrgId};
+use crate::engine::{Decision, EmployeeId, OrgId, SiteId};
 use crate::store::{PunchRow, Result, Store, StoredEvidence};
 
 /// A flagged punch with what its map needs.
@@ -149,7 +149,7 @@ pub fn render(report: &Report) -> String {
         html.push_str("<p class=\"muted\">No scheduled shifts on this day.</p>");
     } else {
         html.push_str(
-            "<table><tr><th>employee</th><th>shift</th><th>in</th><th>out</th>\
+            "<table><tr><th>employee</th><th>shift</th><th>planned</th><th>in</th><th>out</th>\
              <th>worked</th><th>time</th><th>location</th><th>punches</th></tr>",
         );
         for days in &report.days {
@@ -165,12 +165,15 @@ pub fn render(report: &Report) -> String {
                         })
                         .unwrap_or_else(|| "—".into())
                 };
+                let hhmm = |t: Timestamp| report.tz.to_datetime(t).strftime("%H:%M").to_string();
                 let _ = write!(
                     html,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} min</td>\
+                    "<tr><td>{}</td><td>{}</td><td>{}–{}</td><td>{}</td><td>{}</td><td>{} min</td>\
                      <td>{}</td><td>{}</td><td>{}</td></tr>",
                     escape(r.employee.as_str()),
                     escape(&r.shift),
+                    hhmm(r.planned_start),
+                    hhmm(r.planned_end),
                     time_of(r.first_in),
                     time_of(r.last_out),
                     r.worked.as_mins(),
@@ -244,13 +247,8 @@ fn card(f: &FlaggedPunch, tz: &TimeZone) -> String {
         (None, Some(b)) => format!("distance {}", b.as_str()),
         (None, None) => "no fences".into(),
     };
-    let site = v
-        .site
-        .as_ref()
-        .or(v.nearest_site.as_ref())
-        .map(|s| escape(s.as_str()))
-        .unwrap_or_else(|| "—".into());
-    let _ = write!(text, "<div>site {site} · {distance}</div><ul>");
+    let place = site_words(v.site.as_ref(), v.nearest_site.as_ref());
+    let _ = write!(text, "<div>{} · {distance}</div><ul>", escape(&place));
     for finding in &v.findings {
         let _ = write!(
             text,
@@ -274,10 +272,21 @@ fn card(f: &FlaggedPunch, tz: &TimeZone) -> String {
     }
     text.push_str("</div>");
     let fences = f.site.as_ref().map(|s| s.fences.as_slice()).unwrap_or(&[]);
+    let label = f.site.as_ref().map_or("", |s| s.id.as_str());
     format!(
         "<div class=\"card\">{}{text}</div>",
-        map(f.evidence.as_ref(), fences)
+        map(f.evidence.as_ref(), fences, label)
     )
+}
+
+/// Where a punch was placed, in words: at its site, or (placed nowhere)
+/// only near the nearest one, which is not where it was.
+pub fn site_words(site: Option<&SiteId>, nearest: Option<&SiteId>) -> String {
+    match (site, nearest) {
+        (Some(site), _) => format!("site {site}"),
+        (None, Some(nearest)) => format!("no site; nearest {nearest}"),
+        (None, None) => "no site".into(),
+    }
 }
 
 /// Metres east and north of an origin: flat, fine at site scale.
@@ -301,10 +310,14 @@ impl Local {
 const MAP_W: f64 = 420.0;
 const MAP_H: f64 = 300.0;
 
-/// The SVG map of a punch: the fences involved, the fix with its accuracy
-/// circle, a scale bar. Numbers only: no text from a phone or an admin is
-/// written into it, so it needs no escaping.
-pub fn map(evidence: Option<&StoredEvidence>, fences: &[FenceGeometry]) -> String {
+/// Fences drawn smaller than this (pixels across) get a ring around them,
+/// so that a fence far from the fix is never a speck.
+const MIN_FENCE_PX: f64 = 14.0;
+
+/// The SVG map of a punch: the fences involved (labelled `label`, escaped
+/// here), the fix with its accuracy circle, both fitted in view at any
+/// distance, and a scale bar.
+pub fn map(evidence: Option<&StoredEvidence>, fences: &[FenceGeometry], label: &str) -> String {
     let fix = evidence.and_then(|e| {
         Some((
             Coord {
@@ -376,6 +389,20 @@ pub fn map(evidence: Option<&StoredEvidence>, fences: &[FenceGeometry]) -> Strin
         d
     };
     for fence in fences {
+        // A fence too small to see at this scale gets a dashed ring.
+        if let Some((lo, hi)) = fence.bounds() {
+            let (x0, y0) = px(local.project(Coord { x: lo[0], y: lo[1] }));
+            let (x1, y1) = px(local.project(Coord { x: hi[0], y: hi[1] }));
+            if (x1 - x0).abs().max((y1 - y0).abs()) < MIN_FENCE_PX {
+                let _ = write!(
+                    svg,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{MIN_FENCE_PX}\" fill=\"none\" \
+                     stroke=\"#2e7d32\" stroke-width=\"2\" stroke-dasharray=\"3 2\"/>",
+                    (x0 + x1) / 2.0,
+                    (y0 + y1) / 2.0
+                );
+            }
+        }
         match fence {
             FenceGeometry::Polygon(mp) => {
                 let d: String =
@@ -397,6 +424,20 @@ pub fn map(evidence: Option<&StoredEvidence>, fences: &[FenceGeometry]) -> Strin
                 );
             }
         }
+    }
+    // The site's name by its first fence, kept inside the map.
+    if let Some((lo, hi)) = fences.iter().find_map(|f| f.bounds())
+        && !label.is_empty()
+    {
+        let (x, y) = px(local.project(Coord { x: hi[0], y: hi[1] }));
+        let (x0, _) = px(local.project(Coord { x: lo[0], y: lo[1] }));
+        let x = ((x0 + x) / 2.0).clamp(8.0, MAP_W - 120.0);
+        let y = (y - MIN_FENCE_PX - 4.0).clamp(14.0, MAP_H - 30.0);
+        let _ = write!(
+            svg,
+            "<text x=\"{x:.1}\" y=\"{y:.1}\" font-size=\"12\" fill=\"#1b5e20\">{}</text>",
+            escape(label)
+        );
     }
     if let Some((c, accuracy)) = fix {
         let (x, y) = px(local.project(c));
