@@ -95,6 +95,7 @@ async fn a_dead_writer_stops_the_server_loudly_and_loses_nothing_acknowledged() 
     let all = reopened
         .list_punches(PunchQuery {
             org,
+            clock: punchguard::store::Clock::Received,
             from: jiff::Timestamp::UNIX_EPOCH,
             to: jiff::Timestamp::MAX,
             after: None,

@@ -184,6 +184,7 @@ async fn a_cut_database_connection_is_unavailable_then_recovers() {
         .store
         .list_punches(PunchQuery {
             org: OrgId::new("kotka").unwrap(),
+            clock: punchguard::store::Clock::Received,
             from: Timestamp::now() - SignedDuration::from_hours(1),
             to: Timestamp::now() + SignedDuration::from_hours(1),
             after: None,

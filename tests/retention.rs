@@ -152,6 +152,7 @@ async fn all(store: &SqliteStore) -> Vec<PunchRow> {
     store
         .list_punches(PunchQuery {
             org: org(),
+            clock: punchguard::store::Clock::Received,
             from: Timestamp::MIN,
             to: Timestamp::MAX,
             after: None,

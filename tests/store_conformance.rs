@@ -226,6 +226,7 @@ mod cases {
             let page = store
                 .list_punches(PunchQuery {
                     org: org("a"),
+                    clock: punchguard::store::Clock::Received,
                     from: t0() + SignedDuration::from_secs(10),
                     to: t0() + SignedDuration::from_secs(40),
                     after,
@@ -235,13 +236,72 @@ mod cases {
                 .unwrap();
             let Some(last) = page.last() else { break };
             after = Some(PunchCursor {
-                received_at: last.received_at,
+                at: last.received_at,
                 seq: last.seq,
             });
             seen.extend(page.iter().map(|r| r.punch_id.as_str().to_owned()));
         }
         // [10, 40): p1 and p3 at 10 s in record order, p2 at 20 s, p0 at 30 s.
         assert_eq!(seen, ["p1", "p3", "p2", "p0"]);
+    }
+
+    /// By the punch's own clock: an offline punch made two days before it
+    /// arrived is listed on the day it was made, in punch-time order, and
+    /// not on the day it arrived.
+    pub async fn lists_by_the_punchs_own_time(store: Arc<dyn Store>) {
+        use punchguard::store::Clock;
+        store.ensure_org(&org("a")).await.unwrap();
+        let day = SignedDuration::from_hours(24);
+        // (id, made, received), recorded in arrival order.
+        let punches = [
+            ("today", t0(), t0()),
+            (
+                "offline",
+                t0() - 2 * day + SignedDuration::from_mins(5),
+                t0(),
+            ),
+            ("earlier", t0() - 2 * day, t0() - 2 * day),
+        ];
+        let mut sorted = punches;
+        sorted.sort_by_key(|(_, _, received)| *received);
+        for (id, made, received) in sorted {
+            let mut p = punch("a", "e1", id, received);
+            p.client_time = made;
+            store
+                .record_punch(&p, &verdict(Decision::Accepted))
+                .await
+                .unwrap();
+        }
+        let listed = async |clock: Clock, from: Timestamp| {
+            let mut ids = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .list_punches(PunchQuery {
+                        org: org("a"),
+                        clock,
+                        from,
+                        to: from + day,
+                        after,
+                        limit: 1,
+                    })
+                    .await
+                    .unwrap();
+                let Some(last) = page.last() else { break };
+                after = Some(PunchCursor::of(last, clock));
+                ids.extend(page.iter().map(|r| r.punch_id.as_str().to_owned()));
+            }
+            ids
+        };
+        let two_days_ago = t0() - 2 * day - SignedDuration::from_mins(1);
+        assert_eq!(
+            listed(Clock::Punched, two_days_ago).await,
+            ["earlier", "offline"]
+        );
+        assert_eq!(listed(Clock::Received, two_days_ago).await, ["earlier"]);
+        let today = t0() - SignedDuration::from_mins(1);
+        assert_eq!(listed(Clock::Punched, today).await, ["today"]);
+        assert_eq!(listed(Clock::Received, today).await, ["today", "offline"]);
     }
 
     pub async fn organisations_are_isolated(store: Arc<dyn Store>) {
@@ -926,6 +986,7 @@ mod cases {
     pub fn all(org: &OrgId) -> PunchQuery {
         PunchQuery {
             org: org.clone(),
+            clock: punchguard::store::Clock::Received,
             from: t0() - SignedDuration::from_hours(24),
             to: t0() + SignedDuration::from_hours(24),
             after: None,
@@ -942,6 +1003,7 @@ macro_rules! suite {
             suite!(@case $open, records_are_idempotent);
             suite!(@case $open, concurrent_resubmissions_record_once);
             suite!(@case $open, lists_in_receive_order_with_keyset_pages);
+            suite!(@case $open, lists_by_the_punchs_own_time);
             suite!(@case $open, organisations_are_isolated);
             suite!(@case $open, sites_replace_by_name_and_bump_the_version);
             suite!(@case $open, policies_round_trip_and_bump_the_version);

@@ -10,6 +10,7 @@ use crate::auth::Role;
 use crate::engine::history::History;
 use crate::engine::sites::{SiteDefinition, check_sites_geojson};
 use crate::engine::{self, Decision, OrgSnapshot, Punch, PunchId, SiteId};
+use crate::store::Clock;
 use crate::store::SiteRadios;
 
 /// Sites are an admin's business.
@@ -174,9 +175,10 @@ pub async fn dry_run(app: &App, actor: &Actor, geojson: String) -> Result<DryRun
     sites.extend(incoming);
 
     let now = Timestamp::now();
-    let rows = crate::store::punches_received(
+    let rows = crate::store::punches_between(
         app.store.as_ref(),
         org,
+        Clock::Received,
         now - DRY_RUN_WINDOW,
         now,
         DRY_RUN_PUNCHES,

@@ -17,7 +17,7 @@ use crate::app::{self, Actor, App};
 use crate::auth::Role;
 use crate::config::{Config, DEFAULT_DATABASE, ServeArgs};
 use crate::engine::{EmployeeId, OrgId};
-use crate::store::{self, Database, Store};
+use crate::store::{self, Clock, Database, Store};
 use crate::{demo, retention, server, verify};
 
 /// `--database`, shared by every verb that opens the store itself.
@@ -164,7 +164,7 @@ enum Command {
 enum ExportWhat {
     /// Per employee per scheduled day (needs a schedule).
     Daily,
-    /// Every punch received in the range.
+    /// Every punch punched in the range (its own day, by the phone's clock).
     Punches,
     /// Per employee over the range: days worked, late and early-leave days
     /// and minutes, absences, worked hours (a month's summary with --from
@@ -587,6 +587,7 @@ async fn export(
                 let page = store
                     .list_punches(crate::store::PunchQuery {
                         org: org.clone(),
+                        clock: Clock::Punched,
                         from: start,
                         to: end,
                         after,
@@ -594,10 +595,7 @@ async fn export(
                     })
                     .await?;
                 let Some(last) = page.last() else { break };
-                after = Some(crate::store::PunchCursor {
-                    received_at: last.received_at,
-                    seq: last.seq,
-                });
+                after = Some(crate::store::PunchCursor::of(last, Clock::Punched));
                 for p in &page {
                     writer.write(&PunchLine::new(p, &tz))?;
                 }

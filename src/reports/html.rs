@@ -16,7 +16,7 @@ use crate::attendance::Summary;
 use crate::engine::fence::FenceGeometry;
 use crate::engine::sites::SiteDefinition;
 use crate::engine::{Decision, EmployeeId, OrgId, SiteId};
-use crate::store::{PunchRow, Result, Store, StoredEvidence};
+use crate::store::{Clock, PunchRow, Result, Store, StoredEvidence};
 
 /// A flagged punch with what its map needs.
 pub struct FlaggedPunch {
@@ -62,7 +62,10 @@ pub async fn gather(store: &dyn Store, org: &OrgId, date: Date) -> Result<Report
     }
     let (from, to) = local_span(&tz, date, date)
         .ok_or_else(|| crate::store::StoreError::Corrupt("date out of range".into()))?;
-    let rows = crate::store::punches_received(store, org, from, to, usize::MAX).await?;
+    // The punch's own day: an offline punch made that day and sent later
+    // is on this day's report, not on the day it arrived.
+    let rows =
+        crate::store::punches_between(store, org, Clock::Punched, from, to, usize::MAX).await?;
     let punches_total = rows.len();
     let flagged_rows: Vec<PunchRow> = rows
         .into_iter()
@@ -137,7 +140,7 @@ pub fn render(report: &Report) -> String {
         html,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
          <style>{STYLE}</style></head><body><h1>{title}</h1>\
-         <p class=\"muted\">Local dates in {}. Generated {}. {} punches received that day, {} flagged. \
+         <p class=\"muted\">Local dates in {}. Generated {}. {} punches punched that day (by the phone's clock), {} flagged. \
          This page holds personal data: keep it to the review.</p>",
         escape(report.tz.iana_name().unwrap_or("UTC")),
         local(&report.tz, report.generated_at),

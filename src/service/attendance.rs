@@ -13,7 +13,7 @@ use crate::app::attendance::{self, DailyQuery};
 use crate::app::{App, AppError};
 use crate::engine::{EmployeeId, PunchId};
 use crate::proto::v1::{self as pb, attendance_service_server::AttendanceService};
-use crate::store::{PunchCursor, PunchQuery};
+use crate::store::{Clock, PunchCursor, PunchQuery};
 
 type PunchStream = Pin<Box<dyn Stream<Item = Result<pb::PunchEvent, Status>> + Send>>;
 
@@ -31,6 +31,8 @@ impl AttendanceApi {
         let limit = convert::page_size(request.page_size);
         let query = PunchQuery {
             org: actor.org.clone(),
+            // The contract's range is by receive time.
+            clock: Clock::Received,
             from,
             to,
             after: convert::decode_punch_cursor(&request.page_token)?,
@@ -38,10 +40,7 @@ impl AttendanceApi {
         };
         let mut rows = attendance::punches(app, &actor, query).await?;
         let next_page_token = convert::paginate(&mut rows, limit, |r| {
-            convert::encode_punch_cursor(PunchCursor {
-                received_at: r.received_at,
-                seq: r.seq,
-            })
+            convert::encode_punch_cursor(PunchCursor::of(r, Clock::Received))
         });
         Ok(pb::ListPunchesResponse {
             punches: rows.iter().map(convert::punch_row_to_pb).collect(),

@@ -404,17 +404,61 @@ pub struct Recorded {
     pub duplicate: bool,
 }
 
-/// Keyset position in the receive-time order of punches.
+/// Which of a punch's two instants a listing ranges and orders by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    /// When the server received it (commit order, more or less): the live
+    /// feed's and `ListPunches`' order.
+    #[default]
+    Received,
+    /// When it was punched, by the phone's clock (`client_time`): an
+    /// offline punch belongs to the day it was made, not the day it
+    /// arrived. Reports and exports group punches by it.
+    Punched,
+}
+
+impl Clock {
+    /// The column holding this instant, in both backends.
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            Clock::Received => "received_us",
+            Clock::Punched => "client_us",
+        }
+    }
+
+    /// This instant of `row`.
+    pub fn of(self, row: &PunchRow) -> Timestamp {
+        match self {
+            Clock::Received => row.received_at,
+            Clock::Punched => row.client_time,
+        }
+    }
+}
+
+/// Keyset position in a listing's order: the instant its [`Clock`] reads,
+/// then the seq.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PunchCursor {
-    pub received_at: Timestamp,
+    pub at: Timestamp,
     pub seq: i64,
+}
+
+impl PunchCursor {
+    /// The position of `row` in a listing by `clock`.
+    pub fn of(row: &PunchRow, clock: Clock) -> Self {
+        PunchCursor {
+            at: clock.of(row),
+            seq: row.seq,
+        }
+    }
 }
 
 /// A page request for [`Store::list_punches`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PunchQuery {
     pub org: OrgId,
+    /// What `from`, `to` and the order are by.
+    pub clock: Clock,
     /// Inclusive.
     pub from: Timestamp,
     /// Exclusive.
@@ -800,11 +844,12 @@ pub trait AttendanceStore: Send + Sync {
     ) -> Result<Vec<(i64, StoredEvidence)>>;
 }
 
-/// The organisation's punches received in `from..to`, in receive order, at
+/// The organisation's punches in `from..to` by `clock`, in that order, at
 /// most `max`: every page of [`AttendanceStore::list_punches`] read in turn.
-pub async fn punches_received(
+pub async fn punches_between(
     store: &dyn Store,
     org: &OrgId,
+    clock: Clock,
     from: Timestamp,
     to: Timestamp,
     max: usize,
@@ -815,6 +860,7 @@ pub async fn punches_received(
         let page = store
             .list_punches(PunchQuery {
                 org: org.clone(),
+                clock,
                 from,
                 to,
                 after,
@@ -822,10 +868,7 @@ pub async fn punches_received(
             })
             .await?;
         let Some(last) = page.last() else { break };
-        after = Some(PunchCursor {
-            received_at: last.received_at,
-            seq: last.seq,
-        });
+        after = Some(PunchCursor::of(last, clock));
         rows.extend(page);
     }
     Ok(rows)

@@ -151,7 +151,7 @@ const PUNCH_CURSOR_TAG: &str = "p1";
 pub fn encode_punch_cursor(cursor: PunchCursor) -> String {
     URL_SAFE_NO_PAD.encode(format!(
         "{PUNCH_CURSOR_TAG}:{}:{}",
-        cursor.received_at.as_microsecond(),
+        cursor.at.as_microsecond(),
         cursor.seq
     ))
 }
@@ -171,7 +171,7 @@ pub fn decode_punch_cursor(token: &str) -> Result<Option<PunchCursor>, AppError>
     };
     let us: i64 = us.parse().map_err(|_| bad())?;
     Ok(Some(PunchCursor {
-        received_at: Timestamp::from_microsecond(us).map_err(|_| bad())?,
+        at: Timestamp::from_microsecond(us).map_err(|_| bad())?,
         seq: seq.parse().map_err(|_| bad())?,
     }))
 }
@@ -471,10 +471,7 @@ mod tests {
 
     #[test]
     fn punch_cursor_round_trips_and_rejects_garbage() {
-        let cursor = PunchCursor {
-            received_at: now(),
-            seq: 42,
-        };
+        let cursor = PunchCursor { at: now(), seq: 42 };
         let token = encode_punch_cursor(cursor);
         assert_eq!(decode_punch_cursor(&token).unwrap(), Some(cursor));
         assert_eq!(decode_punch_cursor("").unwrap(), None);

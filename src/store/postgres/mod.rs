@@ -56,6 +56,7 @@ use crate::store::policy_json;
 const MIGRATIONS: &[&str] = &[
     include_str!("0001_init.sql"),
     include_str!("0002_attestation.sql"),
+    include_str!("0003_punched_day.sql"),
 ];
 
 /// Connections per process. Punch groups use one at a time; the rest serve
@@ -1040,19 +1041,22 @@ impl PunchStore for PostgresStore {
 impl AttendanceStore for PostgresStore {
     async fn list_punches(&self, q: PunchQuery) -> Result<Vec<PunchRow>> {
         let after = q.after.unwrap_or(PunchCursor {
-            received_at: q.from,
+            at: q.from,
             seq: -1,
         });
+        let at = q.clock.column();
         punches::rows(
             &self.client().await?,
-            "WHERE org_id = $1 AND received_us >= $2 AND received_us < $3
-               AND (received_us, seq) > ($4, $5)
-             ORDER BY received_us, seq LIMIT $6",
+            &format!(
+                "WHERE org_id = $1 AND {at} >= $2 AND {at} < $3
+                   AND ({at}, seq) > ($4, $5)
+                 ORDER BY {at}, seq LIMIT $6"
+            ),
             &[
                 &q.org.as_str(),
                 &to_us(q.from),
                 &to_us(q.to),
-                &to_us(after.received_at),
+                &to_us(after.at),
                 &after.seq,
                 &sql_limit(q.limit),
             ],

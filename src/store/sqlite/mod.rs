@@ -58,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0010_attendance.sql"),
     include_str!("0011_token_lifecycle.sql"),
     include_str!("0012_attestation.sql"),
+    include_str!("0013_punched_day.sql"),
 ];
 
 /// Employees (and devices) whose recent history is kept in memory.
@@ -938,15 +939,16 @@ impl AttendanceStore for SqliteStore {
     async fn list_punches(&self, query: PunchQuery) -> Result<Vec<PunchRow>> {
         self.read(move |conn| {
             let after = query.after.unwrap_or(PunchCursor {
-                received_at: query.from,
+                at: query.from,
                 seq: -1,
             });
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {} FROM punches
-                 WHERE org_id = ?1 AND received_us >= ?2 AND received_us < ?3
-                   AND (received_us, seq) > (?4, ?5)
-                 ORDER BY received_us, seq LIMIT ?6",
-                codec::PUNCH_COLUMNS
+                "SELECT {columns} FROM punches
+                 WHERE org_id = ?1 AND {at} >= ?2 AND {at} < ?3
+                   AND ({at}, seq) > (?4, ?5)
+                 ORDER BY {at}, seq LIMIT ?6",
+                columns = codec::PUNCH_COLUMNS,
+                at = query.clock.column(),
             ))?;
             let rows = stmt
                 .query_map(
@@ -954,7 +956,7 @@ impl AttendanceStore for SqliteStore {
                         query.org.as_str(),
                         to_us(query.from),
                         to_us(query.to),
-                        to_us(after.received_at),
+                        to_us(after.at),
                         after.seq,
                         query.limit as i64
                     ],
