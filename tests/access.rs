@@ -19,7 +19,7 @@ use punchguard::store::TokenGrant;
 /// Strings only organisation "acme" holds: none may reach "other".
 const SECRETS: [&str; 3] = ["aino-secret", "acme-site-secret", "acme-punch-secret"];
 
-const RPCS: [(&str, Role); 31] = [
+const RPCS: [(&str, Role); 32] = [
     ("SubmitPunch", Role::Device),
     ("GetFenceBundle", Role::Device),
     ("ImportSites", Role::Admin),
@@ -45,6 +45,7 @@ const RPCS: [(&str, Role); 31] = [
     ("GetDailyResults", Role::Hr),
     ("ListReviewQueue", Role::Hr),
     ("ReviewPunch", Role::Hr),
+    ("RecordCorrection", Role::Hr),
     ("WatchPunches", Role::Hr),
     ("SetConsent", Role::Privacy),
     ("ListConsents", Role::Privacy),
@@ -209,6 +210,15 @@ async fn call(
             employee_id: "emp-1".into(),
             punch_id: "p-1".into(),
             approve: true,
+            reason: String::new(),
+        })),
+        "RecordCorrection" => go!(hr.record_correction(pb::RecordCorrectionRequest {
+            org_id: org.clone(),
+            employee_id: "emp-1".into(),
+            punch_id: "fix-1".into(),
+            kind: pb::PunchKind::In.into(),
+            time: None,
+            site_id: String::new(),
             reason: String::new(),
         })),
         "WatchPunches" => {

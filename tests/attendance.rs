@@ -9,10 +9,12 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use tokio_stream::StreamExt;
 use tonic::Code;
+use tonic::transport::Channel;
 
 use common::*;
 use punchguard::auth::Role;
 use punchguard::proto::v1 as pb;
+use punchguard::proto::v1::attendance_service_client::AttendanceServiceClient;
 
 /// One circle site, 100 m round.
 const HQ: &str = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
@@ -463,4 +465,157 @@ async fn a_reader_that_stops_reading_does_not_slow_punches() {
     }
     drop(stalled);
     server.stop().await;
+}
+
+/// HR records the clock-in Onni forgot: the day turns from NotSigned to
+/// Normal, the punch is marked a correction with the reason and the HR
+/// caller as its review, it is audited, and it cannot be recorded twice,
+/// in the future, at an unknown site or without a reason.
+#[tokio::test]
+async fn a_correction_turns_not_signed_into_normal() {
+    let server = TestServer::start().await;
+    let admin = server.token("acme", Role::Admin, None).await;
+    let hr = server.token("acme", Role::Hr, None).await;
+    server.import(&admin, HQ).await;
+    // A shift that began 500 minutes ago and ended 20 minutes ago.
+    let (shift, date) = shift_around_now("day", -500);
+    server
+        .admin_client()
+        .await
+        .put_schedule(authed(
+            pb::PutScheduleRequest {
+                org_id: String::new(),
+                schedule: Some(pb::Schedule {
+                    time_zone: ZONE.into(),
+                    shifts: vec![shift],
+                    assignments: vec![every_day("onni", "day")],
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let device = server.token("acme", Role::Device, Some("onni")).await;
+    server
+        .punch_client()
+        .await
+        .submit_punch(authed(at_hq("onni-out", pb::PunchKind::Out), &device))
+        .await
+        .unwrap();
+    let mut attendance = server.attendance_client().await;
+    let day = async |attendance: &mut AttendanceServiceClient<Channel>| {
+        attendance
+            .get_daily_results(authed(results_request(&date, &date, &["onni"]), &hr))
+            .await
+            .unwrap()
+            .into_inner()
+            .results
+            .remove(0)
+    };
+    let before = day(&mut attendance).await;
+    assert_eq!(
+        before.time_result(),
+        pb::TimeResult::NotSigned,
+        "{before:?}"
+    );
+
+    let started = Timestamp::now() - SignedDuration::from_mins(499);
+    let correction =
+        |punch_id: &str, time: Timestamp, site: &str, reason: &str| pb::RecordCorrectionRequest {
+            org_id: String::new(),
+            employee_id: "onni".into(),
+            punch_id: punch_id.into(),
+            kind: pb::PunchKind::In.into(),
+            time: Some(ts(time)),
+            site_id: site.into(),
+            reason: reason.into(),
+        };
+    let reason = "forgot to clock in; seen at the morning meeting by his manager";
+    let recorded = attendance
+        .record_correction(authed(
+            correction("onni-forgot-in", started, "hq", reason),
+            &hr,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let verdict = recorded.verdict.as_ref().unwrap();
+    assert_eq!(verdict.decision(), pb::Decision::Accepted);
+    assert_eq!(verdict.method(), pb::LocationMethod::Correction);
+    let review = recorded.review.as_ref().unwrap();
+    assert!(review.approved);
+    assert_eq!(review.reason, reason);
+    assert_eq!(review.reviewer, punchguard::auth::TokenHash::of(&hr).id());
+
+    let after = day(&mut attendance).await;
+    assert_eq!(after.time_result(), pb::TimeResult::Normal, "{after:?}");
+    assert_eq!(after.first_in_punch_id, "onni-forgot-in");
+    assert_eq!(after.last_out_punch_id, "onni-out");
+
+    let refused = [
+        (
+            correction("onni-forgot-in", started, "hq", reason),
+            Code::AlreadyExists,
+            "",
+        ),
+        (
+            correction(
+                "in-the-future",
+                Timestamp::now() + SignedDuration::from_hours(1),
+                "",
+                reason,
+            ),
+            Code::InvalidArgument,
+            "time",
+        ),
+        (
+            correction("nowhere", started, "no-such-site", reason),
+            Code::InvalidArgument,
+            "site_id",
+        ),
+        (
+            correction("no-reason", started, "hq", "  "),
+            Code::InvalidArgument,
+            "reason",
+        ),
+    ];
+    for (request, code, field) in refused {
+        let status = attendance
+            .record_correction(authed(request, &hr))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), code, "{status:?}");
+        if !field.is_empty() {
+            assert_eq!(violated_field(&status).as_deref(), Some(field));
+        }
+    }
+    let device_try = attendance
+        .record_correction(authed(correction("by-phone", started, "", reason), &device))
+        .await
+        .unwrap_err();
+    assert_eq!(device_try.code(), Code::PermissionDenied);
+
+    // Audited once, about Onni, with the punch and the reason.
+    let log = punchguard::app::privacy::audit_log(
+        &server.app,
+        &punchguard::app::Actor::cli(
+            punchguard::engine::OrgId::new("acme").unwrap(),
+            Role::Privacy,
+        ),
+        None,
+        0,
+        1000,
+    )
+    .await
+    .unwrap();
+    let entries: Vec<_> = log
+        .iter()
+        .filter(|r| r.entry.action == "RecordCorrection")
+        .collect();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].entry.employee.as_ref().unwrap().as_str(), "onni");
+    assert!(
+        entries[0].entry.detail.contains("onni-forgot-in")
+            && entries[0].entry.detail.contains(reason)
+    );
 }

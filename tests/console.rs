@@ -619,6 +619,50 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
     let line: serde_json::Value = serde_json::from_str(jsonl.body.lines().next().unwrap()).unwrap();
     assert_eq!(line["employee_id"], "liisa");
 
+    // HR records liisa's forgotten clock-in from the day view: it counts,
+    // and the day view says it is a correction and why.
+    let minute_ago = TimeZone::get(ZONE)
+        .unwrap()
+        .to_datetime(Timestamp::now() - SignedDuration::from_mins(1))
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string();
+    let day = send(
+        Method::GET,
+        &setup.url(&format!("/day?date={}", setup.date)),
+        &[("cookie", &hr)],
+        None,
+    )
+    .await;
+    let hr_csrf = csrf_of(&day.body);
+    let recorded = send(
+        Method::POST,
+        &setup.url("/corrections"),
+        &[("cookie", &hr), ("sec-fetch-site", "same-origin")],
+        Some(&[
+            ("csrf", &hr_csrf),
+            ("employee", "liisa"),
+            ("kind", "in"),
+            ("time", &minute_ago),
+            ("site", "hq"),
+            ("reason", "badge reader down; her manager let her in"),
+        ]),
+    )
+    .await;
+    assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+    let day = send(
+        Method::GET,
+        &setup.url(&format!("/day?date={}", setup.date)),
+        &[("cookie", &hr)],
+        None,
+    )
+    .await;
+    assert!(
+        day.body
+            .contains("is HR&#x27;s correction: badge reader down; her manager let her in"),
+        "{}",
+        day.body
+    );
+
     // An employee id a phone's token carries, shaped like markup: text.
     let hostile = r#"<img src=x onerror=alert(1)>"#;
     let device = setup.server.token(ORG, Role::Device, Some(hostile)).await;

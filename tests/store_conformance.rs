@@ -873,6 +873,59 @@ mod cases {
         assert_eq!(after.len(), audit.len(), "no entry for a change not made");
     }
 
+    /// HR's correction: the punch and its approving review and the audit
+    /// entry together; a taken punch id writes nothing, not even the entry.
+    pub async fn corrections_are_recorded_whole_once(store: Arc<dyn Store>) {
+        let acme = org("acme");
+        store.ensure_org(&acme).await.unwrap();
+        let e1 = EmployeeId::new("e1").unwrap();
+        let mut fix = punch("acme", "e1", "fix-1", t0());
+        fix.gps = None;
+        let mut accepted = verdict(Decision::Accepted);
+        accepted.method = LocationMethod::Correction;
+        accepted.distance_m = None;
+        let review = punchguard::store::Review {
+            approved: true,
+            reason: "forgot to clock in".into(),
+            reviewer: "hr-token".into(),
+            at: t0() + SignedDuration::from_hours(1),
+        };
+        let entry = || AuditEntry {
+            employee: Some(e1.clone()),
+            ..audit_of("RecordCorrection")
+        };
+        let row = store
+            .record_correction(&fix, &accepted, review.clone(), entry())
+            .await
+            .unwrap()
+            .expect("recorded");
+        assert_eq!(row.verdict.method, LocationMethod::Correction);
+        assert_eq!(row.verdict.decision, Decision::Accepted);
+        assert_eq!(row.review.as_ref(), Some(&review));
+        let again = store
+            .record_correction(&fix, &accepted, review, entry())
+            .await
+            .unwrap();
+        assert!(again.is_none(), "a taken punch id");
+        let listed = store.list_punches(all(&acme)).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0], row);
+        let audit = store
+            .list_audit(punchguard::store::AuditQuery {
+                org: acme.clone(),
+                employee: Some(e1.clone()),
+                after_id: 0,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        let corrections = audit
+            .iter()
+            .filter(|r| r.entry.action == "RecordCorrection")
+            .count();
+        assert_eq!(corrections, 1);
+    }
+
     pub async fn reviews_are_decided_once_and_the_feed_resumes(store: Arc<dyn Store>) {
         let acme = org("acme");
         store.ensure_org(&acme).await.unwrap();
@@ -1013,6 +1066,7 @@ macro_rules! suite {
             suite!(@case $open, retention_sweeps_each_category_as_previewed);
             suite!(@case $open, erasure_removes_the_employee_and_only_them);
             suite!(@case $open, reviews_are_decided_once_and_the_feed_resumes);
+            suite!(@case $open, corrections_are_recorded_whole_once);
         }
     };
     (@case $open:expr, $case:ident) => {

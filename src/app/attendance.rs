@@ -12,7 +12,9 @@ use super::{Actor, App, AppError, Result, audit};
 use crate::attendance::{self, CheckedSchedule};
 use crate::auth::Role;
 use crate::engine::fence::FenceGeometry;
-use crate::engine::{EmployeeId, FindingCode, PunchId, SiteId};
+use crate::engine::{
+    Decision, EmployeeId, FindingCode, LocationMethod, Punch, PunchId, PunchKind, SiteId, Verdict,
+};
 use crate::reports::{self, EmployeeDays};
 use crate::store::{PunchQuery, PunchRow, Review, ReviewOutcome, StoredEvidence};
 
@@ -280,6 +282,104 @@ pub async fn employee_day(
         .store
         .employee_punches(&actor.org, employee, from, to)
         .await?)
+}
+
+/// A punch HR records for an employee who forgot one.
+#[derive(Debug, Clone)]
+pub struct Correction {
+    pub employee: EmployeeId,
+    pub punch_id: PunchId,
+    /// In or out.
+    pub kind: PunchKind,
+    /// When the employee should have punched.
+    pub at: Timestamp,
+    /// Where they were; `None` for no site (field staff).
+    pub site: Option<SiteId>,
+    pub reason: String,
+}
+
+/// Records HR's correction: an accepted punch placed by no evidence
+/// ([`LocationMethod::Correction`]), with the caller's approving review
+/// carrying the reason, and its audit entry, in one transaction. It counts
+/// in daily results like any accepted punch.
+pub async fn correct(app: &App, actor: &Actor, correction: Correction) -> Result<PunchRow> {
+    actor.require(ROLE)?;
+    let reason = correction.reason.trim();
+    if reason.is_empty() || reason.len() > MAX_REASON_LEN {
+        return Err(AppError::invalid(
+            "reason",
+            format!("required, at most {MAX_REASON_LEN} bytes"),
+        ));
+    }
+    if correction.kind == PunchKind::Auto {
+        return Err(AppError::invalid("kind", "a correction is an in or an out"));
+    }
+    let now = Timestamp::now();
+    if correction.at > now {
+        return Err(AppError::invalid(
+            "time",
+            "a correction is not in the future",
+        ));
+    }
+    let snapshot = app.snapshots.get(&actor.org);
+    if let Some(site) = &correction.site
+        && snapshot.site_position(site).is_none()
+    {
+        return Err(AppError::invalid(
+            "site_id",
+            format!("no site {site} in the organisation"),
+        ));
+    }
+    let punch = Punch::correction(
+        actor.org.clone(),
+        correction.employee.clone(),
+        correction.punch_id.clone(),
+        correction.kind,
+        correction.at,
+        now,
+    );
+    let verdict = Verdict {
+        decision: Decision::Accepted,
+        findings: Vec::new(),
+        site: correction.site.clone(),
+        method: LocationMethod::Correction,
+        distance_m: None,
+        nearest_site: correction.site,
+        cheat_matches: Vec::new(),
+        wifi_bssids: Vec::new(),
+        assurance: Default::default(),
+    };
+    let review = Review {
+        approved: true,
+        reason: reason.to_owned(),
+        reviewer: actor.id.clone(),
+        at: now,
+    };
+    let detail = format!(
+        "punch {} ({}) at {}: {reason}",
+        punch.punch_id,
+        punch.kind.as_str(),
+        punch.client_time
+    );
+    let entry = audit::entry(actor, "RecordCorrection", Some(&punch.employee), detail);
+    // Serialised with the employee's own punches, here and across replicas.
+    let _serialised = app.employee_locks.lock(&actor.org, &punch.employee).await;
+    let _leased = app
+        .store
+        .lease_employee(&actor.org, &punch.employee)
+        .await?;
+    let row = app
+        .store
+        .record_correction(&punch, &verdict, review, entry)
+        .await?
+        .ok_or_else(|| {
+            AppError::AlreadyExists(format!(
+                "the employee already has a punch {}; a correction needs an id of its own",
+                punch.punch_id
+            ))
+        })?;
+    app.feed.send_replace(row.seq);
+    Ok(row)
 }
 
 /// HR's decision on a punch awaiting review: recorded once, never overwritten.

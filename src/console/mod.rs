@@ -81,6 +81,7 @@ pub fn router(app: App, tls: Option<bool>) -> Router {
         .route("/review", get(pages::review_queue).post(pages::review))
         .route("/day", get(pages::day))
         .route("/day/export", get(pages::day_export))
+        .route("/corrections", post(pages::record_correction))
         .route("/devices", get(pages::devices))
         .route("/devices/revoke", post(pages::revoke_device))
         .route("/audit", get(pages::audit))

@@ -23,7 +23,9 @@ use crate::app::attendance::{DailyQuery, ReviewFilter};
 use crate::app::{self, AppError, audit};
 use crate::attendance::{DailyResult, TimeResult};
 use crate::auth::{Role, TokenHash};
-use crate::engine::{Decision, DeviceId, EmployeeId, FindingCode, PunchId, SiteId};
+use crate::engine::{
+    Decision, DeviceId, EmployeeId, FindingCode, LocationMethod, PunchId, PunchKind, SiteId,
+};
 use crate::reports::EmployeeDays;
 use crate::reports::export::{DailyLine, Format, RowWriter};
 use crate::store::{PunchRow, StoredEvidence};
@@ -181,7 +183,8 @@ struct PunchView {
     punch_id: String,
     kind: &'static str,
     time: String,
-    decision: &'static str,
+    /// The decision, and "correction" for a punch HR recorded.
+    decision: String,
     /// Where it was placed, in words ("site hq", "no site; nearest hq").
     place: String,
     distance: String,
@@ -204,7 +207,11 @@ impl PunchView {
             punch_id: row.punch_id.as_str().to_owned(),
             kind: row.kind.as_str(),
             time: local_time(tz, row.client_time, "%Y-%m-%d %H:%M:%S"),
-            decision: v.decision.as_str(),
+            decision: if v.method == LocationMethod::Correction {
+                format!("{} (correction)", v.decision.as_str())
+            } else {
+                v.decision.as_str().to_owned()
+            },
             place: crate::reports::html::site_words(v.site.as_ref(), v.nearest_site.as_ref()),
             distance: match (v.distance_m, row.distance_bucket) {
                 (Some(d), _) if d > 0.0 => format!("{d:.0} m outside the fence"),
@@ -487,6 +494,17 @@ fn day_row(r: &DailyResult, days: &EmployeeDays, tz: &TimeZone) -> DayRow {
     if r.time_result == TimeResult::Absenteeism {
         reasons.push("no counted punch in the shift".into());
     }
+    // Each correction HR recorded, with its reason.
+    for p in r
+        .punches
+        .iter()
+        .filter(|(_, counted)| *counted)
+        .filter_map(|(seq, _)| days.punch(*seq))
+        .filter(|p| p.verdict.method == LocationMethod::Correction)
+    {
+        let reason = p.review.as_ref().map_or("", |r| r.reason.as_str());
+        reasons.push(format!("punch {} is HR's correction: {reason}", p.punch_id));
+    }
     // Each punch that did not count, and why: the decision or the review.
     for p in r
         .punches
@@ -585,6 +603,70 @@ pub async fn day_export(
         body,
     )
         .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CorrectionForm {
+    #[serde(default)]
+    csrf: String,
+    employee: String,
+    /// `in` or `out`.
+    kind: String,
+    /// Local wall time in the organisation's zone, `YYYY-MM-DDTHH:MM`.
+    time: String,
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Records HR's correction (a forgotten punch) from the day view's form;
+/// the day view of its date opens again.
+pub async fn record_correction(
+    State(console): State<Arc<Console>>,
+    signed: SignedIn,
+    Form(form): Form<CorrectionForm>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&console, &signed, &form.csrf) {
+        return refused;
+    }
+    let recorded = async {
+        let tz = app::attendance::zone(&console.app, &signed.actor).await?;
+        let local: jiff::civil::DateTime =
+            form.time.trim().parse().map_err(|_| {
+                AppError::invalid("time", "a local date and time, YYYY-MM-DDTHH:MM")
+            })?;
+        let at = tz
+            .to_timestamp(local)
+            .map_err(|_| AppError::invalid("time", "not a time in the organisation's zone"))?;
+        let kind = match form.kind.as_str() {
+            "in" => PunchKind::In,
+            "out" => PunchKind::Out,
+            _ => return Err(AppError::invalid("kind", "in or out")),
+        };
+        let employee = field(&form.employee, "employee", EmployeeId::new)?;
+        // The id says what it is and when it was made.
+        let punch_id = PunchId::new(format!(
+            "correction-{}-{}",
+            kind.as_str(),
+            Timestamp::now().as_microsecond()
+        ))
+        .map_err(|e| AppError::Internal(format!("a correction id: {e}")))?;
+        let correction = app::attendance::Correction {
+            employee,
+            punch_id,
+            kind,
+            at,
+            site: optional_field(&form.site, "site", SiteId::new)?,
+            reason: form.reason.clone(),
+        };
+        app::attendance::correct(&console.app, &signed.actor, correction).await?;
+        Ok(local.date())
+    };
+    match recorded.await {
+        Ok(date) => Redirect::to(&format!("/day?date={date}")).into_response(),
+        Err(e) => app_problem(&console, e),
+    }
 }
 
 #[derive(Deserialize)]

@@ -292,6 +292,38 @@ impl Punch {
     }
 }
 
+impl Punch {
+    /// A punch HR records for `employee` (a forgotten clock-in, say): made
+    /// at `at`, recorded at `recorded_at`, with no evidence at all.
+    pub fn correction(
+        org: OrgId,
+        employee: EmployeeId,
+        punch_id: PunchId,
+        kind: PunchKind,
+        at: Timestamp,
+        recorded_at: Timestamp,
+    ) -> Self {
+        Punch {
+            org,
+            employee,
+            punch_id,
+            kind,
+            client_time: at,
+            received_at: recorded_at,
+            sent_at: recorded_at,
+            queued_offline: false,
+            nonce: None,
+            gps: None,
+            wifi: Vec::new(),
+            beacons: Vec::new(),
+            device: None,
+            motion: None,
+            apps: AppEvidence::default(),
+            signed: None,
+        }
+    }
+}
+
 /// Stable finding codes. The numeric values are part of the gRPC contract
 /// (`punchguard.v1.FindingCode`) and the stored data: never renumber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -494,6 +526,8 @@ pub enum LocationMethod {
     Wifi,
     /// A beacon of the site was heard.
     Beacon,
+    /// No phone placed it: HR recorded it as a correction.
+    Correction,
 }
 
 impl LocationMethod {
@@ -504,6 +538,7 @@ impl LocationMethod {
             LocationMethod::GpsNear => "gps_near",
             LocationMethod::Wifi => "wifi",
             LocationMethod::Beacon => "beacon",
+            LocationMethod::Correction => "correction",
         }
     }
 
@@ -514,6 +549,7 @@ impl LocationMethod {
             "gps_near" => LocationMethod::GpsNear,
             "wifi" => LocationMethod::Wifi,
             "beacon" => LocationMethod::Beacon,
+            "correction" => LocationMethod::Correction,
             _ => return None,
         })
     }

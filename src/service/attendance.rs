@@ -11,7 +11,7 @@ use super::status::respond;
 use super::{auth, convert};
 use crate::app::attendance::{self, DailyQuery};
 use crate::app::{App, AppError};
-use crate::engine::{EmployeeId, PunchId};
+use crate::engine::{EmployeeId, PunchId, PunchKind, SiteId};
 use crate::proto::v1::{self as pb, attendance_service_server::AttendanceService};
 use crate::store::{Clock, PunchCursor, PunchQuery};
 
@@ -136,6 +136,39 @@ impl AttendanceApi {
         Ok(convert::punch_row_to_pb(&row))
     }
 
+    async fn correct(
+        &self,
+        request: Request<pb::RecordCorrectionRequest>,
+    ) -> Result<pb::PunchRecord, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, attendance::ROLE).await?;
+        let request = request.into_inner();
+        let kind = match pb::PunchKind::try_from(request.kind) {
+            Ok(pb::PunchKind::In) => PunchKind::In,
+            Ok(pb::PunchKind::Out) => PunchKind::Out,
+            _ => {
+                return Err(AppError::invalid(
+                    "kind",
+                    "required: PUNCH_KIND_IN or PUNCH_KIND_OUT",
+                ));
+            }
+        };
+        let correction = attendance::Correction {
+            employee: convert::employee_id(request.employee_id)?,
+            punch_id: PunchId::new(request.punch_id)
+                .map_err(|e| AppError::invalid("punch_id", e))?,
+            kind,
+            at: convert::timestamp("time", request.time)?,
+            site: match request.site_id.as_str() {
+                "" => None,
+                id => Some(SiteId::new(id).map_err(|e| AppError::invalid("site_id", e))?),
+            },
+            reason: request.reason,
+        };
+        let row = attendance::correct(app, &actor, correction).await?;
+        Ok(convert::punch_row_to_pb(&row))
+    }
+
     async fn watch(
         &self,
         request: Request<pb::WatchPunchesRequest>,
@@ -191,6 +224,13 @@ impl AttendanceService for AttendanceApi {
         request: Request<pb::ReviewPunchRequest>,
     ) -> Result<Response<pb::PunchRecord>, Status> {
         respond("ReviewPunch", self.review(request).await)
+    }
+
+    async fn record_correction(
+        &self,
+        request: Request<pb::RecordCorrectionRequest>,
+    ) -> Result<Response<pb::PunchRecord>, Status> {
+        respond("RecordCorrection", self.correct(request).await)
     }
 
     async fn watch_punches(

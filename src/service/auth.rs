@@ -98,6 +98,7 @@ org_scoped!(
     PutSiteAccessPointsRequest,
     PutSiteBeaconsRequest,
     ReviewPunchRequest,
+    RecordCorrectionRequest,
     RotateTokenRequest,
     SetConsentRequest,
     TokenIdRequest,

@@ -814,6 +814,18 @@ pub trait AttendanceStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<PunchRow>>;
 
+    /// Records HR's correction in one transaction: the punch (accepted,
+    /// placed by no evidence), HR's approving `review` of it and the audit
+    /// entry. `None`, and nothing written, when the employee already has a
+    /// punch of that id.
+    async fn record_correction(
+        &self,
+        punch: &Punch,
+        verdict: &Verdict,
+        review: Review,
+        audit: AuditEntry,
+    ) -> Result<Option<PunchRow>>;
+
     /// Records HR's decision on a REVIEW punch, once.
     async fn review_punch(
         &self,

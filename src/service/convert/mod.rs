@@ -52,7 +52,10 @@ fn truncate_to_us(t: Timestamp) -> Timestamp {
     Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
 }
 
-fn timestamp(field: &str, value: Option<prost_types::Timestamp>) -> Result<Timestamp, AppError> {
+pub(crate) fn timestamp(
+    field: &str,
+    value: Option<prost_types::Timestamp>,
+) -> Result<Timestamp, AppError> {
     let value = value.ok_or_else(|| AppError::invalid(field, "required"))?;
     // google.protobuf.Timestamp: nanos are 0..=999,999,999, never negative
     // (a time before the second is the second before, plus nanos).
@@ -244,6 +247,7 @@ fn method_to_pb(m: LocationMethod) -> pb::LocationMethod {
         LocationMethod::GpsNear => pb::LocationMethod::GpsNear,
         LocationMethod::Wifi => pb::LocationMethod::Wifi,
         LocationMethod::Beacon => pb::LocationMethod::Beacon,
+        LocationMethod::Correction => pb::LocationMethod::Correction,
     }
 }
 

@@ -493,6 +493,31 @@ async fn token_by_id(c: &impl GenericClient, org: &OrgId, id: &str) -> Result<Op
 
 /// Commits `tx`, with `audit` written in it when `outcome` changed
 /// something (see [`Audited`]).
+/// Stores `review` as the decision on the punch `seq`.
+async fn insert_review(tx: &impl GenericClient, seq: i64, review: &Review) -> Result<()> {
+    execute(
+        tx,
+        "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &seq,
+            &review.approved,
+            &review.reason,
+            &review.reviewer,
+            &to_us(review.at),
+        ],
+    )
+    .await?;
+    // Retention counts a flagged punch's evidence period from its review.
+    execute(
+        tx,
+        "UPDATE punches SET reviewed_us = $2 WHERE seq = $1",
+        &[&seq, &to_us(review.at)],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn commit_audited<T: Audited>(
     tx: deadpool_postgres::Transaction<'_>,
     org: &OrgId,
@@ -1096,6 +1121,26 @@ impl AttendanceStore for PostgresStore {
         .await
     }
 
+    async fn record_correction(
+        &self,
+        punch: &Punch,
+        verdict: &Verdict,
+        review: Review,
+        audit: AuditEntry,
+    ) -> Result<Option<PunchRow>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(seq) = punches::insert_one(&tx, punch, verdict).await? else {
+            return Ok(None);
+        };
+        insert_review(&tx, seq, &review).await?;
+        let row = punches::rows(&tx, "WHERE seq = $1", &[&seq])
+            .await?
+            .pop()
+            .ok_or_else(|| corrupt("a corrected punch vanished".into()))?;
+        commit_audited(tx, &punch.org, audit, Some(row)).await
+    }
+
     async fn review_punch(
         &self,
         org: &OrgId,
@@ -1120,26 +1165,7 @@ impl AttendanceStore for PostgresStore {
             Ok(row) => row,
             Err(refused) => return Ok(refused),
         };
-        execute(
-            &tx,
-            "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &row.seq,
-                &review.approved,
-                &review.reason,
-                &review.reviewer,
-                &to_us(review.at),
-            ],
-        )
-        .await?;
-        // Retention counts a flagged punch's evidence period from its review.
-        execute(
-            &tx,
-            "UPDATE punches SET reviewed_us = $2 WHERE seq = $1",
-            &[&row.seq, &to_us(review.at)],
-        )
-        .await?;
+        insert_review(&tx, row.seq, &review).await?;
         let reviewed = punches::rows(&tx, BY_ID, keys)
             .await?
             .pop()

@@ -398,6 +398,49 @@ fn punch_key(org: &OrgId, employee: &EmployeeId, punch_id: &PunchId) -> PunchKey
     )
 }
 
+/// Inserts one punch that carries no evidence (HR's correction) in `tx`,
+/// under the organisation's feed lock as a group is, so that the live feed
+/// sees seqs in commit order; its seq, or `None` when the id is taken.
+pub async fn insert_one(
+    tx: &impl GenericClient,
+    punch: &Punch,
+    verdict: &Verdict,
+) -> Result<Option<i64>> {
+    execute(
+        tx,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7240518))",
+        &[&punch.org.as_str()],
+    )
+    .await?;
+    let inserted = query(
+        tx,
+        "INSERT INTO punches (org_id, employee_id, punch_id, kind, client_us, received_us,
+             decision, site_id, method, distance_m, nearest_site_id, findings, distance_bucket,
+             attested)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (org_id, employee_id, punch_id) DO NOTHING
+         RETURNING seq",
+        &[
+            &punch.org.as_str(),
+            &punch.employee.as_str(),
+            &punch.punch_id.as_str(),
+            &punch.kind.as_str(),
+            &to_us(punch.client_time),
+            &to_us(punch.received_at),
+            &verdict.decision.as_str(),
+            &verdict.site.as_ref().map(SiteId::as_str),
+            &verdict.method.as_str(),
+            &verdict.distance_m,
+            &verdict.nearest_site.as_ref().map(SiteId::as_str),
+            &findings_to_json(&verdict.findings),
+            &verdict.distance_m.map(|d| DistanceBucket::of(d).as_str()),
+            &verdict.assurance.is_attested(),
+        ],
+    )
+    .await?;
+    inserted.first().map(|r| Ok(r.try_get(0)?)).transpose()
+}
+
 /// Writes a group in one transaction; the answers are in the group's order.
 async fn commit_group(pool: &Pool, group: &[Job]) -> Result<Vec<Recorded>> {
     let mut client = pool.get().await?;

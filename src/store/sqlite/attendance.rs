@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec::{self, PUNCH_COLUMNS};
 use crate::attendance::Schedule;
-use crate::engine::{EmployeeId, OrgId, PunchId};
+use crate::engine::{EmployeeId, OrgId, Punch, PunchId, Verdict};
 use crate::store::encoding::to_us;
 use crate::store::encoding::{schedule_from_json, schedule_to_json};
 use crate::store::{PunchRow, Result, Review, ReviewOutcome, StoreError};
@@ -91,6 +91,43 @@ fn punch_by_id(
     .pop())
 }
 
+/// Stores `review` as the decision on the punch `seq`.
+fn insert_review(tx: &Connection, seq: i64, review: &Review) -> Result<()> {
+    tx.execute(
+        "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            seq,
+            review.approved,
+            review.reason,
+            review.reviewer,
+            to_us(review.at)
+        ],
+    )?;
+    // Retention counts a flagged punch's evidence period from its review.
+    tx.execute(
+        "UPDATE punches SET reviewed_us = ?2 WHERE seq = ?1",
+        params![seq, to_us(review.at)],
+    )?;
+    Ok(())
+}
+
+/// Records a correction: the punch and HR's review of it; `None` when the
+/// punch id is taken.
+pub fn record_correction(
+    tx: &Connection,
+    punch: &Punch,
+    verdict: &Verdict,
+    review: &Review,
+) -> Result<Option<PunchRow>> {
+    let recorded = codec::insert_punch(tx, punch, verdict)?;
+    if recorded.duplicate {
+        return Ok(None);
+    }
+    insert_review(tx, recorded.row.seq, review)?;
+    punch_by_id(tx, &punch.org, &punch.employee, &punch.punch_id)
+}
+
 pub fn review_punch(
     tx: &Connection,
     org: &OrgId,
@@ -102,22 +139,7 @@ pub fn review_punch(
         Ok(row) => row,
         Err(refused) => return Ok(refused),
     };
-    tx.execute(
-        "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            row.seq,
-            review.approved,
-            review.reason,
-            review.reviewer,
-            to_us(review.at)
-        ],
-    )?;
-    // Retention counts a flagged punch's evidence period from its review.
-    tx.execute(
-        "UPDATE punches SET reviewed_us = ?2 WHERE seq = ?1",
-        params![row.seq, to_us(review.at)],
-    )?;
+    insert_review(tx, row.seq, review)?;
     punch_by_id(tx, org, employee, punch_id)?
         .map(|row| ReviewOutcome::Reviewed(Box::new(row)))
         .ok_or_else(|| StoreError::Corrupt("reviewed punch vanished".into()))

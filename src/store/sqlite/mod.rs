@@ -991,6 +991,26 @@ impl AttendanceStore for SqliteStore {
             .await
     }
 
+    async fn record_correction(
+        &self,
+        punch: &Punch,
+        verdict: &Verdict,
+        review: Review,
+        audit: AuditEntry,
+    ) -> Result<Option<PunchRow>> {
+        let (owned_punch, owned_verdict) = (punch.clone(), verdict.clone());
+        let recorded = self
+            .writer
+            .write(audited(punch.org.clone(), audit, move |tx| {
+                attendance::record_correction(tx, &owned_punch, &owned_verdict, &review)
+            }))
+            .await?;
+        if recorded.is_some() {
+            self.recent.punch_recorded(punch, verdict);
+        }
+        Ok(recorded)
+    }
+
     async fn review_punch(
         &self,
         org: &OrgId,
