@@ -168,6 +168,11 @@ async fn send(
     }
 }
 
+/// GETs `path` of the console with the session `cookie`.
+async fn get(setup: &Setup, cookie: &str, path: &str) -> Answer {
+    send(Method::GET, &setup.url(path), &[("cookie", cookie)], None).await
+}
+
 /// Signs in with `token`; returns the session cookie (`name=value`).
 async fn sign_in(setup: &Setup, token: &str, planted: Option<&str>) -> String {
     let cookie = planted.map(|p| format!("pg_session={p}"));
@@ -240,7 +245,7 @@ async fn cookies_sessions_and_headers() {
         "/assets/console.js",
         "/nowhere",
     ] {
-        let answer = send(Method::GET, &setup.url(path), &[("cookie", &cookie)], None).await;
+        let answer = get(&setup, &cookie, path).await;
         let csp = answer.headers[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .unwrap();
@@ -250,13 +255,7 @@ async fn cookies_sessions_and_headers() {
         assert_eq!(answer.headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
         assert_eq!(answer.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     }
-    let page = send(
-        Method::GET,
-        &setup.url("/review"),
-        &[("cookie", &cookie)],
-        None,
-    )
-    .await;
+    let page = get(&setup, &cookie, "/review").await;
     assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
     for external in ["http://", "https://", "//cdn", "fonts."] {
         assert!(
@@ -308,13 +307,7 @@ async fn cookies_sessions_and_headers() {
     tokens::revoke(&setup.server.app, &operator, &hr_id)
         .await
         .unwrap();
-    let after = send(
-        Method::GET,
-        &setup.url("/review"),
-        &[("cookie", &cookie)],
-        None,
-    )
-    .await;
+    let after = get(&setup, &cookie, "/review").await;
     assert_eq!(after.status, StatusCode::SEE_OTHER);
     assert_eq!(after.headers[header::LOCATION], "/sign-in");
 }
@@ -323,7 +316,7 @@ async fn cookies_sessions_and_headers() {
 async fn csrf_roles_and_escaping() {
     let setup = Setup::start().await;
     let hr = sign_in(&setup, &setup.hr, None).await;
-    let page = send(Method::GET, &setup.url("/review"), &[("cookie", &hr)], None).await;
+    let page = get(&setup, &hr, "/review").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("liisa-in"), "{}", page.body);
     let csrf = csrf_of(&page.body);
@@ -376,13 +369,7 @@ async fn csrf_roles_and_escaping() {
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
 
     // The reason is shown as text everywhere, never as markup.
-    let day = send(
-        Method::GET,
-        &setup.url(&format!("/day?date={}", setup.date)),
-        &[("cookie", &hr)],
-        None,
-    )
-    .await;
+    let day = get(&setup, &hr, &format!("/day?date={}", setup.date)).await;
     assert!(
         day.body
             .contains("rejected on review: seen at home &lt;script&gt;"),
@@ -398,24 +385,18 @@ async fn csrf_roles_and_escaping() {
         "/devices?employee=liisa",
         "/sites/fences?w=0&s=0&e=1&n=1",
     ] {
-        let answer = send(Method::GET, &setup.url(path), &[("cookie", &hr)], None).await;
+        let answer = get(&setup, &hr, path).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
     }
     let admin = sign_in(&setup, &setup.admin, None).await;
     for path in ["/review", "/day", "/audit"] {
-        let answer = send(Method::GET, &setup.url(path), &[("cookie", &admin)], None).await;
+        let answer = get(&setup, &admin, path).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
     }
 
     // What an admin controls is escaped too: a site named like markup is
     // listed as text.
-    let page = send(
-        Method::GET,
-        &setup.url("/sites"),
-        &[("cookie", &admin)],
-        None,
-    )
-    .await;
+    let page = get(&setup, &admin, "/sites").await;
     let admin_csrf = csrf_of(&page.body);
     let hostile_site = HQ.replace("\"hq\"", r#""<b onmouseover=alert(1)>x</b>""#);
     let (status, html) = upload(&setup, &admin, &admin_csrf, &hostile_site, false).await;
@@ -516,13 +497,7 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
     // A dry run of a wider HQ: liisa's punch at the edge would be inside.
     // Nothing is stored.
     let admin = sign_in(&setup, &setup.admin, None).await;
-    let page = send(
-        Method::GET,
-        &setup.url("/sites"),
-        &[("cookie", &admin)],
-        None,
-    )
-    .await;
+    let page = get(&setup, &admin, "/sites").await;
     let csrf = csrf_of(&page.body);
     let wider = HQ.replace("\"radius_m\":100", "\"radius_m\":200");
     let (status, html) = upload(&setup, &admin, &csrf, &wider, true).await;
@@ -560,13 +535,7 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
     punchguard::app::devices::bind(app, &operator, &liisa, &phone)
         .await
         .unwrap();
-    let page = send(
-        Method::GET,
-        &setup.url("/devices?employee=liisa"),
-        &[("cookie", &admin)],
-        None,
-    )
-    .await;
+    let page = get(&setup, &admin, "/devices?employee=liisa").await;
     assert!(page.body.contains("phone-1") && page.body.contains("Revoke binding"));
     let revoked = send(
         Method::POST,
@@ -587,11 +556,10 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
 
     // The day's export: the CLI's exporter, header and all.
     let hr = sign_in(&setup, &setup.hr, None).await;
-    let csv = send(
-        Method::GET,
-        &setup.url(&format!("/day/export?date={}&format=csv", setup.date)),
-        &[("cookie", &hr)],
-        None,
+    let csv = get(
+        &setup,
+        &hr,
+        &format!("/day/export?date={}&format=csv", setup.date),
     )
     .await;
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
@@ -609,11 +577,10 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
             .starts_with("employee_id,date,shift_id,planned_start")
     );
     assert!(lines.next().unwrap().starts_with("liisa,"));
-    let jsonl = send(
-        Method::GET,
-        &setup.url(&format!("/day/export?date={}&format=jsonl", setup.date)),
-        &[("cookie", &hr)],
-        None,
+    let jsonl = get(
+        &setup,
+        &hr,
+        &format!("/day/export?date={}&format=jsonl", setup.date),
     )
     .await;
     let line: serde_json::Value = serde_json::from_str(jsonl.body.lines().next().unwrap()).unwrap();
@@ -626,13 +593,7 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
         .to_datetime(Timestamp::now() - SignedDuration::from_mins(1))
         .strftime("%Y-%m-%dT%H:%M")
         .to_string();
-    let day = send(
-        Method::GET,
-        &setup.url(&format!("/day?date={}", setup.date)),
-        &[("cookie", &hr)],
-        None,
-    )
-    .await;
+    let day = get(&setup, &hr, &format!("/day?date={}", setup.date)).await;
     let hr_csrf = csrf_of(&day.body);
     let recorded = send(
         Method::POST,
@@ -649,13 +610,7 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
     )
     .await;
     assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
-    let day = send(
-        Method::GET,
-        &setup.url(&format!("/day?date={}", setup.date)),
-        &[("cookie", &hr)],
-        None,
-    )
-    .await;
+    let day = get(&setup, &hr, &format!("/day?date={}", setup.date)).await;
     assert!(
         day.body
             .contains("is HR&#x27;s correction: badge reader down; her manager let her in"),
@@ -678,7 +633,7 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
         .submit_punch(authed(edge, &device))
         .await
         .unwrap();
-    let page = send(Method::GET, &setup.url("/review"), &[("cookie", &hr)], None).await;
+    let page = get(&setup, &hr, "/review").await;
     assert!(
         page.body.contains("&lt;img src=x onerror=alert(1)&gt;"),
         "{}",
@@ -718,7 +673,7 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
             .any(|f| f.code() == pb::FindingCode::GpsWifiDisagree),
         "{verdict:?}"
     );
-    let page = send(Method::GET, &setup.url("/review"), &[("cookie", &hr)], None).await;
+    let page = get(&setup, &hr, "/review").await;
     assert!(
         page.body
             .contains("WiFi places the punch at site &lt;b onmouseover=alert(2)&gt;annex"),
@@ -784,15 +739,7 @@ async fn the_report_maps_fit_fence_and_fix_at_any_distance() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = tempfile::Builder::new().suffix(".html").tempfile().unwrap();
     std::fs::write(file.path(), &html).unwrap();
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok())
-    else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI=true but no Chromium on PATH"
-        );
-        eprintln!("SKIPPED: no Chromium on PATH to screenshot the report");
+    let Some(chromium) = installed(CHROMIUM, "the report's screenshot") else {
         return;
     };
     let png = dir.join("report-maps.png");
@@ -855,17 +802,10 @@ impl Drop for Browser {
 /// Starts chromedriver and a browser session; `None` (and a SKIPPED line)
 /// when chromedriver is missing, which under `CI=true` fails instead.
 async fn browser() -> Option<Browser> {
-    let found = ["chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
-        .find(|d| Command::new(d).arg("--version").output().is_ok());
-    let Some(driver_path) = found else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI=true but no chromedriver on PATH (apt install chromium-driver)"
-        );
-        eprintln!("SKIPPED: no chromedriver on PATH (apt install chromium chromium-driver)");
-        return None;
-    };
+    let driver_path = installed(
+        &["chromedriver", "/usr/lib/chromium/chromedriver"],
+        "the console's browser tests",
+    )?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

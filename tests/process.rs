@@ -690,16 +690,7 @@ fn a_demo_day_exports_and_reports() {
             "the report would fetch {external}"
         );
     }
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok());
-    let Some(chromium) = chromium else {
-        // CI installs it (.ci/run): there, a missing browser is a failure.
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI=true but no Chromium on PATH to screenshot the report"
-        );
-        eprintln!("SKIPPED: no Chromium on PATH to screenshot the report (apt install chromium)");
+    let Some(chromium) = installed(CHROMIUM, "the report's screenshot") else {
         return;
     };
     let png = dir.path().join("report.png");

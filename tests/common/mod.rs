@@ -306,3 +306,29 @@ pub async fn next_event(feed: &mut tonic::Streaming<pb::PunchEvent>) -> pb::Punc
     .unwrap()
     .unwrap()
 }
+
+/// The first of `names` that runs on this machine (`--version`); `None`,
+/// with a SKIPPED line naming `purpose`, when none does. `.ci/run`
+/// installs Debian's chromium and chromium-driver: under `CI=true` a
+/// missing one fails the test instead.
+pub fn installed(names: &[&'static str], purpose: &str) -> Option<&'static str> {
+    let found = names.iter().copied().find(|name| {
+        std::process::Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok()
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true but none of {names:?} is installed, for {purpose}"
+        );
+        eprintln!(
+            "SKIPPED: none of {names:?} is installed, for {purpose} (apt install chromium chromium-driver)"
+        );
+    }
+    found
+}
+
+/// Debian's chromium or a namesake.
+pub const CHROMIUM: &[&str] = &["chromium", "chromium-browser", "google-chrome"];
