@@ -330,7 +330,7 @@ pub async fn correct(app: &App, actor: &Actor, correction: Correction) -> Result
             format!("no site {site} in the organisation"),
         ));
     }
-    let punch = Punch::correction(
+    let punch = Punch::without_evidence(
         actor.org.clone(),
         correction.employee.clone(),
         correction.punch_id.clone(),

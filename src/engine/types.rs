@@ -265,15 +265,6 @@ impl Punch {
         accuracy_m: f64,
     ) -> Self {
         Punch {
-            org,
-            employee,
-            punch_id,
-            kind: PunchKind::In,
-            client_time: at,
-            received_at: at,
-            sent_at: at,
-            queued_offline: false,
-            nonce: None,
             gps: Some(GpsFix {
                 latitude,
                 longitude,
@@ -282,26 +273,20 @@ impl Punch {
                 mock_location: false,
                 speed_mps: None,
             }),
-            wifi: Vec::new(),
-            beacons: Vec::new(),
-            device: None,
-            motion: None,
-            apps: AppEvidence::default(),
-            signed: None,
+            ..Punch::without_evidence(org, employee, punch_id, PunchKind::In, at, at)
         }
     }
-}
 
-impl Punch {
-    /// A punch HR records for `employee` (a forgotten clock-in, say): made
-    /// at `at`, recorded at `recorded_at`, with no evidence at all.
-    pub fn correction(
+    /// A punch made at `at` and received at `received_at` that carries no
+    /// evidence at all: what HR records as a correction (a forgotten
+    /// clock-in), and the base of [`Punch::gps_only`].
+    pub fn without_evidence(
         org: OrgId,
         employee: EmployeeId,
         punch_id: PunchId,
         kind: PunchKind,
         at: Timestamp,
-        recorded_at: Timestamp,
+        received_at: Timestamp,
     ) -> Self {
         Punch {
             org,
@@ -309,8 +294,8 @@ impl Punch {
             punch_id,
             kind,
             client_time: at,
-            received_at: recorded_at,
-            sent_at: recorded_at,
+            received_at,
+            sent_at: received_at,
             queued_offline: false,
             nonce: None,
             gps: None,
