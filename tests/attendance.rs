@@ -5,7 +5,6 @@ mod common;
 
 use std::collections::HashSet;
 
-use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -16,56 +15,10 @@ use punchguard::auth::Role;
 use punchguard::proto::v1 as pb;
 use punchguard::proto::v1::attendance_service_client::AttendanceServiceClient;
 
-/// One circle site, 100 m round.
-const HQ: &str = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
-    "properties":{"site":"hq","radius_m":100},
-    "geometry":{"type":"Point","coordinates":[26.94,60.47]}}]}"#;
-const ZONE: &str = "Europe/Helsinki";
-
 fn at_hq(id: &str, kind: pb::PunchKind) -> pb::SubmitPunchRequest {
     let mut request = punch_at(id, geo::Point::new(26.94, 60.47), 10.0);
     request.kind = kind.into();
     request
-}
-
-/// 105 m from the centre with a 30 m fix: NEAR_FENCE, which the default
-/// policy sends to review.
-fn at_the_edge(id: &str) -> pb::SubmitPunchRequest {
-    punch_at(id, geo::Point::new(26.94, 60.47 + 105.0 / 111_320.0), 30.0)
-}
-
-/// A shift starting `offset_min` minutes from now (local wall time), eight
-/// hours long, and the local date it starts on.
-fn shift_around_now(id: &str, offset_min: i64) -> (pb::ShiftDefinition, String) {
-    let start = TimeZone::get(ZONE)
-        .unwrap()
-        .to_datetime(Timestamp::now() + SignedDuration::from_mins(offset_min));
-    let end = start + SignedDuration::from_hours(8);
-    (
-        pb::ShiftDefinition {
-            shift_id: id.into(),
-            start: start.strftime("%H:%M").to_string(),
-            end: end.strftime("%H:%M").to_string(),
-            late_grace_min: 5,
-            early_grace_min: 5,
-            serious_late_min: 30,
-            flexible_start_min: 0,
-        },
-        start.date().to_string(),
-    )
-}
-
-fn every_day(employee: &str, shift: &str) -> pb::ShiftAssignment {
-    use pb::Weekday::*;
-    pb::ShiftAssignment {
-        employee_id: employee.into(),
-        weekdays: [
-            Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday,
-        ]
-        .map(Into::into)
-        .to_vec(),
-        shift_id: shift.into(),
-    }
 }
 
 fn results_request(from: &str, to: &str, employees: &[&str]) -> pb::GetDailyResultsRequest {

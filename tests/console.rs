@@ -34,11 +34,6 @@ use punchguard::engine::OrgId;
 use punchguard::proto::v1 as pb;
 
 const ORG: &str = "acme";
-const ZONE: &str = "Europe/Helsinki";
-/// One circle site, 100 m round.
-const HQ: &str = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
-    "properties":{"site":"hq","radius_m":100},
-    "geometry":{"type":"Point","coordinates":[26.94,60.47]}}]}"#;
 /// What a reviewer types: a reason that is also an XSS attempt.
 const HOSTILE_REASON: &str =
     r#"seen at home <script>document.title="pwned"</script><img src=x onerror=alert(1)>"#;
@@ -61,26 +56,11 @@ impl Setup {
         let admin = server.token(ORG, Role::Admin, None).await;
         let hr = server.token(ORG, Role::Hr, None).await;
         server.import(&admin, HQ).await;
-        let start = TimeZone::get(ZONE)
-            .unwrap()
-            .to_datetime(Timestamp::now() + SignedDuration::from_mins(1));
-        let end = start + SignedDuration::from_hours(8);
+        let (shift, date) = shift_around_now("day", 1);
         let schedule = pb::Schedule {
             time_zone: ZONE.into(),
-            shifts: vec![pb::ShiftDefinition {
-                shift_id: "day".into(),
-                start: start.strftime("%H:%M").to_string(),
-                end: end.strftime("%H:%M").to_string(),
-                late_grace_min: 5,
-                early_grace_min: 5,
-                serious_late_min: 30,
-                flexible_start_min: 0,
-            }],
-            assignments: vec![pb::ShiftAssignment {
-                employee_id: "liisa".into(),
-                weekdays: (1..=7).collect(),
-                shift_id: "day".into(),
-            }],
+            shifts: vec![shift],
+            assignments: vec![every_day("liisa", "day")],
         };
         server
             .admin_client()
@@ -95,11 +75,7 @@ impl Setup {
             .await
             .unwrap();
         let device = server.token(ORG, Role::Device, Some("liisa")).await;
-        let edge = punch_at(
-            "liisa-in",
-            geo::Point::new(26.94, 60.47 + 105.0 / 111_320.0),
-            30.0,
-        );
+        let edge = at_the_edge("liisa-in");
         let verdict = server
             .punch_client()
             .await
@@ -120,7 +96,7 @@ impl Setup {
             console,
             hr,
             admin,
-            date: start.date().to_string(),
+            date,
         }
     }
 
@@ -621,11 +597,7 @@ async fn devices_dry_run_export_and_markup_in_employee_ids_and_finding_messages(
     // An employee id a phone's token carries, shaped like markup: text.
     let hostile = r#"<img src=x onerror=alert(1)>"#;
     let device = setup.server.token(ORG, Role::Device, Some(hostile)).await;
-    let edge = punch_at(
-        "hostile-in",
-        geo::Point::new(26.94, 60.47 + 105.0 / 111_320.0),
-        30.0,
-    );
+    let edge = at_the_edge("hostile-in");
     setup
         .server
         .punch_client()

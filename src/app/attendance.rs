@@ -136,6 +136,15 @@ pub async fn review_queue(
     actor.require(ROLE)?;
     audit::read(app.store.as_ref(), actor, "ListReviewQueue", None, "").await?;
     let rows = app.store.review_queue(&actor.org, after_seq, limit).await?;
+    with_evidence(app, actor, rows).await
+}
+
+/// Each of `rows` with its raw evidence while it is kept.
+async fn with_evidence(
+    app: &App,
+    actor: &Actor,
+    rows: Vec<PunchRow>,
+) -> Result<Vec<(PunchRow, Option<StoredEvidence>)>> {
     let mut evidence: std::collections::HashMap<i64, StoredEvidence> = app
         .store
         .punch_evidence(&actor.org, rows.iter().map(|r| r.seq).collect())
@@ -227,20 +236,7 @@ pub async fn pending_reviews(
     let total = admitted.len();
     admitted.reverse();
     admitted.truncate(limit);
-    let mut evidence: std::collections::HashMap<i64, StoredEvidence> = app
-        .store
-        .punch_evidence(&actor.org, admitted.iter().map(|r| r.seq).collect())
-        .await?
-        .into_iter()
-        .collect();
-    let rows = admitted
-        .into_iter()
-        .map(|r| {
-            let kept = evidence.remove(&r.seq);
-            (r, kept)
-        })
-        .collect();
-    Ok((rows, total))
+    Ok((with_evidence(app, actor, admitted).await?, total))
 }
 
 /// The organisation's time zone: its schedule's, UTC without one.

@@ -55,9 +55,17 @@ pub async fn gather(store: &dyn Store, org: &OrgId, date: Date) -> Result<Report
             .take_while(|d| *d <= date)
             .collect();
         for employee in schedule.employees() {
-            days.push(employee_days(store, org, schedule, &employee, &[date]).await?);
+            // One read for the month so far; the day is its last date.
             let so_far = employee_days(store, org, schedule, &employee, &month_dates).await?;
             month.push((employee, so_far.summary()));
+            days.push(EmployeeDays {
+                results: so_far
+                    .results
+                    .into_iter()
+                    .filter(|r| r.date == date)
+                    .collect(),
+                punches: so_far.punches,
+            });
         }
     }
     let (from, to) = local_span(&tz, date, date)

@@ -34,6 +34,52 @@ use punchguard::store::Database;
 pub const KOTKA: &str = include_str!("../../data/kotka-buildings.geojson");
 pub const COURTYARD: &str = include_str!("../../data/kotka-courtyard.geojson");
 
+/// HR's tests' organisation: one circle site, 100 m round, in Helsinki's zone.
+pub const HQ: &str = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+    "properties":{"site":"hq","radius_m":100},
+    "geometry":{"type":"Point","coordinates":[26.94,60.47]}}]}"#;
+pub const ZONE: &str = "Europe/Helsinki";
+
+/// 105 m from the centre with a 30 m fix: NEAR_FENCE, which the default
+/// policy sends to review.
+pub fn at_the_edge(id: &str) -> pb::SubmitPunchRequest {
+    punch_at(id, geo::Point::new(26.94, 60.47 + 105.0 / 111_320.0), 30.0)
+}
+
+/// A shift starting `offset_min` minutes from now (local wall time), eight
+/// hours long, and the local date it starts on.
+pub fn shift_around_now(id: &str, offset_min: i64) -> (pb::ShiftDefinition, String) {
+    let start = jiff::tz::TimeZone::get(ZONE)
+        .unwrap()
+        .to_datetime(Timestamp::now() + jiff::SignedDuration::from_mins(offset_min));
+    let end = start + jiff::SignedDuration::from_hours(8);
+    (
+        pb::ShiftDefinition {
+            shift_id: id.into(),
+            start: start.strftime("%H:%M").to_string(),
+            end: end.strftime("%H:%M").to_string(),
+            late_grace_min: 5,
+            early_grace_min: 5,
+            serious_late_min: 30,
+            flexible_start_min: 0,
+        },
+        start.date().to_string(),
+    )
+}
+
+pub fn every_day(employee: &str, shift: &str) -> pb::ShiftAssignment {
+    use pb::Weekday::*;
+    pb::ShiftAssignment {
+        employee_id: employee.into(),
+        weekdays: [
+            Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday,
+        ]
+        .map(Into::into)
+        .to_vec(),
+        shift_id: shift.into(),
+    }
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub app: App,
