@@ -7,6 +7,13 @@
 //! `Absenteeism` or `NotSigned`, and a location result `Normal`, `Outside`
 //! or `NotSigned`. Only ACCEPTED punches and REVIEW punches that HR approved
 //! count; the rest are listed beside the result and never count.
+//!
+//! Beside the weekly schedule a [`Calendar`] says what a date is for one
+//! employee, in this order: a roster day (a shift swap, a one-off night, a
+//! day off) overrides everything; else an organisation holiday is
+//! `Holiday`; else the weekly assignment gives a shift or `Rest`. Leave sent
+//! by the HR system turns a shift it covers whole into `Leave`, and excuses
+//! the part it covers of one it covers in part (a morning off is not Late).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -105,7 +112,8 @@ fn bad(field: impl Into<String>, description: impl Into<String>) -> ScheduleErro
     }
 }
 
-/// A checked schedule, indexed for lookups.
+/// A checked schedule, indexed for lookups, with the calendar of the dates
+/// it is asked about.
 #[derive(Debug, Clone)]
 pub struct CheckedSchedule {
     pub schedule: Schedule,
@@ -113,6 +121,187 @@ pub struct CheckedSchedule {
     shifts: HashMap<String, usize>,
     /// employee → the shift index per weekday (Monday first).
     weeks: HashMap<EmployeeId, [Option<usize>; 7]>,
+    calendar: Calendar,
+}
+
+/// An organisation's public holiday.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holiday {
+    pub date: Date,
+    pub name: String,
+}
+
+/// One employee's plan for one date, overriding the weekly schedule and
+/// holidays: a shift (a swap, a one-off night) or, with `None`, rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterDay {
+    pub employee: EmployeeId,
+    pub date: Date,
+    pub shift: Option<String>,
+}
+
+/// Leave or another absence as the HR system sends it: its own id and
+/// type (annual, sick, business trip, …), over `start..end`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leave {
+    pub id: String,
+    pub employee: EmployeeId,
+    pub kind: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// Longest leave period one entry may cover.
+pub const MAX_LEAVE: SignedDuration = SignedDuration::from_hours(24 * 366);
+/// Longest name of a holiday or type of leave, bytes.
+pub const MAX_CALENDAR_TEXT: usize = 200;
+
+/// One stored calendar entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalendarEntry {
+    Holiday(Holiday),
+    Roster(RosterDay),
+    Leave(Leave),
+}
+
+impl CalendarEntry {
+    /// What the entry is: `holiday`, `roster` or `leave`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CalendarEntry::Holiday(_) => "holiday",
+            CalendarEntry::Roster(_) => "roster",
+            CalendarEntry::Leave(_) => "leave",
+        }
+    }
+
+    /// The entry's identity within its organisation: a second entry with
+    /// the same key replaces the first.
+    pub fn key(&self) -> String {
+        match self {
+            CalendarEntry::Holiday(h) => format!("holiday/{}", h.date),
+            CalendarEntry::Roster(r) => format!("roster/{}/{}", r.employee, r.date),
+            CalendarEntry::Leave(l) => format!("leave/{}", l.id),
+        }
+    }
+
+    /// The person the entry names; `None` for a holiday.
+    pub fn employee(&self) -> Option<&EmployeeId> {
+        match self {
+            CalendarEntry::Holiday(_) => None,
+            CalendarEntry::Roster(r) => Some(&r.employee),
+            CalendarEntry::Leave(l) => Some(&l.employee),
+        }
+    }
+
+    /// The first and last local dates the entry can touch in any time zone
+    /// (leave is stored as instants: its UTC dates, a day wider each side).
+    pub fn days(&self) -> (Date, Date) {
+        match self {
+            CalendarEntry::Holiday(h) => (h.date, h.date),
+            CalendarEntry::Roster(r) => (r.date, r.date),
+            CalendarEntry::Leave(l) => {
+                let utc = |t: Timestamp| TimeZone::UTC.to_datetime(t).date();
+                (
+                    utc(l.start).yesterday().unwrap_or(Date::MIN),
+                    utc(l.end).tomorrow().unwrap_or(Date::MAX),
+                )
+            }
+        }
+    }
+}
+
+/// The calendar entries of some dates, indexed for daily results.
+#[derive(Debug, Clone, Default)]
+pub struct Calendar {
+    holidays: BTreeMap<Date, String>,
+    roster: HashMap<EmployeeId, BTreeMap<Date, Option<String>>>,
+    /// Each employee's leave, by start.
+    leave: HashMap<EmployeeId, Vec<Leave>>,
+}
+
+impl Calendar {
+    pub fn new(entries: impl IntoIterator<Item = CalendarEntry>) -> Self {
+        let mut calendar = Calendar::default();
+        for entry in entries {
+            match entry {
+                CalendarEntry::Holiday(h) => {
+                    calendar.holidays.insert(h.date, h.name);
+                }
+                CalendarEntry::Roster(r) => {
+                    let days = calendar.roster.entry(r.employee).or_default();
+                    days.insert(r.date, r.shift);
+                }
+                CalendarEntry::Leave(l) => calendar
+                    .leave
+                    .entry(l.employee.clone())
+                    .or_default()
+                    .push(l),
+            }
+        }
+        for periods in calendar.leave.values_mut() {
+            periods.sort_by_key(|l| (l.start, l.end));
+        }
+        calendar
+    }
+
+    /// The shifts roster days name, to keep a schedule from dropping them.
+    pub fn rostered_shifts(&self) -> impl Iterator<Item = (&EmployeeId, Date, &str)> {
+        self.roster.iter().flat_map(|(employee, days)| {
+            days.iter()
+                .filter_map(move |(date, shift)| Some((employee, *date, shift.as_deref()?)))
+        })
+    }
+
+    /// How `employee`'s leave meets `start..end`: the first period that
+    /// does, whether the periods cover it whole, and how far they excuse
+    /// its start (until) and its end (from).
+    fn leave_over(
+        &self,
+        employee: &EmployeeId,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Option<LeaveOver<'_>> {
+        let periods = self.leave.get(employee)?;
+        let meeting: Vec<&Leave> = periods
+            .iter()
+            .filter(|l| l.start < end && l.end > start)
+            .collect();
+        let first = *meeting.first()?;
+        // Merge the periods that meet into covered spans, in start order.
+        let mut spans: Vec<(Timestamp, Timestamp)> = Vec::new();
+        for l in &meeting {
+            match spans.last_mut() {
+                Some(last) if l.start <= last.1 => last.1 = last.1.max(l.end),
+                _ => spans.push((l.start, l.end)),
+            }
+        }
+        let excused_until = spans
+            .iter()
+            .find(|s| s.0 <= start && s.1 > start)
+            .map(|s| s.1);
+        let excused_from = spans.iter().find(|s| s.0 < end && s.1 >= end).map(|s| s.0);
+        Some(LeaveOver {
+            first,
+            whole: excused_until.is_some_and(|until| until >= end),
+            excused_until,
+            excused_from,
+        })
+    }
+}
+
+struct LeaveOver<'a> {
+    first: &'a Leave,
+    whole: bool,
+    excused_until: Option<Timestamp>,
+    excused_from: Option<Timestamp>,
+}
+
+/// What a date is for one employee.
+#[derive(Debug, Clone, Copy)]
+enum Plan<'a> {
+    Work(&'a Shift),
+    Rest,
+    Holiday(&'a str),
 }
 
 impl Schedule {
@@ -206,19 +395,45 @@ impl Schedule {
             tz,
             shifts,
             weeks,
+            calendar: Calendar::default(),
         })
     }
 }
 
 impl CheckedSchedule {
-    pub fn is_assigned(&self, employee: &EmployeeId) -> bool {
-        self.weeks.contains_key(employee)
+    /// The schedule with `calendar` for the dates it will be asked about;
+    /// a roster day naming a shift the schedule lacks is an error.
+    pub fn with_calendar(mut self, calendar: Calendar) -> Result<Self, ScheduleError> {
+        if let Some((employee, date, shift)) = calendar
+            .rostered_shifts()
+            .find(|(_, _, shift)| !self.shifts.contains_key(*shift))
+        {
+            return Err(bad(
+                "shift_id",
+                format!(
+                    "{employee}'s roster on {date} names shift {shift}, which the schedule lacks"
+                ),
+            ));
+        }
+        self.calendar = calendar;
+        Ok(self)
     }
 
-    /// Employees with an assignment, in id order.
+    /// Whether the employee has a weekly assignment or a roster day.
+    pub fn is_assigned(&self, employee: &EmployeeId) -> bool {
+        self.weeks.contains_key(employee) || self.calendar.roster.contains_key(employee)
+    }
+
+    /// Employees with an assignment or a roster day, in id order.
     pub fn employees(&self) -> Vec<EmployeeId> {
-        let mut all: Vec<_> = self.weeks.keys().cloned().collect();
+        let mut all: Vec<_> = self
+            .weeks
+            .keys()
+            .chain(self.calendar.roster.keys())
+            .cloned()
+            .collect();
         all.sort();
+        all.dedup();
         all
     }
 
@@ -226,21 +441,68 @@ impl CheckedSchedule {
         self.shifts.get(id).map(|&i| &self.schedule.shifts[i])
     }
 
-    fn shift_on(&self, employee: &EmployeeId, date: Date) -> Option<&Shift> {
-        let week = self.weeks.get(employee)?;
-        let slot = week[date.weekday().to_monday_zero_offset() as usize]?;
-        Some(&self.schedule.shifts[slot])
+    /// What `date` is for `employee`: roster day, else holiday, else week.
+    fn plan(&self, employee: &EmployeeId, date: Date) -> Plan<'_> {
+        if let Some(rostered) = self
+            .calendar
+            .roster
+            .get(employee)
+            .and_then(|d| d.get(&date))
+        {
+            return match rostered.as_deref().and_then(|id| self.shift(id)) {
+                Some(shift) => Plan::Work(shift),
+                None => Plan::Rest,
+            };
+        }
+        if let Some(name) = self.calendar.holidays.get(&date) {
+            return Plan::Holiday(name);
+        }
+        let slot = self
+            .weeks
+            .get(employee)
+            .and_then(|week| week[date.weekday().to_monday_zero_offset() as usize]);
+        match slot {
+            Some(slot) => Plan::Work(&self.schedule.shifts[slot]),
+            None => Plan::Rest,
+        }
     }
 
-    /// The planned instants of `employee`'s shift on `date`, if any.
+    /// The planned instants of `employee`'s shift on `date`, if they work.
     fn planned(&self, employee: &EmployeeId, date: Date) -> Option<(Timestamp, Timestamp)> {
-        self.shift_on(employee, date)?.on(date, &self.tz)
+        match self.plan(employee, date) {
+            Plan::Work(shift) => shift.on(date, &self.tz),
+            Plan::Rest | Plan::Holiday(_) => None,
+        }
     }
 
-    /// The span of time whose punches belong to the shift on `date`: the
+    /// The span of time whose punches belong to `date`: for a shift, the
     /// shift with a margin each side, split halfway with a neighbouring
-    /// shift that is closer.
+    /// shift that is closer; for a day off, the local day less what the
+    /// neighbouring shifts claim (a night shift keeps its clock-out).
     pub fn claim(&self, employee: &EmployeeId, date: Date) -> Option<(Timestamp, Timestamp)> {
+        if let Some(claim) = self.shift_claim(employee, date) {
+            return Some(claim);
+        }
+        let (mut from, mut to) = local_span(&self.tz, date, date)?;
+        if let Some((_, prev)) = date
+            .yesterday()
+            .ok()
+            .and_then(|d| self.shift_claim(employee, d))
+        {
+            from = from.max(prev);
+        }
+        if let Some((next, _)) = date
+            .tomorrow()
+            .ok()
+            .and_then(|d| self.shift_claim(employee, d))
+        {
+            to = to.min(next);
+        }
+        Some((from, to.max(from)))
+    }
+
+    /// The claim of the shift on `date`; `None` on a day off.
+    fn shift_claim(&self, employee: &EmployeeId, date: Date) -> Option<(Timestamp, Timestamp)> {
         let (start, end) = self.planned(employee, date)?;
         let mut from = start - CLAIM_MARGIN;
         let mut to = end + CLAIM_MARGIN;
@@ -258,17 +520,18 @@ impl CheckedSchedule {
         Some((from, to))
     }
 
-    /// The result of `employee`'s shift on `date` from their punches (any
-    /// superset of the day's: only those the day claims are used). `None`
-    /// on a day without a shift.
+    /// The result of `employee`'s `date` from their punches (any superset
+    /// of the day's: only those the day claims are used). `None` for an
+    /// employee with neither a weekly assignment nor a roster day.
     pub fn daily_result(
         &self,
         employee: &EmployeeId,
         date: Date,
         punches: &[PunchRow],
     ) -> Option<DailyResult> {
-        let shift = self.shift_on(employee, date)?;
-        let (start, end) = shift.on(date, &self.tz)?;
+        if !self.is_assigned(employee) {
+            return None;
+        }
         let (from, to) = self.claim(employee, date)?;
         let mut claimed: Vec<&PunchRow> = punches
             .iter()
@@ -284,6 +547,63 @@ impl CheckedSchedule {
             matches!(p.kind, PunchKind::Out | PunchKind::Auto)
                 && first_in.is_none_or(|i| p.seq != i.seq && p.client_time >= i.client_time)
         });
+        let used: Vec<&PunchRow> = first_in.into_iter().chain(last_out).collect();
+        let mut day = DailyResult {
+            employee: employee.clone(),
+            date,
+            shift: String::new(),
+            planned_start: None,
+            planned_end: None,
+            first_in: first_in.map(|p| p.seq),
+            last_out: last_out.map(|p| p.seq),
+            worked: match (first_in, last_out) {
+                (Some(i), Some(o)) => o.client_time.duration_since(i.client_time),
+                _ => SignedDuration::ZERO,
+            },
+            in_result: TimeResult::Rest,
+            out_result: TimeResult::Rest,
+            time_result: TimeResult::Rest,
+            location_result: if used.is_empty() {
+                LocationResult::NotSigned
+            } else if used.iter().any(|p| p.verdict.site.is_none()) {
+                LocationResult::Outside
+            } else {
+                LocationResult::Normal
+            },
+            late: SignedDuration::ZERO,
+            early: SignedDuration::ZERO,
+            holiday: None,
+            leave: None,
+            rostered: self
+                .calendar
+                .roster
+                .get(employee)
+                .is_some_and(|d| d.contains_key(&date)),
+            punches: claimed.iter().map(|p| (p.seq, counts(p))).collect(),
+        };
+        let shift = match self.plan(employee, date) {
+            Plan::Work(shift) => shift,
+            Plan::Rest => return Some(day.off(TimeResult::Rest)),
+            Plan::Holiday(name) => {
+                day.holiday = Some(name.to_owned());
+                return Some(day.off(TimeResult::Holiday));
+            }
+        };
+        let (start, end) = shift.on(date, &self.tz)?;
+        day.shift = shift.id.clone();
+        day.planned_start = Some(start);
+        day.planned_end = Some(end);
+        let leave = self.calendar.leave_over(employee, start, end);
+        if let Some(leave) = &leave {
+            day.leave = Some(DayLeave {
+                id: leave.first.id.clone(),
+                kind: leave.first.kind.clone(),
+                whole_day: leave.whole,
+            });
+            if leave.whole {
+                return Some(day.off(TimeResult::Leave));
+            }
+        }
 
         let minutes = |m: u32| SignedDuration::from_mins(i64::from(m));
         // A flexible start moves with the arrival, within its window.
@@ -294,57 +614,47 @@ impl CheckedSchedule {
             None => start,
         };
         let effective_end = effective_start + (end.duration_since(start));
-        let in_result = match first_in {
+        // Leave over the start or the end moves what counts as on time.
+        let due_in = leave
+            .as_ref()
+            .and_then(|l| l.excused_until)
+            .map_or(effective_start, |until| until.max(effective_start));
+        let due_out = leave
+            .as_ref()
+            .and_then(|l| l.excused_from)
+            .map_or(effective_end, |from| from.min(effective_end));
+        day.in_result = match first_in {
             None => TimeResult::NotSigned,
-            Some(i) if i.client_time > effective_start + minutes(shift.serious_late_min) => {
+            Some(i) if i.client_time > due_in + minutes(shift.serious_late_min) => {
                 TimeResult::SeriousLate
             }
-            Some(i) if i.client_time > effective_start + minutes(shift.late_grace_min) => {
-                TimeResult::Late
-            }
+            Some(i) if i.client_time > due_in + minutes(shift.late_grace_min) => TimeResult::Late,
             Some(_) => TimeResult::Normal,
         };
-        let out_result = match last_out {
+        if matches!(day.in_result, TimeResult::Late | TimeResult::SeriousLate) {
+            day.late = first_in.map_or(SignedDuration::ZERO, |i| {
+                i.client_time.duration_since(due_in)
+            });
+        }
+        day.out_result = match last_out {
             None => TimeResult::NotSigned,
-            Some(o) if o.client_time < effective_end - minutes(shift.early_grace_min) => {
+            Some(o) if o.client_time < due_out - minutes(shift.early_grace_min) => {
+                day.early = due_out.duration_since(o.client_time);
                 TimeResult::Early
             }
             Some(_) => TimeResult::Normal,
         };
-        let time_result = match (first_in, last_out) {
+        day.time_result = match (first_in, last_out) {
             (None, None) => TimeResult::Absenteeism,
-            _ if in_result == TimeResult::NotSigned || out_result == TimeResult::NotSigned => {
+            _ if day.in_result == TimeResult::NotSigned
+                || day.out_result == TimeResult::NotSigned =>
+            {
                 TimeResult::NotSigned
             }
-            _ if in_result != TimeResult::Normal => in_result,
-            _ => out_result,
+            _ if day.in_result != TimeResult::Normal => day.in_result,
+            _ => day.out_result,
         };
-        let used: Vec<&PunchRow> = first_in.into_iter().chain(last_out).collect();
-        let location_result = if used.is_empty() {
-            LocationResult::NotSigned
-        } else if used.iter().any(|p| p.verdict.site.is_none()) {
-            LocationResult::Outside
-        } else {
-            LocationResult::Normal
-        };
-        Some(DailyResult {
-            employee: employee.clone(),
-            date,
-            shift: shift.id.clone(),
-            planned_start: start,
-            planned_end: end,
-            first_in: first_in.map(|p| p.seq),
-            last_out: last_out.map(|p| p.seq),
-            worked: match (first_in, last_out) {
-                (Some(i), Some(o)) => o.client_time.duration_since(i.client_time),
-                _ => SignedDuration::ZERO,
-            },
-            in_result,
-            out_result,
-            time_result,
-            location_result,
-            punches: claimed.iter().map(|p| (p.seq, counts(p))).collect(),
-        })
+        Some(day)
     }
 }
 
@@ -369,6 +679,12 @@ pub enum TimeResult {
     SeriousLate,
     Absenteeism,
     NotSigned,
+    /// A day off in the employee's week or roster.
+    Rest,
+    /// An organisation holiday.
+    Holiday,
+    /// Leave covered the whole shift.
+    Leave,
 }
 
 impl TimeResult {
@@ -380,6 +696,9 @@ impl TimeResult {
             TimeResult::SeriousLate => "SeriousLate",
             TimeResult::Absenteeism => "Absenteeism",
             TimeResult::NotSigned => "NotSigned",
+            TimeResult::Rest => "Rest",
+            TimeResult::Holiday => "Holiday",
+            TimeResult::Leave => "Leave",
         }
     }
 }
@@ -401,71 +720,117 @@ impl LocationResult {
     }
 }
 
-/// One employee's scheduled day.
+/// One employee's day: a shift's result, or the day off it was.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DailyResult {
     pub employee: EmployeeId,
     pub date: Date,
+    /// The shift worked; empty on a day off (Rest, Holiday).
     pub shift: String,
-    pub planned_start: Timestamp,
-    pub planned_end: Timestamp,
+    /// The shift's planned instants; `None` on a day off.
+    pub planned_start: Option<Timestamp>,
+    pub planned_end: Option<Timestamp>,
     /// The punch (store seq) that opened the day, and the one that closed it.
     pub first_in: Option<i64>,
     pub last_out: Option<i64>,
     pub worked: SignedDuration,
+    /// On a day off or a day of leave, all three say which.
     pub in_result: TimeResult,
     pub out_result: TimeResult,
     pub time_result: TimeResult,
     pub location_result: LocationResult,
+    /// How late the clock-in was (Late, SeriousLate), and how early the
+    /// clock-out (Early), against the times the day was due.
+    pub late: SignedDuration,
+    pub early: SignedDuration,
+    /// The holiday's name on a Holiday.
+    pub holiday: Option<String>,
+    /// The leave that met the shift.
+    pub leave: Option<DayLeave>,
+    /// A roster day decided the plan, not the week or a holiday.
+    pub rostered: bool,
     /// Every punch the day claims, with whether it counted.
     pub punches: Vec<(i64, bool)>,
+}
+
+impl DailyResult {
+    /// The day as a day off (or of leave) of `kind`; punches on it still
+    /// count as worked time (work on a rest day is overtime).
+    fn off(mut self, kind: TimeResult) -> Self {
+        self.in_result = kind;
+        self.out_result = kind;
+        self.time_result = kind;
+        self
+    }
+
+    /// Whether the day had a shift to work (Leave days included).
+    pub fn is_work_day(&self) -> bool {
+        !matches!(self.time_result, TimeResult::Rest | TimeResult::Holiday)
+    }
+}
+
+/// Leave that met a day's shift.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayLeave {
+    pub id: String,
+    pub kind: String,
+    /// It covered the whole shift (the day is Leave); otherwise it excused
+    /// the part it covered.
+    pub whole_day: bool,
 }
 
 /// One employee's results over a range of days (a month's summary).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
-    /// Days with a shift.
+    /// Days with a shift (days of leave included).
     pub scheduled_days: u32,
-    /// Days with at least one punch that counted.
+    /// Days with a counted clock-in or clock-out (days off included).
     pub worked_days: u32,
-    /// Days the clock-in was Late or SeriousLate, and the minutes after the
-    /// planned start in all.
+    /// Days the clock-in was Late or SeriousLate, and the minutes after it
+    /// was due in all.
     pub late_days: u32,
     pub late_minutes: i64,
-    /// Days the clock-out was Early, and the minutes before the planned end.
+    /// Days the clock-out was Early, and the minutes before it was due.
     pub early_leave_days: u32,
     pub early_leave_minutes: i64,
-    /// Days without any counted punch (Absenteeism).
+    /// Days with a shift and no counted punch (Absenteeism).
     pub absent_days: u32,
     /// Days worked but with the clock-in or the clock-out missing.
     pub not_signed_days: u32,
+    /// Days of leave (the whole shift), holidays and rest days.
+    pub leave_days: u32,
+    pub holiday_days: u32,
+    pub rest_days: u32,
     pub worked_minutes: i64,
 }
 
-/// Sums `results`; `time_of` gives a punch's (client) time by its seq.
-pub fn summarise(results: &[DailyResult], time_of: impl Fn(i64) -> Option<Timestamp>) -> Summary {
+/// Sums `results`.
+pub fn summarise(results: &[DailyResult]) -> Summary {
     let mut sum = Summary::default();
     for r in results {
-        sum.scheduled_days += 1;
-        if r.time_result == TimeResult::Absenteeism {
-            sum.absent_days += 1;
-            continue;
+        match r.time_result {
+            TimeResult::Rest => sum.rest_days += 1,
+            TimeResult::Holiday => sum.holiday_days += 1,
+            TimeResult::Leave => sum.leave_days += 1,
+            TimeResult::Absenteeism => sum.absent_days += 1,
+            _ => {}
         }
-        sum.worked_days += 1;
+        if r.is_work_day() {
+            sum.scheduled_days += 1;
+        }
+        if r.first_in.is_some() || r.last_out.is_some() {
+            sum.worked_days += 1;
+        }
         sum.worked_minutes += r.worked.as_mins();
         if matches!(r.in_result, TimeResult::Late | TimeResult::SeriousLate) {
             sum.late_days += 1;
-            if let Some(t) = r.first_in.and_then(&time_of) {
-                sum.late_minutes += (t - r.planned_start).as_mins().max(0);
-            }
+            sum.late_minutes += r.late.as_mins();
         }
         if r.out_result == TimeResult::Early {
             sum.early_leave_days += 1;
-            if let Some(t) = r.last_out.and_then(&time_of) {
-                sum.early_leave_minutes += (r.planned_end - t).as_mins().max(0);
-            }
+            sum.early_leave_minutes += r.early.as_mins();
         }
-        if r.in_result == TimeResult::NotSigned || r.out_result == TimeResult::NotSigned {
+        if r.time_result == TimeResult::NotSigned {
             sum.not_signed_days += 1;
         }
     }
@@ -509,6 +874,15 @@ pub fn claim_span(
 
 /// Days with a result, per employee, in date order.
 pub type Results = BTreeMap<EmployeeId, Vec<DailyResult>>;
+
+/// The instants local dates `from..=to` span in `tz`.
+pub fn local_span(tz: &TimeZone, from: Date, to: Date) -> Option<(Timestamp, Timestamp)> {
+    let start = tz.to_timestamp(from.to_datetime(Time::midnight())).ok()?;
+    let end = tz
+        .to_timestamp(to.tomorrow().ok()?.to_datetime(Time::midnight()))
+        .ok()?;
+    Some((start, end))
+}
 
 /// The local date of `at` in the schedule's time zone.
 pub fn local_date(schedule: &CheckedSchedule, at: Timestamp) -> Date {

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::attendance::Schedule;
+use crate::attendance::{CalendarEntry, Schedule};
 use crate::engine::{EmployeeId, OrgId};
 use crate::store::{
     AuditRecord, ConsentRecord, DeviceBinding, EmployeeData, PunchRow, StoredEvidence,
@@ -34,10 +34,52 @@ pub struct ExportDocument<'a> {
     pub consents: Vec<ExportConsent>,
     /// The shifts the organisation's schedule assigns the employee.
     pub shift_assignments: Vec<ExportAssignment<'a>>,
+    /// Their roster days (a shift or rest on a date) and leave.
+    pub calendar: Vec<ExportCalendarEntry<'a>>,
     /// HR's daily results about the employee, in the columns of
     /// `punchguard export daily`.
     pub daily_results: Vec<DailyLine<'a>>,
     pub audit: Vec<ExportAudit<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportCalendarEntry<'a> {
+    /// `roster` or `leave`.
+    pub kind: &'static str,
+    /// A roster day's date.
+    pub date: Option<jiff::civil::Date>,
+    /// A roster day's shift; `null` for rest.
+    pub shift_id: Option<&'a str>,
+    pub leave_id: Option<&'a str>,
+    pub leave_type: Option<&'a str>,
+    pub start_time: Option<Timestamp>,
+    pub end_time: Option<Timestamp>,
+}
+
+fn calendar_entry(entry: &CalendarEntry) -> ExportCalendarEntry<'_> {
+    let mut line = ExportCalendarEntry {
+        kind: entry.kind(),
+        date: None,
+        shift_id: None,
+        leave_id: None,
+        leave_type: None,
+        start_time: None,
+        end_time: None,
+    };
+    match entry {
+        CalendarEntry::Holiday(h) => line.date = Some(h.date),
+        CalendarEntry::Roster(r) => {
+            line.date = Some(r.date);
+            line.shift_id = r.shift.as_deref();
+        }
+        CalendarEntry::Leave(l) => {
+            line.leave_id = Some(&l.id);
+            line.leave_type = Some(&l.kind);
+            line.start_time = Some(l.start);
+            line.end_time = Some(l.end);
+        }
+    }
+    line
 }
 
 #[derive(Debug, Serialize)]
@@ -275,6 +317,7 @@ pub fn export_json(
             .collect(),
         consents: data.consents.iter().map(consent).collect(),
         shift_assignments: schedule.map_or_else(Vec::new, |s| assignments(s, employee)),
+        calendar: data.calendar.iter().map(calendar_entry).collect(),
         daily_results: daily.map_or_else(Vec::new, |(days, tz)| {
             days.results
                 .iter()

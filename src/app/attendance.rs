@@ -46,15 +46,24 @@ pub async fn punches(app: &App, actor: &Actor, query: PunchQuery) -> Result<Vec<
         .await?)
 }
 
-/// The organisation's schedule, which daily results need.
-async fn schedule(app: &App, actor: &Actor) -> Result<CheckedSchedule> {
+/// The organisation's schedule, which daily results and roster days need.
+pub(super) async fn schedule(app: &App, actor: &Actor) -> Result<CheckedSchedule> {
     reports::schedule(app.store.as_ref(), &actor.org)
         .await?
-        .ok_or_else(|| {
-            AppError::FailedPrecondition(
-                "the organisation has no schedule: put one with AdminService/PutSchedule".into(),
-            )
-        })
+        .ok_or_else(no_schedule)
+}
+
+/// The schedule with its calendar for local dates `from..=to`.
+async fn schedule_over(app: &App, actor: &Actor, from: Date, to: Date) -> Result<CheckedSchedule> {
+    reports::schedule_for(app.store.as_ref(), &actor.org, from, to)
+        .await?
+        .ok_or_else(no_schedule)
+}
+
+fn no_schedule() -> AppError {
+    AppError::FailedPrecondition(
+        "the organisation has no schedule: put one with AdminService/PutSchedule".into(),
+    )
 }
 
 /// Which employees' results to compute.
@@ -86,7 +95,7 @@ pub async fn daily_results(app: &App, actor: &Actor, query: DailyQuery) -> Resul
             format!("at most {MAX_EMPLOYEES}"),
         ));
     }
-    let schedule = schedule(app, actor).await?;
+    let schedule = schedule_over(app, actor, query.from, query.to).await?;
     let mut employees = if query.employees.is_empty() {
         schedule.employees()
     } else {
@@ -97,7 +106,7 @@ pub async fn daily_results(app: &App, actor: &Actor, query: DailyQuery) -> Resul
         {
             return Err(AppError::invalid(
                 format!("employee_ids[{i}]"),
-                "has no shift assignment",
+                "has no shift assignment or roster day",
             ));
         }
         let mut listed = query.employees;

@@ -17,12 +17,14 @@
 //! - [`attestation`]: device enrolment, the app identity, revocations.
 //! - [`privacy`]: consent, data-subject export and erasure, the audit log.
 //! - [`attendance`]: recorded punches, daily results, reviews, the live feed.
+//! - [`calendar`]: holidays, roster days and leave beside the schedule.
 //! - [`audit`], [`limits`]: what several use cases share.
 
 pub mod attendance;
 pub mod attestation;
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod devices;
 mod error;
 pub mod limits;
@@ -60,6 +62,8 @@ pub struct App {
     /// The roots enrolment attestations must chain to: Google's and
     /// Apple's, plus any the operator added for synthetic devices.
     pub anchors: Arc<crate::engine::attestation::Anchors>,
+    /// Serialises read-modify-write changes of a schedule in this process.
+    pub schedule_changes: Arc<tokio::sync::Mutex<()>>,
     /// Serves punches from `snapshots`, so a configuration change rebuilds
     /// its organisation's snapshot before it is answered.
     keeps_snapshots: bool,
@@ -77,6 +81,7 @@ impl App {
             require_client_certificates: false,
             rate_limits: Arc::new(limits::RateLimits::new(limits::LimitSettings::default())),
             anchors: Arc::new(crate::engine::attestation::Anchors::shipped().clone()),
+            schedule_changes: Arc::default(),
             keeps_snapshots: true,
         }
     }

@@ -108,9 +108,6 @@ async fn daily_results(
     let Some(schedule) = crate::reports::schedule(store, &actor.org).await? else {
         return Ok(None);
     };
-    if !schedule.is_assigned(employee) {
-        return Ok(None);
-    }
     let today = schedule.tz.to_datetime(now).date();
     let days_back = |n: i64| today.saturating_sub(jiff::Span::new().days(n));
     let first = data
@@ -124,6 +121,13 @@ async fn daily_results(
         .series(jiff::Span::new().days(1))
         .take_while(|d| *d <= today)
         .collect();
+    let Some(schedule) = crate::reports::schedule_for(store, &actor.org, first, today).await?
+    else {
+        return Ok(None);
+    };
+    if !schedule.is_assigned(employee) {
+        return Ok(None);
+    }
     let days =
         crate::reports::employee_days(store, &actor.org, &schedule, employee, &dates).await?;
     Ok(Some((days, schedule.tz.clone())))

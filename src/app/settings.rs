@@ -3,10 +3,10 @@
 //! effective for the next punch.
 
 use super::{Actor, App, AppError, Result, audit};
-use crate::attendance::{CheckedSchedule, Schedule};
+use crate::attendance::{Assignment, CheckedSchedule, Schedule};
 use crate::auth::Role;
-use crate::engine::Policy;
 use crate::engine::signatures::SignatureList;
+use crate::engine::{EmployeeId, Policy};
 use crate::retention::RetentionPolicy;
 
 /// Settings are an admin's business.
@@ -83,13 +83,99 @@ pub async fn schedule(app: &App, actor: &Actor) -> Result<Schedule> {
         .ok_or_else(|| AppError::NotFound("the organisation has no schedule yet".into()))
 }
 
-/// Replaces the schedule once it checks out (shifts, assignments, time zone).
+/// Replaces the schedule once it checks out (shifts, assignments, time
+/// zone, and every shift a roster day names still defined).
 pub async fn put_schedule(app: &App, actor: &Actor, schedule: Schedule) -> Result<Schedule> {
     actor.require(ROLE)?;
-    let CheckedSchedule { schedule, .. } = schedule
+    store_schedule(app, actor, schedule, "PutSchedule", None, "schedule").await
+}
+
+/// Replaces one employee's weekly assignments, leaving the rest alone.
+pub async fn put_employee_shifts(
+    app: &App,
+    actor: &Actor,
+    employee: &EmployeeId,
+    assignments: Vec<Assignment>,
+) -> Result<Schedule> {
+    actor.require(ROLE)?;
+    if let Some(i) = assignments.iter().position(|a| &a.employee != employee) {
+        return Err(AppError::invalid(
+            format!("assignments[{i}].employee_id"),
+            "must be the request's employee_id",
+        ));
+    }
+    // One read-modify-write at a time in this process, so that two
+    // concurrent changes of different employees do not lose one another.
+    let _one_at_a_time = app.schedule_changes.lock().await;
+    let mut schedule = schedule(app, actor).await.map_err(|e| match e {
+        AppError::NotFound(_) => AppError::FailedPrecondition(
+            "the organisation has no schedule: put one with PutSchedule".into(),
+        ),
+        e => e,
+    })?;
+    // The employee's assignments go last; errors name them by their index.
+    schedule.assignments.retain(|a| &a.employee != employee);
+    let offset = schedule.assignments.len();
+    schedule.assignments.extend(assignments);
+    let renumber = |field: String| match field
+        .strip_prefix("assignments[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(i, rest)| Some((i.parse::<usize>().ok()?.checked_sub(offset)?, rest)))
+    {
+        Some((i, rest)) => format!("assignments[{i}]{rest}"),
+        None => field,
+    };
+    store_schedule(
+        app,
+        actor,
+        schedule,
+        "PutEmployeeShifts",
+        Some(employee),
+        "",
+    )
+    .await
+    .map_err(|e| match e {
+        AppError::InvalidArgument { field, description } => AppError::InvalidArgument {
+            field: renumber(field),
+            description,
+        },
+        e => e,
+    })
+}
+
+/// Checks and stores `schedule`; errors name fields under `prefix`.
+async fn store_schedule(
+    app: &App,
+    actor: &Actor,
+    schedule: Schedule,
+    action: &str,
+    employee: Option<&EmployeeId>,
+    prefix: &str,
+) -> Result<Schedule> {
+    let field = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    let checked = schedule
         .check()
-        .map_err(|e| AppError::invalid(format!("schedule.{}", e.field), e.description))?;
-    let entry = audit::entry(actor, "PutSchedule", None, "");
+        .map_err(|e| AppError::invalid(field(&e.field), e.description))?;
+    // A roster day may name only shifts the schedule defines.
+    let roster = app
+        .store
+        .load_calendar(
+            &actor.org,
+            None,
+            jiff::civil::Date::MIN,
+            jiff::civil::Date::MAX,
+        )
+        .await?;
+    let CheckedSchedule { schedule, .. } = checked
+        .with_calendar(crate::attendance::Calendar::new(roster))
+        .map_err(|e| AppError::invalid(field("shifts"), e.description))?;
+    let entry = audit::entry(actor, action, employee, "");
     app.store
         .put_schedule(&actor.org, schedule.clone(), entry)
         .await?;

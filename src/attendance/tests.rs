@@ -324,7 +324,7 @@ fn daily_results() {
 }
 
 #[test]
-fn days_without_a_shift_have_no_result() {
+fn days_without_a_shift_are_rest_and_strangers_have_no_result() {
     let mut s = schedule(vec![shift("day", "09:00", "17:00")], &[]);
     s = Schedule {
         assignments: vec![Assignment {
@@ -337,12 +337,18 @@ fn days_without_a_shift_have_no_result() {
     .check()
     .unwrap();
     let aino = EmployeeId::new("aino").unwrap();
+    let monday = s
+        .daily_result(&aino, "2026-03-02".parse().unwrap(), &[])
+        .unwrap();
+    assert_eq!(monday.time_result, TimeResult::Absenteeism);
+    let tuesday = s
+        .daily_result(&aino, "2026-03-03".parse().unwrap(), &[])
+        .unwrap();
+    assert_eq!(tuesday.time_result, TimeResult::Rest);
+    assert_eq!((tuesday.shift.as_str(), tuesday.planned_start), ("", None));
+    let stranger = EmployeeId::new("ville").unwrap();
     assert!(
-        s.daily_result(&aino, "2026-03-02".parse().unwrap(), &[])
-            .is_some()
-    );
-    assert!(
-        s.daily_result(&aino, "2026-03-03".parse().unwrap(), &[])
+        s.daily_result(&stranger, "2026-03-02".parse().unwrap(), &[])
             .is_none()
     );
 }
@@ -448,8 +454,7 @@ fn a_summary_adds_up_the_days() {
                 .unwrap()
         })
         .collect();
-    let time_of = |seq: i64| punches.iter().find(|p| p.seq == seq).map(|p| p.client_time);
-    let sum = summarise(&results, time_of);
+    let sum = summarise(&results);
     assert_eq!(
         sum,
         Summary {
@@ -462,7 +467,377 @@ fn a_summary_adds_up_the_days() {
             absent_days: 1,
             not_signed_days: 1,
             worked_minutes: results.iter().map(|r| r.worked.as_mins()).sum(),
+            ..Summary::default()
         },
         "{results:#?}"
+    );
+}
+
+/// Helsinki local time as an instant.
+fn local(text: &str) -> Timestamp {
+    TimeZone::get("Europe/Helsinki")
+        .unwrap()
+        .to_timestamp(jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", text).unwrap())
+        .unwrap()
+}
+
+fn leave(id: &str, employee: &str, from: &str, to: &str) -> CalendarEntry {
+    CalendarEntry::Leave(Leave {
+        id: id.into(),
+        employee: EmployeeId::new(employee).unwrap(),
+        kind: "annual".into(),
+        start: local(from),
+        end: local(to),
+    })
+}
+
+fn roster(employee: &str, date: &str, shift: Option<&str>) -> CalendarEntry {
+    CalendarEntry::Roster(RosterDay {
+        employee: EmployeeId::new(employee).unwrap(),
+        date: date.parse().unwrap(),
+        shift: shift.map(Into::into),
+    })
+}
+
+fn holiday(date: &str, name: &str) -> CalendarEntry {
+    CalendarEntry::Holiday(Holiday {
+        date: date.parse().unwrap(),
+        name: name.into(),
+    })
+}
+
+/// `who`'s punch at Helsinki local time.
+fn punch_of(who: &str, seq: i64, local: &str, kind: PunchKind) -> PunchRow {
+    let mut p = at(seq, local, kind, Accepted);
+    p.employee = EmployeeId::new(who).unwrap();
+    p
+}
+
+/// Calendars against hand-computed results: each row is a situation HR
+/// meets, with what a person computing it by hand says the day is.
+#[test]
+fn calendars() {
+    struct Case {
+        name: &'static str,
+        shifts: Vec<Shift>,
+        week: Vec<(&'static str, &'static str)>,
+        calendar: Vec<CalendarEntry>,
+        punches: Vec<PunchRow>,
+        who: &'static str,
+        date: &'static str,
+        time: TimeResult,
+        shift: &'static str,
+        worked_min: i64,
+        late_min: i64,
+    }
+    let day = || shift("day", "09:00", "17:00");
+    let night = || shift("night", "22:00", "06:00");
+    let cases = vec![
+        Case {
+            name: "a holiday on a workday is Holiday, not Absenteeism",
+            shifts: vec![day()],
+            week: vec![("aino", "day")],
+            calendar: vec![holiday("2026-12-24", "Christmas Eve")],
+            punches: vec![],
+            who: "aino",
+            date: "2026-12-24",
+            time: TimeResult::Holiday,
+            shift: "",
+            worked_min: 0,
+            late_min: 0,
+        },
+        Case {
+            name: "work on a holiday is worked time on a Holiday",
+            shifts: vec![day()],
+            week: vec![("aino", "day")],
+            calendar: vec![holiday("2026-12-24", "Christmas Eve")],
+            punches: vec![
+                punch_of("aino", 1, "2026-12-24T10:00", In),
+                punch_of("aino", 2, "2026-12-24T12:30", Out),
+            ],
+            who: "aino",
+            date: "2026-12-24",
+            time: TimeResult::Holiday,
+            shift: "",
+            worked_min: 150,
+            late_min: 0,
+        },
+        Case {
+            name: "a roster day puts a person to work on a holiday",
+            shifts: vec![day()],
+            week: vec![("aino", "day")],
+            calendar: vec![
+                holiday("2026-12-24", "Christmas Eve"),
+                roster("aino", "2026-12-24", Some("day")),
+            ],
+            punches: vec![punch_of("aino", 1, "2026-12-24T09:20", In)],
+            who: "aino",
+            date: "2026-12-24",
+            time: TimeResult::NotSigned,
+            shift: "day",
+            worked_min: 0,
+            late_min: 20,
+        },
+        // Leave from Friday 27 March to Tuesday 31 March 2026 (Helsinki
+        // moves to summer time on Sunday 29 March, 03:00 → 04:00).
+        Case {
+            name: "leave spanning the spring DST change: the day before it",
+            shifts: vec![day()],
+            week: vec![("aino", "day")],
+            calendar: vec![leave("L1", "aino", "2026-03-27T00:00", "2026-04-01T00:00")],
+            punches: vec![],
+            who: "aino",
+            date: "2026-03-28",
+            time: TimeResult::Leave,
+            shift: "day",
+            worked_min: 0,
+            late_min: 0,
+        },
+        Case {
+            name: "leave spanning the spring DST change: the day after it",
+            shifts: vec![day()],
+            week: vec![("aino", "day")],
+            calendar: vec![leave("L1", "aino", "2026-03-27T00:00", "2026-04-01T00:00")],
+            punches: vec![],
+            who: "aino",
+            date: "2026-03-31",
+            time: TimeResult::Leave,
+            shift: "day",
+            worked_min: 0,
+            late_min: 0,
+        },
+        Case {
+            name: "the first day back from leave is an ordinary day",
+            shifts: vec![day()],
+            week: vec![("aino", "day")],
+            calendar: vec![leave("L1", "aino", "2026-03-27T00:00", "2026-04-01T00:00")],
+            punches: vec![],
+            who: "aino",
+            date: "2026-04-01",
+            time: TimeResult::Absenteeism,
+            shift: "day",
+            worked_min: 0,
+            late_min: 0,
+        },
+        Case {
+            name: "a morning off moves when the clock-in is due",
+            shifts: vec![day()],
+            week: vec![("aino", "day")],
+            calendar: vec![leave("L2", "aino", "2026-03-02T09:00", "2026-03-02T13:00")],
+            punches: vec![
+                punch_of("aino", 1, "2026-03-02T13:03", In),
+                punch_of("aino", 2, "2026-03-02T17:01", Out),
+            ],
+            who: "aino",
+            date: "2026-03-02",
+            time: TimeResult::Normal,
+            shift: "day",
+            worked_min: 238,
+            late_min: 0,
+        },
+        Case {
+            name: "late after a morning off counts from the leave's end",
+            shifts: vec![day()],
+            week: vec![("aino", "day")],
+            calendar: vec![leave("L2", "aino", "2026-03-02T09:00", "2026-03-02T13:00")],
+            punches: vec![
+                punch_of("aino", 1, "2026-03-02T13:20", In),
+                punch_of("aino", 2, "2026-03-02T17:00", Out),
+            ],
+            who: "aino",
+            date: "2026-03-02",
+            time: TimeResult::Late,
+            shift: "day",
+            worked_min: 220,
+            late_min: 20,
+        },
+        Case {
+            name: "an afternoon off is not leaving early",
+            shifts: vec![day()],
+            week: vec![("aino", "day")],
+            calendar: vec![leave("L3", "aino", "2026-03-02T12:00", "2026-03-02T17:00")],
+            punches: vec![
+                punch_of("aino", 1, "2026-03-02T08:58", In),
+                punch_of("aino", 2, "2026-03-02T12:01", Out),
+            ],
+            who: "aino",
+            date: "2026-03-02",
+            time: TimeResult::Normal,
+            shift: "day",
+            worked_min: 183,
+            late_min: 0,
+        },
+        // A swap: Aino (days) takes Ville's night on Wednesday 4 March and
+        // Ville (nights) takes Aino's day.
+        Case {
+            name: "a shift swap: Aino works Ville's night",
+            shifts: vec![day(), night()],
+            week: vec![("aino", "day"), ("ville", "night")],
+            calendar: vec![
+                roster("aino", "2026-03-04", Some("night")),
+                roster("ville", "2026-03-04", Some("day")),
+            ],
+            punches: vec![
+                punch_of("aino", 1, "2026-03-04T21:55", In),
+                punch_of("aino", 2, "2026-03-05T06:02", Out),
+            ],
+            who: "aino",
+            date: "2026-03-04",
+            time: TimeResult::Normal,
+            shift: "night",
+            worked_min: 487,
+            late_min: 0,
+        },
+        Case {
+            name: "a shift swap: Ville works Aino's day, late",
+            shifts: vec![day(), night()],
+            week: vec![("aino", "day"), ("ville", "night")],
+            calendar: vec![
+                roster("aino", "2026-03-04", Some("night")),
+                roster("ville", "2026-03-04", Some("day")),
+            ],
+            punches: vec![
+                punch_of("ville", 3, "2026-03-04T09:10", In),
+                punch_of("ville", 4, "2026-03-04T17:00", Out),
+            ],
+            who: "ville",
+            date: "2026-03-04",
+            time: TimeResult::Late,
+            shift: "day",
+            worked_min: 470,
+            late_min: 10,
+        },
+        Case {
+            name: "a roster day off is Rest",
+            shifts: vec![day()],
+            week: vec![("aino", "day")],
+            calendar: vec![roster("aino", "2026-03-04", None)],
+            punches: vec![],
+            who: "aino",
+            date: "2026-03-04",
+            time: TimeResult::Rest,
+            shift: "",
+            worked_min: 0,
+            late_min: 0,
+        },
+        // New Year's Eve night into a New Year's Day holiday: the night
+        // keeps its clock-out although 1 January is a holiday.
+        Case {
+            name: "an overnight shift on New Year's Eve",
+            shifts: vec![night()],
+            week: vec![("ville", "night")],
+            calendar: vec![holiday("2027-01-01", "New Year's Day")],
+            punches: vec![
+                punch_of("ville", 1, "2026-12-31T21:58", In),
+                punch_of("ville", 2, "2027-01-01T06:04", Out),
+            ],
+            who: "ville",
+            date: "2026-12-31",
+            time: TimeResult::Normal,
+            shift: "night",
+            worked_min: 486,
+            late_min: 0,
+        },
+        Case {
+            name: "the holiday after New Year's Eve's night claims none of it",
+            shifts: vec![night()],
+            week: vec![("ville", "night")],
+            calendar: vec![holiday("2027-01-01", "New Year's Day")],
+            punches: vec![
+                punch_of("ville", 1, "2026-12-31T21:58", In),
+                punch_of("ville", 2, "2027-01-01T06:04", Out),
+            ],
+            who: "ville",
+            date: "2027-01-01",
+            time: TimeResult::Holiday,
+            shift: "",
+            worked_min: 0,
+            late_min: 0,
+        },
+    ];
+    for case in cases {
+        let assignments = case
+            .week
+            .iter()
+            .map(|(employee, shift)| Assignment {
+                employee: EmployeeId::new(*employee).unwrap(),
+                weekdays: vec![
+                    Weekday::Monday,
+                    Weekday::Tuesday,
+                    Weekday::Wednesday,
+                    Weekday::Thursday,
+                    Weekday::Friday,
+                    Weekday::Saturday,
+                    Weekday::Sunday,
+                ],
+                shift: (*shift).into(),
+            })
+            .collect();
+        let s = Schedule {
+            time_zone: "Europe/Helsinki".into(),
+            shifts: case.shifts,
+            assignments,
+        }
+        .check()
+        .unwrap()
+        .with_calendar(Calendar::new(case.calendar))
+        .unwrap();
+        let who = EmployeeId::new(case.who).unwrap();
+        let r = s
+            .daily_result(&who, case.date.parse().unwrap(), &case.punches)
+            .unwrap();
+        assert_eq!(r.time_result, case.time, "{}: {r:#?}", case.name);
+        assert_eq!(r.shift, case.shift, "{}", case.name);
+        assert_eq!(r.worked.as_mins(), case.worked_min, "{}", case.name);
+        assert_eq!(r.late.as_mins(), case.late_min, "{}", case.name);
+    }
+}
+
+#[test]
+fn a_roster_day_must_name_a_shift_of_the_schedule() {
+    let s = schedule(vec![shift("day", "09:00", "17:00")], &[("aino", "day")]);
+    let err = s
+        .with_calendar(Calendar::new([roster("aino", "2026-03-04", Some("night"))]))
+        .unwrap_err();
+    assert!(err.description.contains("night"), "{err:?}");
+}
+
+#[test]
+fn a_summary_counts_leave_holidays_and_rest() {
+    let s = schedule(vec![shift("day", "09:00", "17:00")], &[])
+        .schedule
+        .clone();
+    let s = Schedule {
+        assignments: vec![Assignment {
+            employee: EmployeeId::new("aino").unwrap(),
+            weekdays: vec![Weekday::Monday, Weekday::Tuesday, Weekday::Wednesday],
+            shift: "day".into(),
+        }],
+        ..s
+    }
+    .check()
+    .unwrap()
+    .with_calendar(Calendar::new([
+        holiday("2026-03-02", "a Monday holiday"),
+        leave("L1", "aino", "2026-03-03T00:00", "2026-03-04T00:00"),
+    ]))
+    .unwrap();
+    let aino = EmployeeId::new("aino").unwrap();
+    // Mon holiday, Tue leave, Wed absent, Thu–Sun rest.
+    let results: Vec<_> = dates("2026-03-02".parse().unwrap(), "2026-03-08".parse().unwrap())
+        .unwrap()
+        .into_iter()
+        .map(|d| s.daily_result(&aino, d, &[]).unwrap())
+        .collect();
+    let sum = summarise(&results);
+    assert_eq!(
+        (
+            sum.holiday_days,
+            sum.leave_days,
+            sum.absent_days,
+            sum.rest_days,
+            sum.scheduled_days
+        ),
+        (1, 1, 1, 4, 2)
     );
 }

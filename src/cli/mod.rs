@@ -539,7 +539,7 @@ async fn export(
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let schedule = reports::schedule(store, org).await?;
+    let schedule = reports::schedule_for(store, org, from, to).await?;
     let tz = schedule
         .as_ref()
         .map_or(jiff::tz::TimeZone::UTC, |s| s.tz.clone());

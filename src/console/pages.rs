@@ -467,26 +467,33 @@ fn day_row(r: &DailyResult, days: &EmployeeDays, tz: &TimeZone) -> DayRow {
         seq.and_then(|s| days.punch(s))
             .map(|p| local_time(tz, p.client_time, "%H:%M"))
     };
-    let planned_start = local_time(tz, r.planned_start, "%H:%M");
-    let planned_end = local_time(tz, r.planned_end, "%H:%M");
+    let planned = |t: Option<Timestamp>| t.map(|t| local_time(tz, t, "%H:%M"));
+    let (planned_start, planned_end) = (planned(r.planned_start), planned(r.planned_end));
     let mut reasons = Vec::new();
-    let minutes = |a: Timestamp, b: Timestamp| (b - a).as_mins().abs();
-    let first_in = r.first_in.and_then(|s| days.punch(s));
-    let last_out = r.last_out.and_then(|s| days.punch(s));
-    match (r.in_result, first_in) {
-        (TimeResult::Late | TimeResult::SeriousLate, Some(p)) => reasons.push(format!(
-            "in {} min after the planned {planned_start}",
-            minutes(r.planned_start, p.client_time)
-        )),
-        (TimeResult::NotSigned, _) => reasons.push("no counted clock-in".into()),
+    if let Some(name) = &r.holiday {
+        reasons.push(format!("holiday: {name}"));
+    }
+    if let Some(leave) = &r.leave {
+        let part = if leave.whole_day {
+            ""
+        } else {
+            ", part of the shift"
+        };
+        reasons.push(format!("leave {} ({}{part})", leave.id, leave.kind));
+    }
+    if r.rostered {
+        reasons.push("roster day (overrides the week)".into());
+    }
+    match r.in_result {
+        TimeResult::Late | TimeResult::SeriousLate => {
+            reasons.push(format!("in {} min late", r.late.as_mins()))
+        }
+        TimeResult::NotSigned => reasons.push("no counted clock-in".into()),
         _ => {}
     }
-    match (r.out_result, last_out) {
-        (TimeResult::Early, Some(p)) => reasons.push(format!(
-            "out {} min before the planned {planned_end}",
-            minutes(p.client_time, r.planned_end)
-        )),
-        (TimeResult::NotSigned, _) if r.first_in.is_some() => {
+    match r.out_result {
+        TimeResult::Early => reasons.push(format!("out {} min early", r.early.as_mins())),
+        TimeResult::NotSigned if r.first_in.is_some() => {
             reasons.push("no counted clock-out".into())
         }
         _ => {}
@@ -523,7 +530,10 @@ fn day_row(r: &DailyResult, days: &EmployeeDays, tz: &TimeZone) -> DayRow {
     DayRow {
         employee: r.employee.as_str().to_owned(),
         shift: r.shift.clone(),
-        planned: format!("{planned_start}–{planned_end}"),
+        planned: match (planned_start, planned_end) {
+            (Some(start), Some(end)) => format!("{start}–{end}"),
+            _ => "day off".into(),
+        },
         first_in: time_of(r.first_in).unwrap_or_else(|| "—".into()),
         last_out: time_of(r.last_out).unwrap_or_else(|| "—".into()),
         worked: format!("{} min", r.worked.as_mins()),

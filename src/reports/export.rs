@@ -5,7 +5,9 @@
 //! first_in_punch_id, first_in_time, last_out_punch_id, last_out_time,
 //! worked_minutes, time_result, in_result, out_result, location_result,
 //! punches, counted_punches, planned_start_local, planned_end_local,
-//! first_in_local_time, last_out_local_time`
+//! first_in_local_time, last_out_local_time, holiday, leave_id, leave_type,
+//! rostered` (a day off has no shift and no planned times; its results
+//! say Rest or Holiday)
 //!
 //! punches: `employee_id, punch_id, kind, client_time, received_time,
 //! decision, site_id, method, distance_m, distance_bucket, finding_codes,
@@ -15,7 +17,7 @@
 //! `--from` the 1st and `--to` the last day): `employee_id, from, to,
 //! scheduled_days, worked_days, late_days, late_minutes, early_leave_days,
 //! early_leave_minutes, absent_days, not_signed_days, worked_minutes,
-//! worked_hours`
+//! worked_hours, leave_days, holiday_days, rest_days`
 //!
 //! Times are RFC 3339: UTC, and each again in the organisation's time zone
 //! (the schedule's, with its offset) in a `_local` column at the end, so
@@ -46,8 +48,8 @@ pub struct DailyLine<'a> {
     employee_id: &'a str,
     date: String,
     shift_id: &'a str,
-    planned_start: String,
-    planned_end: String,
+    planned_start: Option<String>,
+    planned_end: Option<String>,
     first_in_punch_id: Option<&'a str>,
     first_in_time: Option<String>,
     last_out_punch_id: Option<&'a str>,
@@ -59,10 +61,14 @@ pub struct DailyLine<'a> {
     location_result: &'static str,
     punches: usize,
     counted_punches: usize,
-    planned_start_local: String,
-    planned_end_local: String,
+    planned_start_local: Option<String>,
+    planned_end_local: Option<String>,
     first_in_local_time: Option<String>,
     last_out_local_time: Option<String>,
+    holiday: Option<&'a str>,
+    leave_id: Option<&'a str>,
+    leave_type: Option<&'a str>,
+    rostered: bool,
 }
 
 /// A line of an export, and its columns in order.
@@ -92,6 +98,10 @@ impl Line for DailyLine<'_> {
         "planned_end_local",
         "first_in_local_time",
         "last_out_local_time",
+        "holiday",
+        "leave_id",
+        "leave_type",
+        "rostered",
     ];
 }
 
@@ -130,6 +140,9 @@ impl Line for SummaryLine<'_> {
         "not_signed_days",
         "worked_minutes",
         "worked_hours",
+        "leave_days",
+        "holiday_days",
+        "rest_days",
     ];
 }
 
@@ -150,6 +163,9 @@ pub struct SummaryLine<'a> {
     worked_minutes: i64,
     /// Two decimals.
     worked_hours: f64,
+    leave_days: u32,
+    holiday_days: u32,
+    rest_days: u32,
 }
 
 impl<'a> SummaryLine<'a> {
@@ -174,6 +190,9 @@ impl<'a> SummaryLine<'a> {
             not_signed_days: sum.not_signed_days,
             worked_minutes: sum.worked_minutes,
             worked_hours: (sum.worked_minutes as f64 / 60.0 * 100.0).round() / 100.0,
+            leave_days: sum.leave_days,
+            holiday_days: sum.holiday_days,
+            rest_days: sum.rest_days,
         }
     }
 }
@@ -194,8 +213,8 @@ impl<'a> DailyLine<'a> {
             employee_id: r.employee.as_str(),
             date: r.date.to_string(),
             shift_id: &r.shift,
-            planned_start: r.planned_start.to_string(),
-            planned_end: r.planned_end.to_string(),
+            planned_start: r.planned_start.map(|t| t.to_string()),
+            planned_end: r.planned_end.map(|t| t.to_string()),
             first_in_punch_id: first_in.map(|p| p.punch_id.as_str()),
             first_in_time: first_in.map(|p| p.client_time.to_string()),
             last_out_punch_id: last_out.map(|p| p.punch_id.as_str()),
@@ -207,10 +226,14 @@ impl<'a> DailyLine<'a> {
             location_result: r.location_result.as_str(),
             punches: r.punches.len(),
             counted_punches: r.punches.iter().filter(|(_, counted)| *counted).count(),
-            planned_start_local: local(tz, r.planned_start),
-            planned_end_local: local(tz, r.planned_end),
+            planned_start_local: r.planned_start.map(|t| local(tz, t)),
+            planned_end_local: r.planned_end.map(|t| local(tz, t)),
             first_in_local_time: first_in.map(|p| local(tz, p.client_time)),
             last_out_local_time: last_out.map(|p| local(tz, p.client_time)),
+            holiday: r.holiday.as_deref(),
+            leave_id: r.leave.as_ref().map(|l| l.id.as_str()),
+            leave_type: r.leave.as_ref().map(|l| l.kind.as_str()),
+            rostered: r.rostered,
         }
     }
 }
@@ -351,8 +374,8 @@ mod tests {
                 employee,
                 date: at.to_zoned_datetime(tz.clone()).date(),
                 shift: "day".into(),
-                planned_start: at,
-                planned_end: at,
+                planned_start: Some(at),
+                planned_end: Some(at),
                 first_in: Some(1),
                 last_out: None,
                 worked: jiff::SignedDuration::ZERO,
@@ -360,6 +383,11 @@ mod tests {
                 out_result: TimeResult::NotSigned,
                 time_result: TimeResult::NotSigned,
                 location_result: LocationResult::Normal,
+                late: jiff::SignedDuration::ZERO,
+                early: jiff::SignedDuration::ZERO,
+                holiday: None,
+                leave: None,
+                rostered: false,
                 punches: vec![(1, true)],
             }],
             punches: vec![row],

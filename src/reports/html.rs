@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use super::{EmployeeDays, employee_days, local_span, schedule};
+use super::{EmployeeDays, employee_days, local_span, schedule_for};
 use crate::attendance::Summary;
 use crate::engine::fence::FenceGeometry;
 use crate::engine::sites::SiteDefinition;
@@ -41,7 +41,7 @@ pub struct Report {
 /// Gathers the day's results and flagged punches (local `date`, in the
 /// schedule's time zone, UTC without a schedule).
 pub async fn gather(store: &dyn Store, org: &OrgId, date: Date) -> Result<Report> {
-    let schedule = schedule(store, org).await?;
+    let schedule = schedule_for(store, org, date.first_of_month(), date).await?;
     let tz = schedule
         .as_ref()
         .map(|s| s.tz.clone())
@@ -176,7 +176,12 @@ pub fn render(report: &Report) -> String {
                         })
                         .unwrap_or_else(|| "—".into())
                 };
-                let hhmm = |t: Timestamp| report.tz.to_datetime(t).strftime("%H:%M").to_string();
+                let hhmm = |t: Option<Timestamp>| {
+                    t.map_or_else(
+                        || "—".into(),
+                        |t| report.tz.to_datetime(t).strftime("%H:%M").to_string(),
+                    )
+                };
                 let _ = write!(
                     html,
                     "<tr><td>{}</td><td>{}</td><td>{}–{}</td><td>{}</td><td>{}</td><td>{} min</td>\

@@ -5,13 +5,12 @@
 pub mod export;
 pub mod html;
 
-use jiff::Timestamp;
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
 
 use crate::attendance::{self, CheckedSchedule, DailyResult};
 use crate::engine::{EmployeeId, OrgId};
-use crate::store::{PunchRow, Result, Store, StoreError};
+use crate::store::prelude::*;
+use crate::store::{PunchRow, Result, StoreError};
 
 /// One employee's results over some dates, with the punches behind them.
 #[derive(Debug, Clone)]
@@ -27,7 +26,7 @@ impl EmployeeDays {
 
     /// The days summed up (a month's summary over a month of days).
     pub fn summary(&self) -> attendance::Summary {
-        attendance::summarise(&self.results, |seq| self.punch(seq).map(|p| p.client_time))
+        attendance::summarise(&self.results)
     }
 }
 
@@ -44,7 +43,34 @@ pub async fn schedule(store: &dyn Store, org: &OrgId) -> Result<Option<CheckedSc
         .transpose()
 }
 
-/// `employee`'s daily results on `dates` (days without a shift are left out).
+/// The organisation's schedule with its calendar for local dates
+/// `from..=to` (and the day each side, whose shifts can claim punches of
+/// these dates); `None` when it has no schedule.
+pub async fn schedule_for(
+    store: &dyn Store,
+    org: &OrgId,
+    from: Date,
+    to: Date,
+) -> Result<Option<CheckedSchedule>> {
+    let Some(schedule) = schedule(store, org).await? else {
+        return Ok(None);
+    };
+    let entries = store
+        .load_calendar(
+            org,
+            None,
+            from.yesterday().unwrap_or(from),
+            to.tomorrow().unwrap_or(to),
+        )
+        .await?;
+    schedule
+        .with_calendar(attendance::Calendar::new(entries))
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("stored calendar: {}", e.description)))
+}
+
+/// `employee`'s daily results on `dates`; `schedule` holds their calendar
+/// (see [`schedule_for`]).
 pub async fn employee_days(
     store: &dyn Store,
     org: &OrgId,
@@ -66,17 +92,4 @@ pub async fn employee_days(
     Ok(EmployeeDays { results, punches })
 }
 
-/// The instants local dates `from..=to` span in `tz`.
-pub fn local_span(tz: &TimeZone, from: Date, to: Date) -> Option<(Timestamp, Timestamp)> {
-    let start = tz
-        .to_timestamp(from.to_datetime(jiff::civil::Time::midnight()))
-        .ok()?;
-    let end = tz
-        .to_timestamp(
-            to.tomorrow()
-                .ok()?
-                .to_datetime(jiff::civil::Time::midnight()),
-        )
-        .ok()?;
-    Some((start, end))
-}
+pub use crate::attendance::local_span;

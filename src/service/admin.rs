@@ -152,6 +152,32 @@ impl AdminApi {
         let stored = settings::put_schedule(app, &actor, schedule).await?;
         Ok(convert::schedule_to_pb(&stored))
     }
+
+    async fn put_employee_shifts_inner(
+        &self,
+        request: Request<pb::PutEmployeeShiftsRequest>,
+    ) -> Result<pb::Schedule, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, settings::ROLE).await?;
+        let request = request.into_inner();
+        let employee = convert::employee_id(request.employee_id)?;
+        if request.assignments.len() > 7 {
+            return Err(AppError::invalid(
+                "assignments",
+                "at most 7 (one a weekday)",
+            ));
+        }
+        let assignments = request
+            .assignments
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| {
+                convert::assignment_from_pb(&format!("assignments[{i}]"), a, Some(&employee))
+            })
+            .collect::<Result<_, _>>()?;
+        let stored = settings::put_employee_shifts(app, &actor, &employee, assignments).await?;
+        Ok(convert::schedule_to_pb(&stored))
+    }
 }
 
 impl AdminApi {
@@ -323,6 +349,16 @@ impl AdminService for AdminApi {
         request: Request<pb::PutScheduleRequest>,
     ) -> Result<Response<pb::Schedule>, Status> {
         respond("PutSchedule", self.put_schedule_inner(request).await)
+    }
+
+    async fn put_employee_shifts(
+        &self,
+        request: Request<pb::PutEmployeeShiftsRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        respond(
+            "PutEmployeeShifts",
+            self.put_employee_shifts_inner(request).await,
+        )
     }
 
     async fn get_retention(

@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use super::status::respond;
 use super::{auth, convert};
 use crate::app::attendance::{self, DailyQuery};
+use crate::app::calendar;
 use crate::app::{App, AppError};
 use crate::engine::{EmployeeId, PunchId, PunchKind, SiteId};
 use crate::proto::v1::{self as pb, attendance_service_server::AttendanceService};
@@ -188,6 +189,104 @@ impl AttendanceApi {
     }
 }
 
+impl AttendanceApi {
+    async fn put_holidays_inner(
+        &self,
+        request: Request<pb::PutHolidaysRequest>,
+    ) -> Result<pb::PutHolidaysResponse, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, calendar::ROLE).await?;
+        let request = request.into_inner();
+        let from = convert::date("from_date", &request.from_date)?;
+        let to = convert::date("to_date", &request.to_date)?;
+        let holidays = request
+            .holidays
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| convert::holiday_from_pb(&format!("holidays[{i}]"), h))
+            .collect::<Result<_, _>>()?;
+        let held = calendar::put_holidays(app, &actor, from, to, holidays).await?;
+        Ok(pb::PutHolidaysResponse {
+            holidays: held as u32,
+        })
+    }
+
+    async fn put_roster_days_inner(
+        &self,
+        request: Request<pb::PutRosterDaysRequest>,
+    ) -> Result<pb::PutRosterDaysResponse, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, calendar::ROLE).await?;
+        let days = request.into_inner().days;
+        if days.len() > calendar::MAX_CHANGES {
+            return Err(AppError::invalid(
+                "days",
+                format!("at most {}", calendar::MAX_CHANGES),
+            ));
+        }
+        let days = days
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| convert::roster_day_from_pb(&format!("days[{i}]"), d))
+            .collect::<Result<_, _>>()?;
+        let changed = calendar::put_roster_days(app, &actor, days).await?;
+        Ok(pb::PutRosterDaysResponse {
+            changed: changed as u32,
+        })
+    }
+
+    async fn put_leave_inner(
+        &self,
+        request: Request<pb::PutLeaveRequest>,
+    ) -> Result<pb::PutLeaveResponse, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, calendar::ROLE).await?;
+        let leave = request.into_inner().leave;
+        if leave.len() > calendar::MAX_CHANGES {
+            return Err(AppError::invalid(
+                "leave",
+                format!("at most {}", calendar::MAX_CHANGES),
+            ));
+        }
+        let leave = leave
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| convert::leave_from_pb(&format!("leave[{i}]"), l))
+            .collect::<Result<_, _>>()?;
+        let recorded = calendar::put_leave(app, &actor, leave).await?;
+        Ok(pb::PutLeaveResponse {
+            recorded: recorded as u32,
+        })
+    }
+
+    async fn cancel_leave_inner(
+        &self,
+        request: Request<pb::CancelLeaveRequest>,
+    ) -> Result<pb::CancelLeaveResponse, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, calendar::ROLE).await?;
+        calendar::cancel_leave(app, &actor, &request.get_ref().leave_id).await?;
+        Ok(pb::CancelLeaveResponse {})
+    }
+
+    async fn get_calendar_inner(
+        &self,
+        request: Request<pb::GetCalendarRequest>,
+    ) -> Result<pb::Calendar, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, calendar::ROLE).await?;
+        let request = request.into_inner();
+        let from = convert::date("from_date", &request.from_date)?;
+        let to = convert::date("to_date", &request.to_date)?;
+        let employee = match request.employee_id.as_str() {
+            "" => None,
+            _ => Some(convert::employee_id(request.employee_id)?),
+        };
+        let entries = calendar::calendar(app, &actor, from, to, employee.as_ref()).await?;
+        Ok(convert::calendar_to_pb(&entries))
+    }
+}
+
 /// A cursor that is a punch seq: empty is `None`.
 fn seq_cursor(field: &str, token: &str) -> Result<Option<i64>, AppError> {
     match token {
@@ -245,5 +344,40 @@ impl AttendanceService for AttendanceApi {
         request: Request<pb::ListPunchesRequest>,
     ) -> Result<Response<pb::ListPunchesResponse>, Status> {
         respond("ListPunches", self.list(request).await)
+    }
+
+    async fn put_holidays(
+        &self,
+        request: Request<pb::PutHolidaysRequest>,
+    ) -> Result<Response<pb::PutHolidaysResponse>, Status> {
+        respond("PutHolidays", self.put_holidays_inner(request).await)
+    }
+
+    async fn put_roster_days(
+        &self,
+        request: Request<pb::PutRosterDaysRequest>,
+    ) -> Result<Response<pb::PutRosterDaysResponse>, Status> {
+        respond("PutRosterDays", self.put_roster_days_inner(request).await)
+    }
+
+    async fn put_leave(
+        &self,
+        request: Request<pb::PutLeaveRequest>,
+    ) -> Result<Response<pb::PutLeaveResponse>, Status> {
+        respond("PutLeave", self.put_leave_inner(request).await)
+    }
+
+    async fn cancel_leave(
+        &self,
+        request: Request<pb::CancelLeaveRequest>,
+    ) -> Result<Response<pb::CancelLeaveResponse>, Status> {
+        respond("CancelLeave", self.cancel_leave_inner(request).await)
+    }
+
+    async fn get_calendar(
+        &self,
+        request: Request<pb::GetCalendarRequest>,
+    ) -> Result<Response<pb::Calendar>, Status> {
+        respond("GetCalendar", self.get_calendar_inner(request).await)
     }
 }

@@ -72,7 +72,13 @@ macro_rules! org_scoped {
 }
 
 org_scoped!(
+    CancelLeaveRequest,
     CreateTokenRequest,
+    GetCalendarRequest,
+    PutEmployeeShiftsRequest,
+    PutHolidaysRequest,
+    PutLeaveRequest,
+    PutRosterDaysRequest,
     DeviceRequest,
     EmployeeRequest,
     GetAppIdentityRequest,

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::attendance::{Assignment, Schedule, Shift};
+use crate::attendance::{Assignment, CalendarEntry, Holiday, Leave, RosterDay, Schedule, Shift};
 use crate::engine::Assurance;
 use crate::engine::attestation::{AppIdentity, AttestedDevice, AttestedFacts, DeviceKey};
 use crate::engine::beacons::{IBeaconId, SiteBeacon};
@@ -18,7 +18,7 @@ use crate::engine::{
 };
 use crate::retention::RetentionPolicy;
 use crate::store::{PunchRow, Result, Review, StoreError};
-use jiff::civil::{Time, Weekday};
+use jiff::civil::{Date, Time, Weekday};
 
 pub fn to_us(t: Timestamp) -> i64 {
     t.as_microsecond()
@@ -436,4 +436,86 @@ pub fn retention_to_json(retention: &RetentionPolicy) -> String {
 
 pub fn retention_from_json(text: &str) -> Result<RetentionPolicy> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A calendar entry as stored: its kind beside it, its fields as JSON.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredCalendarEntry {
+    Holiday {
+        date: Date,
+        name: String,
+    },
+    Roster {
+        employee: String,
+        date: Date,
+        shift: Option<String>,
+    },
+    Leave {
+        id: String,
+        employee: String,
+        kind: String,
+        start: Timestamp,
+        end: Timestamp,
+    },
+}
+
+pub fn calendar_entry_to_json(entry: &CalendarEntry) -> String {
+    let stored = match entry.clone() {
+        CalendarEntry::Holiday(h) => StoredCalendarEntry::Holiday {
+            date: h.date,
+            name: h.name,
+        },
+        CalendarEntry::Roster(r) => StoredCalendarEntry::Roster {
+            employee: r.employee.as_str().to_owned(),
+            date: r.date,
+            shift: r.shift,
+        },
+        CalendarEntry::Leave(l) => StoredCalendarEntry::Leave {
+            id: l.id,
+            employee: l.employee.as_str().to_owned(),
+            kind: l.kind,
+            start: l.start,
+            end: l.end,
+        },
+    };
+    serde_json::to_string(&stored).expect("a calendar entry always serialises")
+}
+
+/// The entry stored as `kind` (see [`CalendarEntry::kind`]) with `text`.
+pub fn calendar_entry_from_json(kind: &str, text: &str) -> Result<CalendarEntry> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("stored calendar entry: {e}"));
+    let stored: StoredCalendarEntry =
+        serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+    let entry = match stored {
+        StoredCalendarEntry::Holiday { date, name } => {
+            CalendarEntry::Holiday(Holiday { date, name })
+        }
+        StoredCalendarEntry::Roster {
+            employee,
+            date,
+            shift,
+        } => CalendarEntry::Roster(RosterDay {
+            employee: EmployeeId::new(employee).map_err(corrupt)?,
+            date,
+            shift,
+        }),
+        StoredCalendarEntry::Leave {
+            id,
+            employee,
+            kind,
+            start,
+            end,
+        } => CalendarEntry::Leave(Leave {
+            id,
+            employee: EmployeeId::new(employee).map_err(corrupt)?,
+            kind,
+            start,
+            end,
+        }),
+    };
+    if entry.kind() != kind {
+        return Err(corrupt(format!("a {} stored as a {kind}", entry.kind())));
+    }
+    Ok(entry)
 }

@@ -19,7 +19,8 @@ pub mod encoding;
 /// The store's traits, for callers of `dyn Store`.
 pub mod prelude {
     pub use super::{
-        AttendanceStore, AttestationStore, ConfigStore, PrivacyStore, PunchStore, Store, TokenStore,
+        AttendanceStore, AttestationStore, CalendarStore, ConfigStore, PrivacyStore, PunchStore,
+        Store, TokenStore,
     };
 }
 pub mod policy_json;
@@ -32,8 +33,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use jiff::civil::Date;
 
-use crate::attendance::Schedule;
+use crate::attendance::{CalendarEntry, Schedule};
 use crate::auth::{Role, TokenHash};
 use crate::engine::attestation::{AppIdentity, AttestedFacts, DeviceKey};
 use crate::engine::beacons::SiteBeacon;
@@ -551,6 +553,8 @@ pub struct EmployeeData {
     pub consents: Vec<ConsentRecord>,
     /// Audit entries about the employee: who read or changed their data.
     pub audit: Vec<AuditRecord>,
+    /// Their roster days and leave.
+    pub calendar: Vec<CalendarEntry>,
 }
 
 impl EmployeeData {
@@ -559,6 +563,7 @@ impl EmployeeData {
             && self.devices.is_empty()
             && self.consents.is_empty()
             && self.audit.is_empty()
+            && self.calendar.is_empty()
     }
 }
 
@@ -575,6 +580,8 @@ pub struct ErasureCounts {
     /// Settings that named the employee (the schedule's assignments, the
     /// policy's field staff), rewritten without them.
     pub settings: u64,
+    /// Their roster days and leave.
+    pub calendar: u64,
 }
 
 impl ErasureCounts {
@@ -732,6 +739,42 @@ pub trait ConfigStore: Send + Sync {
 
     /// The organisation's schedule, if it has one.
     async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>>;
+}
+
+/// One change to an organisation's calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalendarChange {
+    /// Adds the entry, or replaces the one with its key.
+    Put(CalendarEntry),
+    /// Removes the entry with this key (see [`CalendarEntry::key`]).
+    Remove(String),
+    /// Removes the holidays on local dates `from..=to`.
+    ClearHolidays { from: Date, to: Date },
+}
+
+/// What the calendar holds beside the weekly schedule: holidays, roster
+/// days and leave (see `attendance`).
+#[async_trait]
+pub trait CalendarStore: Send + Sync {
+    /// Applies `changes` in order in one transaction with the audit entry;
+    /// how many entries they added, replaced or removed.
+    async fn change_calendar(
+        &self,
+        org: &OrgId,
+        changes: Vec<CalendarChange>,
+        audit: AuditEntry,
+    ) -> Result<u64>;
+
+    /// The entries that can touch local dates `from..=to`: the
+    /// organisation's holidays, and the roster days and leave of `employee`
+    /// (of everyone with `None`).
+    async fn load_calendar(
+        &self,
+        org: &OrgId,
+        employee: Option<&EmployeeId>,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<CalendarEntry>>;
 }
 
 /// The hot path: the history a punch is judged on, the lease that
@@ -1004,6 +1047,7 @@ pub trait Store:
     + AttendanceStore
     + PrivacyStore
     + AttestationStore
+    + CalendarStore
     + Send
     + Sync
     + 'static

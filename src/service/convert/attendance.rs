@@ -6,7 +6,11 @@ use jiff::civil::{Date, Time, Weekday};
 
 use super::{punch_row_to_pb, timestamp_to_pb};
 use crate::app::AppError;
-use crate::attendance::{Assignment, DailyResult, LocationResult, Schedule, Shift, TimeResult};
+use crate::app::calendar::{RosterChange, RosterPlan};
+use crate::attendance::{
+    Assignment, CalendarEntry, DailyResult, Holiday, Leave, LocationResult, Schedule, Shift,
+    TimeResult,
+};
 use crate::engine::EmployeeId;
 use crate::proto::v1 as pb;
 use crate::store::{PunchRow, StoredEvidence};
@@ -77,26 +81,120 @@ pub fn schedule_from_pb(s: Option<pb::Schedule>) -> Result<Schedule, AppError> {
         .assignments
         .into_iter()
         .enumerate()
-        .map(|(i, a)| {
-            let field = |name: &str| format!("schedule.assignments[{i}].{name}");
-            Ok(Assignment {
-                employee: EmployeeId::new(a.employee_id)
-                    .map_err(|e| AppError::invalid(field("employee_id"), e))?,
-                weekdays: a
-                    .weekdays
-                    .iter()
-                    .enumerate()
-                    .map(|(j, d)| weekday_from_pb(&format!("{}[{j}]", field("weekdays")), *d))
-                    .collect::<Result<_, _>>()?,
-                shift: a.shift_id,
-            })
-        })
+        .map(|(i, a)| assignment_from_pb(&format!("schedule.assignments[{i}]"), a, None))
         .collect::<Result<_, AppError>>()?;
     Ok(Schedule {
         time_zone: s.time_zone,
         shifts,
         assignments,
     })
+}
+
+/// An assignment at `path`; an empty employee id is `employee`'s when
+/// given (PutEmployeeShifts).
+pub fn assignment_from_pb(
+    path: &str,
+    a: pb::ShiftAssignment,
+    employee: Option<&EmployeeId>,
+) -> Result<Assignment, AppError> {
+    let field = |name: &str| format!("{path}.{name}");
+    let employee = match (a.employee_id.as_str(), employee) {
+        ("", Some(employee)) => employee.clone(),
+        _ => EmployeeId::new(a.employee_id)
+            .map_err(|e| AppError::invalid(field("employee_id"), e))?,
+    };
+    Ok(Assignment {
+        employee,
+        weekdays: a
+            .weekdays
+            .iter()
+            .enumerate()
+            .map(|(j, d)| weekday_from_pb(&format!("{}[{j}]", field("weekdays")), *d))
+            .collect::<Result<_, _>>()?,
+        shift: a.shift_id,
+    })
+}
+
+pub fn holiday_from_pb(path: &str, h: pb::Holiday) -> Result<Holiday, AppError> {
+    Ok(Holiday {
+        date: date(&format!("{path}.date"), &h.date)?,
+        name: h.name,
+    })
+}
+
+pub fn roster_day_from_pb(path: &str, d: pb::RosterDay) -> Result<RosterChange, AppError> {
+    let field = |name: &str| format!("{path}.{name}");
+    let plan = match pb::RosterPlan::try_from(d.plan) {
+        Ok(pb::RosterPlan::Shift) if d.shift_id.is_empty() => {
+            return Err(AppError::invalid(
+                field("shift_id"),
+                "required for ROSTER_PLAN_SHIFT",
+            ));
+        }
+        Ok(pb::RosterPlan::Shift) => RosterPlan::Shift(d.shift_id),
+        _ if !d.shift_id.is_empty() => {
+            return Err(AppError::invalid(
+                field("shift_id"),
+                "only with ROSTER_PLAN_SHIFT",
+            ));
+        }
+        Ok(pb::RosterPlan::Rest) => RosterPlan::Rest,
+        Ok(pb::RosterPlan::Weekly) => RosterPlan::Weekly,
+        _ => {
+            return Err(AppError::invalid(
+                field("plan"),
+                "required: ROSTER_PLAN_SHIFT, ROSTER_PLAN_REST or ROSTER_PLAN_WEEKLY",
+            ));
+        }
+    };
+    Ok(RosterChange {
+        employee: EmployeeId::new(d.employee_id)
+            .map_err(|e| AppError::invalid(field("employee_id"), e))?,
+        date: date(&field("date"), &d.date)?,
+        plan,
+    })
+}
+
+pub fn leave_from_pb(path: &str, l: pb::LeavePeriod) -> Result<Leave, AppError> {
+    let field = |name: &str| format!("{path}.{name}");
+    Ok(Leave {
+        employee: EmployeeId::new(l.employee_id)
+            .map_err(|e| AppError::invalid(field("employee_id"), e))?,
+        id: l.leave_id,
+        kind: l.leave_type,
+        start: super::timestamp(&field("start_time"), l.start_time)?,
+        end: super::timestamp(&field("end_time"), l.end_time)?,
+    })
+}
+
+pub fn calendar_to_pb(entries: &[CalendarEntry]) -> pb::Calendar {
+    let mut calendar = pb::Calendar::default();
+    for entry in entries {
+        match entry {
+            CalendarEntry::Holiday(h) => calendar.holidays.push(pb::Holiday {
+                date: h.date.to_string(),
+                name: h.name.clone(),
+            }),
+            CalendarEntry::Roster(r) => calendar.roster_days.push(pb::RosterDay {
+                employee_id: r.employee.as_str().to_owned(),
+                date: r.date.to_string(),
+                plan: match r.shift {
+                    Some(_) => pb::RosterPlan::Shift,
+                    None => pb::RosterPlan::Rest,
+                }
+                .into(),
+                shift_id: r.shift.clone().unwrap_or_default(),
+            }),
+            CalendarEntry::Leave(l) => calendar.leave.push(pb::LeavePeriod {
+                leave_id: l.id.clone(),
+                employee_id: l.employee.as_str().to_owned(),
+                leave_type: l.kind.clone(),
+                start_time: Some(timestamp_to_pb(l.start)),
+                end_time: Some(timestamp_to_pb(l.end)),
+            }),
+        }
+    }
+    calendar
 }
 
 pub fn schedule_to_pb(s: &Schedule) -> pb::Schedule {
@@ -144,6 +242,9 @@ fn time_result_to_pb(r: TimeResult) -> pb::TimeResult {
         TimeResult::SeriousLate => pb::TimeResult::SeriousLate,
         TimeResult::Absenteeism => pb::TimeResult::Absenteeism,
         TimeResult::NotSigned => pb::TimeResult::NotSigned,
+        TimeResult::Rest => pb::TimeResult::Rest,
+        TimeResult::Holiday => pb::TimeResult::Holiday,
+        TimeResult::Leave => pb::TimeResult::Leave,
     }
 }
 
@@ -163,8 +264,8 @@ pub fn daily_result_to_pb(r: &DailyResult, rows: &HashMap<i64, &PunchRow>) -> pb
         employee_id: r.employee.as_str().to_owned(),
         date: r.date.to_string(),
         shift_id: r.shift.clone(),
-        planned_start: Some(timestamp_to_pb(r.planned_start)),
-        planned_end: Some(timestamp_to_pb(r.planned_end)),
+        planned_start: r.planned_start.map(timestamp_to_pb),
+        planned_end: r.planned_end.map(timestamp_to_pb),
         first_in_punch_id: first_in
             .map(|p| p.punch_id.as_str().to_owned())
             .unwrap_or_default(),
@@ -188,6 +289,12 @@ pub fn daily_result_to_pb(r: &DailyResult, rows: &HashMap<i64, &PunchRow>) -> pb
                 })
             })
             .collect(),
+        late_minutes: r.late.as_mins(),
+        early_minutes: r.early.as_mins(),
+        holiday_name: r.holiday.clone().unwrap_or_default(),
+        leave_id: r.leave.as_ref().map(|l| l.id.clone()).unwrap_or_default(),
+        leave_type: r.leave.as_ref().map(|l| l.kind.clone()).unwrap_or_default(),
+        rostered: r.rostered,
     }
 }
 

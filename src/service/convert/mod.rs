@@ -15,7 +15,10 @@ pub use admin::{
     retention_from_pb, retention_to_pb, signature_to_pb, signatures_from_pb,
     site_access_points_from_pb, site_beacons_from_pb,
 };
-pub use attendance::{daily_result_to_pb, date, evidence_to_pb, schedule_from_pb, schedule_to_pb};
+pub use attendance::{
+    assignment_from_pb, calendar_to_pb, daily_result_to_pb, date, evidence_to_pb, holiday_from_pb,
+    leave_from_pb, roster_day_from_pb, schedule_from_pb, schedule_to_pb,
+};
 pub use evidence::{
     MAX_ACCURACY_M, MAX_PACKAGE_LEN, MAX_PACKAGES, MAX_SIGNATURE_IDS, MAX_SPEED_MPS,
     MAX_VERSION_LEN, MAX_WIFI_APS, punch,

@@ -27,6 +27,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use jiff::Timestamp;
+use jiff::civil::Date;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -34,12 +35,12 @@ use self::punches::Batcher;
 use super::encoding::{self, from_us, to_us};
 use super::prelude::*;
 use super::{
-    AuditEntry, AuditQuery, AuditRecord, Audited, ConsentRecord, DeviceBinding, EmployeeData,
-    EmployeeLease, ErasureCounts, Failure, HistoryQuery, PunchCursor, PunchQuery, PunchRow,
-    Recorded, Result, Review, ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence,
-    TokenGrant, TokenRecord,
+    AuditEntry, AuditQuery, AuditRecord, Audited, CalendarChange, ConsentRecord, DeviceBinding,
+    EmployeeData, EmployeeLease, ErasureCounts, Failure, HistoryQuery, PunchCursor, PunchQuery,
+    PunchRow, Recorded, Result, Review, ReviewOutcome, SiteRadios, Store, StoreError,
+    StoredEvidence, TokenGrant, TokenRecord,
 };
-use crate::attendance::Schedule;
+use crate::attendance::{CalendarEntry, Schedule};
 use crate::auth::{Role, TokenHash};
 use crate::engine::beacons::SiteBeacon;
 use crate::engine::signatures::SignatureList;
@@ -57,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_init.sql"),
     include_str!("0002_attestation.sql"),
     include_str!("0003_punched_day.sql"),
+    include_str!("0004_calendar.sql"),
 ];
 
 /// Connections per process. Punch groups use one at a time; the rest serve
@@ -934,6 +936,98 @@ impl ConfigStore for PostgresStore {
 }
 
 #[async_trait]
+impl CalendarStore for PostgresStore {
+    async fn change_calendar(
+        &self,
+        org: &OrgId,
+        changes: Vec<CalendarChange>,
+        audit: AuditEntry,
+    ) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        ensure_org(&tx, org).await?;
+        let o = org.as_str();
+        let mut changed = 0;
+        for change in &changes {
+            changed += match change {
+                CalendarChange::Put(entry) => {
+                    let (first, last) = entry.days();
+                    execute(
+                        &tx,
+                        "INSERT INTO calendar_entries
+                             (org_id, entry_key, kind, employee_id, first_day, last_day, body)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (org_id, entry_key) DO UPDATE SET
+                             kind = excluded.kind, employee_id = excluded.employee_id,
+                             first_day = excluded.first_day, last_day = excluded.last_day,
+                             body = excluded.body",
+                        &[
+                            &o,
+                            &entry.key(),
+                            &entry.kind(),
+                            &entry.employee().map(|e| e.as_str()),
+                            &first.to_string(),
+                            &last.to_string(),
+                            &encoding::calendar_entry_to_json(entry),
+                        ],
+                    )
+                    .await?
+                }
+                CalendarChange::Remove(key) => {
+                    execute(
+                        &tx,
+                        "DELETE FROM calendar_entries WHERE org_id = $1 AND entry_key = $2",
+                        &[&o, key],
+                    )
+                    .await?
+                }
+                CalendarChange::ClearHolidays { from, to } => {
+                    execute(
+                        &tx,
+                        "DELETE FROM calendar_entries WHERE org_id = $1 AND kind = 'holiday'
+                         AND first_day >= $2 AND first_day <= $3",
+                        &[&o, &from.to_string(), &to.to_string()],
+                    )
+                    .await?
+                }
+            };
+        }
+        commit_audited(tx, org, audit, changed).await
+    }
+
+    async fn load_calendar(
+        &self,
+        org: &OrgId,
+        employee: Option<&EmployeeId>,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<CalendarEntry>> {
+        calendar_rows(
+            &query(
+                &self.client().await?,
+                "SELECT kind, body FROM calendar_entries
+                 WHERE org_id = $1 AND first_day <= $3 AND last_day >= $2
+                   AND ($4::text IS NULL OR employee_id IS NULL OR employee_id = $4)",
+                &[
+                    &org.as_str(),
+                    &from.to_string(),
+                    &to.to_string(),
+                    &employee.map(|e| e.as_str()),
+                ],
+            )
+            .await?,
+        )
+    }
+}
+
+/// Calendar entries from `SELECT kind, body` rows.
+fn calendar_rows(rows: &[Row]) -> Result<Vec<CalendarEntry>> {
+    rows.iter()
+        .map(|r| encoding::calendar_entry_from_json(r.try_get(0)?, r.try_get(1)?))
+        .collect()
+}
+
+#[async_trait]
 impl PunchStore for PostgresStore {
     async fn lease_employee(&self, org: &OrgId, employee: &EmployeeId) -> Result<EmployeeLease> {
         self.leases.lease(org, employee).await
@@ -1268,6 +1362,15 @@ impl PrivacyStore for PostgresStore {
                 },
             )
             .await?,
+            calendar: calendar_rows(
+                &query(
+                    &tx,
+                    "SELECT kind, body FROM calendar_entries WHERE org_id = $1 AND employee_id = $2
+                     ORDER BY first_day, entry_key",
+                    &[&org.as_str(), &employee.as_str()],
+                )
+                .await?,
+            )?,
         };
         tx.commit().await?;
         Ok(data)

@@ -440,6 +440,12 @@ pub async fn erase_employee(
         )
         .await?,
         settings: erase_from_settings(tx, org, employee).await?,
+        calendar: execute(
+            tx,
+            "DELETE FROM calendar_entries WHERE org_id = $1 AND employee_id = $2",
+            keys,
+        )
+        .await?,
     };
     if !counts.is_empty() {
         execute(

@@ -4,11 +4,15 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec::{self, PUNCH_COLUMNS};
-use crate::attendance::Schedule;
+use jiff::civil::Date;
+
+use crate::attendance::{CalendarEntry, Schedule};
 use crate::engine::{EmployeeId, OrgId, Punch, PunchId, Verdict};
 use crate::store::encoding::to_us;
-use crate::store::encoding::{schedule_from_json, schedule_to_json};
-use crate::store::{PunchRow, Result, Review, ReviewOutcome, StoreError};
+use crate::store::encoding::{
+    calendar_entry_from_json, calendar_entry_to_json, schedule_from_json, schedule_to_json,
+};
+use crate::store::{CalendarChange, PunchRow, Result, Review, ReviewOutcome, StoreError};
 
 pub fn put_schedule(tx: &Connection, org: &OrgId, schedule: &Schedule) -> Result<()> {
     let text = schedule_to_json(schedule);
@@ -159,4 +163,96 @@ pub fn punches_after(
         ),
         params![org.as_str(), after_seq, limit as i64],
     )
+}
+
+/// Applies calendar changes in the caller's transaction; how many entries
+/// they added, replaced or removed.
+pub fn change_calendar(tx: &Connection, org: &OrgId, changes: &[CalendarChange]) -> Result<u64> {
+    let o = org.as_str();
+    let mut changed = 0;
+    for change in changes {
+        changed += match change {
+            CalendarChange::Put(entry) => {
+                let (first, last) = entry.days();
+                tx.prepare_cached(
+                    "INSERT INTO calendar_entries
+                         (org_id, entry_key, kind, employee_id, first_day, last_day, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (org_id, entry_key) DO UPDATE SET
+                         kind = excluded.kind, employee_id = excluded.employee_id,
+                         first_day = excluded.first_day, last_day = excluded.last_day,
+                         body = excluded.body",
+                )?
+                .execute(params![
+                    o,
+                    entry.key(),
+                    entry.kind(),
+                    entry.employee().map(|e| e.as_str()),
+                    first.to_string(),
+                    last.to_string(),
+                    calendar_entry_to_json(entry),
+                ])?
+            }
+            CalendarChange::Remove(key) => tx
+                .prepare_cached(
+                    "DELETE FROM calendar_entries WHERE org_id = ?1 AND entry_key = ?2",
+                )?
+                .execute(params![o, key])?,
+            CalendarChange::ClearHolidays { from, to } => tx
+                .prepare_cached(
+                    "DELETE FROM calendar_entries WHERE org_id = ?1 AND kind = 'holiday'
+                     AND first_day >= ?2 AND first_day <= ?3",
+                )?
+                .execute(params![o, from.to_string(), to.to_string()])?,
+        } as u64;
+    }
+    Ok(changed)
+}
+
+pub fn load_calendar(
+    conn: &Connection,
+    org: &OrgId,
+    employee: Option<&EmployeeId>,
+    from: Date,
+    to: Date,
+) -> Result<Vec<CalendarEntry>> {
+    conn.prepare_cached(
+        "SELECT kind, body FROM calendar_entries
+         WHERE org_id = ?1 AND first_day <= ?3 AND last_day >= ?2
+           AND (?4 IS NULL OR employee_id IS NULL OR employee_id = ?4)",
+    )?
+    .query_map(
+        params![
+            org.as_str(),
+            from.to_string(),
+            to.to_string(),
+            employee.map(|e| e.as_str())
+        ],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+    )?
+    .map(|row| {
+        let (kind, body) = row?;
+        calendar_entry_from_json(&kind, &body)
+    })
+    .collect()
+}
+
+/// Everything the calendar holds that names `employee`.
+pub fn employee_calendar(
+    conn: &Connection,
+    org: &OrgId,
+    employee: &EmployeeId,
+) -> Result<Vec<CalendarEntry>> {
+    conn.prepare_cached(
+        "SELECT kind, body FROM calendar_entries WHERE org_id = ?1 AND employee_id = ?2
+         ORDER BY first_day, entry_key",
+    )?
+    .query_map(params![org.as_str(), employee.as_str()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?
+    .map(|row| {
+        let (kind, body) = row?;
+        calendar_entry_from_json(&kind, &body)
+    })
+    .collect()
 }

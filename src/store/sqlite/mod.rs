@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use jiff::civil::Date;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use self::writer::Writer;
@@ -27,11 +28,11 @@ use super::encoding::{self, to_us};
 use super::prelude::*;
 use super::recent::{DEVICE_MEMORY, DeviceRecent, EmployeeRecent, RecentHistory};
 use super::{
-    AuditEntry, AuditQuery, AuditRecord, Audited, ConsentRecord, DeviceBinding, EmployeeData,
-    ErasureCounts, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result, Review,
-    ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
+    AuditEntry, AuditQuery, AuditRecord, Audited, CalendarChange, ConsentRecord, DeviceBinding,
+    EmployeeData, ErasureCounts, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result,
+    Review, ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
 };
-use crate::attendance::Schedule;
+use crate::attendance::{CalendarEntry, Schedule};
 use crate::auth::TokenHash;
 use crate::engine::beacons::SiteBeacon;
 use crate::engine::signatures::SignatureList;
@@ -59,6 +60,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0011_token_lifecycle.sql"),
     include_str!("0012_attestation.sql"),
     include_str!("0013_punched_day.sql"),
+    include_str!("0014_calendar.sql"),
 ];
 
 /// Employees (and devices) whose recent history is kept in memory.
@@ -756,6 +758,36 @@ impl ConfigStore for SqliteStore {
     async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>> {
         let org = org.clone();
         self.read(move |conn| attendance::load_schedule(conn, &org))
+            .await
+    }
+}
+
+#[async_trait]
+impl CalendarStore for SqliteStore {
+    async fn change_calendar(
+        &self,
+        org: &OrgId,
+        changes: Vec<CalendarChange>,
+        audit: AuditEntry,
+    ) -> Result<u64> {
+        let org = org.clone();
+        self.writer
+            .write(audited(org.clone(), audit, move |tx| {
+                ensure_org(tx, &org)?;
+                attendance::change_calendar(tx, &org, &changes)
+            }))
+            .await
+    }
+
+    async fn load_calendar(
+        &self,
+        org: &OrgId,
+        employee: Option<&EmployeeId>,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<CalendarEntry>> {
+        let (org, employee) = (org.clone(), employee.cloned());
+        self.read(move |conn| attendance::load_calendar(conn, &org, employee.as_ref(), from, to))
             .await
     }
 }

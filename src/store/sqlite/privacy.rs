@@ -361,6 +361,7 @@ pub fn employee_data(
                 limit: i64::MAX as usize,
             },
         )?,
+        calendar: super::attendance::employee_calendar(conn, org, employee)?,
     })
 }
 
@@ -461,6 +462,10 @@ pub fn erase_employee(
             params![o, e],
         )? as u64,
         settings: erase_from_settings(tx, org, employee)?,
+        calendar: tx.execute(
+            "DELETE FROM calendar_entries WHERE org_id = ?1 AND employee_id = ?2",
+            params![o, e],
+        )? as u64,
     };
     if !counts.is_empty() {
         tx.execute(
