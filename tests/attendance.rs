@@ -572,3 +572,330 @@ async fn a_correction_turns_not_signed_into_normal() {
             && entries[0].entry.detail.contains(reason)
     );
 }
+
+/// Every field a status's BadRequest detail names, in order.
+fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn calendars_shape_the_daily_results() {
+    use pb::Weekday::*;
+    let server = TestServer::start().await;
+    let admin = server.token("acme", Role::Admin, None).await;
+    let hr = server.token("acme", Role::Hr, None).await;
+    let mut admin_client = server.admin_client().await;
+    let (day, _) = shift_around_now("day", 0);
+    let day = pb::ShiftDefinition {
+        start: "09:00".into(),
+        end: "17:00".into(),
+        ..day
+    };
+    let weekdays = [Monday, Tuesday, Wednesday, Thursday, Friday].map(Into::into);
+    admin_client
+        .put_schedule(authed(
+            pb::PutScheduleRequest {
+                org_id: String::new(),
+                schedule: Some(pb::Schedule {
+                    time_zone: ZONE.into(),
+                    shifts: vec![day],
+                    assignments: vec![pb::ShiftAssignment {
+                        employee_id: "aino".into(),
+                        weekdays: weekdays.to_vec(),
+                        shift_id: "day".into(),
+                    }],
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let mut hr_client = server.attendance_client().await;
+    // Monday 2 March 2026 is a holiday; Aino is on leave on Tuesday (local
+    // midnight to midnight); she works Saturday's day shift; Ville, who has
+    // no week, works Wednesday.
+    let held = hr_client
+        .put_holidays(authed(
+            pb::PutHolidaysRequest {
+                org_id: String::new(),
+                from_date: "2026-03-01".into(),
+                to_date: "2026-03-31".into(),
+                holidays: vec![pb::Holiday {
+                    date: "2026-03-02".into(),
+                    name: "Founders' Day".into(),
+                }],
+            },
+            &hr,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(held.holidays, 1);
+    let leave = pb::LeavePeriod {
+        leave_id: "hr-4711".into(),
+        employee_id: "aino".into(),
+        leave_type: "sick".into(),
+        start_time: Some(ts("2026-03-02T22:00:00Z".parse().unwrap())),
+        end_time: Some(ts("2026-03-03T22:00:00Z".parse().unwrap())),
+    };
+    hr_client
+        .put_leave(authed(
+            pb::PutLeaveRequest {
+                org_id: String::new(),
+                leave: vec![leave.clone()],
+            },
+            &hr,
+        ))
+        .await
+        .unwrap();
+    let roster = |employee: &str, date: &str, plan: pb::RosterPlan, shift: &str| pb::RosterDay {
+        employee_id: employee.into(),
+        date: date.into(),
+        plan: plan.into(),
+        shift_id: shift.into(),
+    };
+    let changed = hr_client
+        .put_roster_days(authed(
+            pb::PutRosterDaysRequest {
+                org_id: String::new(),
+                days: vec![
+                    roster("aino", "2026-03-07", pb::RosterPlan::Shift, "day"),
+                    roster("ville", "2026-03-04", pb::RosterPlan::Shift, "day"),
+                ],
+            },
+            &hr,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(changed.changed, 2);
+
+    let week = async |hr_client: &mut AttendanceServiceClient<Channel>, who: &str| {
+        hr_client
+            .get_daily_results(authed(
+                results_request("2026-03-02", "2026-03-08", &[who]),
+                &hr,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .results
+            .iter()
+            .map(|r| (r.date.clone(), r.time_result(), r.shift_id.clone()))
+            .collect::<Vec<_>>()
+    };
+    use pb::TimeResult::{Absenteeism, Holiday, Leave, Rest};
+    let expect = |days: [(pb::TimeResult, &str); 7]| {
+        days.iter()
+            .enumerate()
+            .map(|(i, (result, shift))| (format!("2026-03-0{}", i + 2), *result, shift.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        week(&mut hr_client, "aino").await,
+        expect([
+            (Holiday, ""),
+            (Leave, "day"),
+            (Absenteeism, "day"),
+            (Absenteeism, "day"),
+            (Absenteeism, "day"),
+            (Absenteeism, "day"),
+            (Rest, ""),
+        ])
+    );
+    assert_eq!(
+        week(&mut hr_client, "ville").await,
+        expect([
+            (Holiday, ""),
+            (Rest, ""),
+            (Absenteeism, "day"),
+            (Rest, ""),
+            (Rest, ""),
+            (Rest, ""),
+            (Rest, ""),
+        ])
+    );
+    let monday = hr_client
+        .get_daily_results(authed(
+            results_request("2026-03-02", "2026-03-03", &["aino"]),
+            &hr,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(monday[0].holiday_name, "Founders' Day");
+    assert!(monday[0].planned_start.is_none());
+    assert_eq!(
+        (monday[1].leave_id.as_str(), monday[1].leave_type.as_str()),
+        ("hr-4711", "sick")
+    );
+
+    // The calendar as stored.
+    let calendar = hr_client
+        .get_calendar(authed(
+            pb::GetCalendarRequest {
+                org_id: String::new(),
+                from_date: "2026-03-01".into(),
+                to_date: "2026-03-31".into(),
+                employee_id: "aino".into(),
+            },
+            &hr,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(calendar.holidays.len(), 1);
+    assert_eq!(calendar.leave, std::slice::from_ref(&leave));
+    assert_eq!(calendar.roster_days.len(), 1);
+
+    // One employee's week changes without replacing the schedule: Ville
+    // gets Wednesdays; Aino keeps hers.
+    let schedule = admin_client
+        .put_employee_shifts(authed(
+            pb::PutEmployeeShiftsRequest {
+                org_id: String::new(),
+                employee_id: "ville".into(),
+                assignments: vec![pb::ShiftAssignment {
+                    employee_id: String::new(),
+                    weekdays: vec![Thursday.into()],
+                    shift_id: "day".into(),
+                }],
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let employees: Vec<&str> = schedule
+        .assignments
+        .iter()
+        .map(|a| a.employee_id.as_str())
+        .collect();
+    assert_eq!(employees, ["aino", "ville"]);
+    assert_eq!(week(&mut hr_client, "ville").await[3].1, Absenteeism);
+
+    // Leave withdrawn: Tuesday is an ordinary (missed) day again.
+    hr_client
+        .cancel_leave(authed(
+            pb::CancelLeaveRequest {
+                org_id: String::new(),
+                leave_id: "hr-4711".into(),
+            },
+            &hr,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(week(&mut hr_client, "aino").await[1].1, Absenteeism);
+
+    // Bad input names every field at fault, and changes nothing.
+    let status = hr_client
+        .put_holidays(authed(
+            pb::PutHolidaysRequest {
+                org_id: String::new(),
+                from_date: "2026-03-01".into(),
+                to_date: "2026-03-31".into(),
+                holidays: vec![
+                    pb::Holiday {
+                        date: "2026-04-01".into(),
+                        name: "April".into(),
+                    },
+                    pb::Holiday {
+                        date: "2026-03-09".into(),
+                        name: " ".into(),
+                    },
+                ],
+            },
+            &hr,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&status),
+        ["holidays[0].date", "holidays[1].name"]
+    );
+    assert_eq!(week(&mut hr_client, "aino").await[0].1, Holiday);
+    let status = hr_client
+        .put_roster_days(authed(
+            pb::PutRosterDaysRequest {
+                org_id: String::new(),
+                days: vec![
+                    roster("aino", "2026-03-09", pb::RosterPlan::Shift, "night"),
+                    roster("aino", "2026-03-10", pb::RosterPlan::Unspecified, ""),
+                ],
+            },
+            &hr,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&status).as_deref(), Some("days[1].plan"));
+    let status = hr_client
+        .put_roster_days(authed(
+            pb::PutRosterDaysRequest {
+                org_id: String::new(),
+                days: vec![roster("aino", "2026-03-09", pb::RosterPlan::Shift, "night")],
+            },
+            &hr,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&status).as_deref(), Some("days[0].shift_id"));
+    let backwards = pb::LeavePeriod {
+        start_time: leave.end_time,
+        end_time: leave.start_time,
+        ..leave.clone()
+    };
+    let status = hr_client
+        .put_leave(authed(
+            pb::PutLeaveRequest {
+                org_id: String::new(),
+                leave: vec![backwards],
+            },
+            &hr,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_field(&status).as_deref(),
+        Some("leave[0].end_time")
+    );
+    let status = hr_client
+        .cancel_leave(authed(
+            pb::CancelLeaveRequest {
+                org_id: String::new(),
+                leave_id: "hr-4711".into(),
+            },
+            &hr,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    // A schedule may not drop a shift a roster day names.
+    let status = admin_client
+        .put_schedule(authed(
+            pb::PutScheduleRequest {
+                org_id: String::new(),
+                schedule: Some(pb::Schedule {
+                    time_zone: ZONE.into(),
+                    shifts: vec![],
+                    assignments: vec![],
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&status).as_deref(), Some("schedule.shifts"));
+    // Calendars are HR's: a device token may not touch them.
+    let device = server.token("acme", Role::Device, Some("aino")).await;
+    let status = hr_client
+        .cancel_leave(authed(pb::CancelLeaveRequest::default(), &device))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+}

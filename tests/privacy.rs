@@ -281,6 +281,40 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
         ))
         .await
         .unwrap();
+    // HR's calendar names them: a roster day and a leave period.
+    let hr = server.token("depot-co", Role::Hr, None).await;
+    let mut attendance = server.attendance_client().await;
+    attendance
+        .put_roster_days(authed(
+            pb::PutRosterDaysRequest {
+                org_id: String::new(),
+                days: vec![pb::RosterDay {
+                    employee_id: "onni-7c2e51".into(),
+                    date: "2026-12-24".into(),
+                    plan: pb::RosterPlan::Rest.into(),
+                    shift_id: String::new(),
+                }],
+            },
+            &hr,
+        ))
+        .await
+        .unwrap();
+    attendance
+        .put_leave(authed(
+            pb::PutLeaveRequest {
+                org_id: String::new(),
+                leave: vec![pb::LeavePeriod {
+                    leave_id: "leave-onni-0042".into(),
+                    employee_id: "onni-7c2e51".into(),
+                    leave_type: "parental".into(),
+                    start_time: Some(ts("2026-12-01T00:00:00Z".parse().unwrap())),
+                    end_time: Some(ts("2026-12-05T00:00:00Z".parse().unwrap())),
+                }],
+            },
+            &hr,
+        ))
+        .await
+        .unwrap();
     let mut privacy = privacy_client(server).await;
     privacy
         .set_consent(authed(
@@ -294,6 +328,14 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
         ))
         .await
         .unwrap();
+    // Their export holds the calendar entries.
+    let export = privacy
+        .export_employee(authed(employee("", "onni-7c2e51"), &org.privacy))
+        .await
+        .unwrap()
+        .into_inner()
+        .json;
+    assert!(export.contains("leave-onni-0042") && export.contains("2026-12-24"));
 
     let erased = privacy
         .erase_employee(authed(employee("", "onni-7c2e51"), &org.privacy))
@@ -305,9 +347,11 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
     assert_eq!(erased.consents, 1);
     assert_eq!(erased.tokens, 1);
     assert_eq!(erased.nonces, 3);
-    // SetConsent, and the issue of the device token.
-    assert_eq!(erased.audit_entries_anonymised, 2);
+    // SetConsent, the issue of the device token, PutRosterDays, PutLeave
+    // and ExportEmployee.
+    assert_eq!(erased.audit_entries_anonymised, 5);
     assert_eq!(erased.settings, 2, "the schedule and the policy");
+    assert_eq!(erased.calendar_entries, 2, "the roster day and the leave");
     // The colleague keeps their assignment and their field-staff place.
     let schedule = admin
         .get_schedule(authed(pb::GetScheduleRequest::default(), &org.admin))
@@ -357,7 +401,12 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
         holds(&60.4713f64.to_be_bytes()),
         "control: REAL is stored big-endian"
     );
-    for needle in ["onni-7c2e51", "phone-onni-88d1", "nonce-onni-7c2e51"] {
+    for needle in [
+        "onni-7c2e51",
+        "phone-onni-88d1",
+        "nonce-onni-7c2e51",
+        "leave-onni-0042",
+    ] {
         assert!(!holds(needle.as_bytes()), "{needle} is still in the files");
     }
     assert!(!holds(&LAT.to_be_bytes()) && !holds(&LON.to_be_bytes()));

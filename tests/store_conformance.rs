@@ -1027,6 +1027,124 @@ mod cases {
         );
     }
 
+    pub async fn calendars_change_whole_and_load_by_date(store: Arc<dyn Store>) {
+        use jiff::civil::Date;
+        use punchguard::attendance::{CalendarEntry, Holiday, Leave, RosterDay};
+        use punchguard::store::CalendarChange;
+        let acme = org("acme");
+        let d = |s: &str| s.parse::<Date>().unwrap();
+        let aino = EmployeeId::new("aino").unwrap();
+        let ville = EmployeeId::new("ville").unwrap();
+        let holiday = |date: &str, name: &str| {
+            CalendarEntry::Holiday(Holiday {
+                date: d(date),
+                name: name.into(),
+            })
+        };
+        let roster = |who: &EmployeeId, date: &str, shift: Option<&str>| {
+            CalendarEntry::Roster(RosterDay {
+                employee: who.clone(),
+                date: d(date),
+                shift: shift.map(Into::into),
+            })
+        };
+        let leave = CalendarEntry::Leave(Leave {
+            id: "L1".into(),
+            employee: aino.clone(),
+            kind: "sick".into(),
+            start: "2026-03-09T22:00:00Z".parse().unwrap(),
+            end: "2026-03-11T22:00:00Z".parse().unwrap(),
+        });
+        let changes = vec![
+            CalendarChange::Put(holiday("2026-03-02", "first")),
+            CalendarChange::Put(holiday("2026-04-01", "april")),
+            CalendarChange::Put(roster(&aino, "2026-03-04", Some("night"))),
+            CalendarChange::Put(roster(&ville, "2026-03-04", None)),
+            CalendarChange::Put(leave.clone()),
+        ];
+        assert_eq!(
+            store
+                .change_calendar(&acme, changes, audit_of("PutCalendar"))
+                .await
+                .unwrap(),
+            5
+        );
+        let march = |who: Option<&EmployeeId>| {
+            let store = store.clone();
+            let acme = acme.clone();
+            let who = who.cloned();
+            async move {
+                let mut keys: Vec<String> = store
+                    .load_calendar(&acme, who.as_ref(), d("2026-03-01"), d("2026-03-31"))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(CalendarEntry::key)
+                    .collect();
+                keys.sort();
+                keys
+            }
+        };
+        assert_eq!(
+            march(None).await,
+            [
+                "holiday/2026-03-02",
+                "leave/L1",
+                "roster/aino/2026-03-04",
+                "roster/ville/2026-03-04"
+            ]
+        );
+        assert_eq!(
+            march(Some(&aino)).await,
+            ["holiday/2026-03-02", "leave/L1", "roster/aino/2026-03-04"]
+        );
+        // Entries round-trip whole; another organisation sees none of them.
+        let loaded = store
+            .load_calendar(&acme, Some(&aino), d("2026-03-10"), d("2026-03-10"))
+            .await
+            .unwrap();
+        assert_eq!(loaded, [leave]);
+        assert!(
+            store
+                .load_calendar(&org("other"), None, d("2026-01-01"), d("2026-12-31"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Replacing by key, removing by key, clearing holidays by range.
+        let changes = vec![
+            CalendarChange::Put(roster(&aino, "2026-03-04", None)),
+            CalendarChange::Remove("roster/ville/2026-03-04".into()),
+            CalendarChange::ClearHolidays {
+                from: d("2026-03-01"),
+                to: d("2026-03-31"),
+            },
+        ];
+        assert_eq!(
+            store
+                .change_calendar(&acme, changes, audit_of("PutCalendar"))
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(march(None).await, ["leave/L1", "roster/aino/2026-03-04"]);
+        let april = store
+            .load_calendar(&acme, None, d("2026-04-01"), d("2026-04-01"))
+            .await
+            .unwrap();
+        assert_eq!(april, [holiday("2026-04-01", "april")]);
+        // The person's export holds their entries; erasure takes them.
+        let data = store.employee_data(&acme, &aino).await.unwrap();
+        assert_eq!(data.calendar.len(), 2);
+        let erased = store
+            .erase_employee(&acme, &aino, audit_of("EraseEmployee"))
+            .await
+            .unwrap();
+        assert_eq!(erased.calendar, 2);
+        assert!(march(Some(&aino)).await.is_empty());
+        assert_eq!(march(None).await, Vec::<String>::new());
+    }
+
     /// Every punch from the beginning of time to the end.
     pub fn all_time(org: &OrgId) -> PunchQuery {
         PunchQuery {
@@ -1067,6 +1185,7 @@ macro_rules! suite {
             suite!(@case $open, erasure_removes_the_employee_and_only_them);
             suite!(@case $open, reviews_are_decided_once_and_the_feed_resumes);
             suite!(@case $open, corrections_are_recorded_whole_once);
+            suite!(@case $open, calendars_change_whole_and_load_by_date);
         }
     };
     (@case $open:expr, $case:ident) => {

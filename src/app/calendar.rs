@@ -197,9 +197,14 @@ pub async fn put_leave(app: &App, actor: &Actor, leave: Vec<Leave>) -> Result<us
         _ => None,
     };
     let count = leave.len();
-    let ids: Vec<&str> = leave.iter().take(20).map(|l| l.id.as_str()).collect();
-    let detail = format!("{count} periods: {}", ids.join(", "));
-    let entry = audit::entry(actor, "PutLeave", employee.as_ref(), detail);
+    // The HR system's ids stay out of the log: they outlive an erasure
+    // there (the entry's employee is removed, its text kept).
+    let entry = audit::entry(
+        actor,
+        "PutLeave",
+        employee.as_ref(),
+        format!("{count} periods"),
+    );
     let changes = leave
         .into_iter()
         .map(|l| CalendarChange::Put(CalendarEntry::Leave(l)))
@@ -215,7 +220,7 @@ pub async fn cancel_leave(app: &App, actor: &Actor, id: &str) -> Result<()> {
     actor.require(ROLE)?;
     check_id(id).map_err(|e| AppError::invalid("leave_id", e))?;
     let key = format!("leave/{id}");
-    let entry = audit::entry(actor, "CancelLeave", None, id);
+    let entry = audit::entry(actor, "CancelLeave", None, "");
     let removed = app
         .store
         .change_calendar(&actor.org, vec![CalendarChange::Remove(key)], entry)

@@ -88,6 +88,7 @@ impl PrivacyApi {
             nonces: erased.nonces,
             audit_entries_anonymised: erased.audit_anonymised,
             settings: erased.settings,
+            calendar_entries: erased.calendar,
         })
     }
 
