@@ -23,6 +23,7 @@
 //! - [`loadgen`]: `punchguard loadgen`, load over real gRPC.
 //! - [`synthetic_device`]: attesting phones of one's own (demo, loadgen, tests).
 //! - [`verify`]: `punchguard verify`, re-judging punches from a file.
+//! - [`webhooks`]: events pushed to the HR system, and their dispatcher.
 //! - [`proto`]: code generated from `proto/`.
 //! - [`metrics`]: every metric, declared in one place.
 
@@ -47,3 +48,4 @@ pub mod snapshots;
 pub mod store;
 pub mod synthetic_device;
 pub mod verify;
+pub mod webhooks;

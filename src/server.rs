@@ -34,6 +34,7 @@ use crate::service::{
     punch::PunchApi,
 };
 use crate::store::{self, Database};
+use crate::webhooks::dispatch::DispatchSettings;
 
 /// Largest SubmitPunch message: what the contract's bounds allow at most
 /// (2,000 package names of 256 bytes are ~520 KiB; a usual punch is a few
@@ -101,6 +102,8 @@ pub struct Options {
     /// Roots trusted for enrolment besides Google's and Apple's (DER):
     /// for staging with synthetic devices only.
     pub extra_attestation_roots: Vec<Vec<u8>>,
+    /// How webhooks are delivered (see `webhooks::dispatch`).
+    pub webhooks: DispatchSettings,
 }
 
 impl Options {
@@ -114,6 +117,13 @@ impl Options {
             drain_deadline: DRAIN_DEADLINE,
             edge: EdgeSettings::default(),
             extra_attestation_roots: Vec::new(),
+            // Quick retries: a test's receiver comes back in seconds.
+            webhooks: DispatchSettings {
+                poll: Duration::from_millis(100),
+                min_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(1),
+                ..DispatchSettings::default()
+            },
         }
     }
 }
@@ -181,6 +191,11 @@ pub async fn run(
         background.clone(),
     ));
     background_tasks.spawn(flush_token_uses(app.clone(), background.clone()));
+    background_tasks.spawn(crate::webhooks::dispatch::run(
+        app.store.clone(),
+        options.webhooks,
+        background.clone(),
+    ));
     if let Some(interval) = every.retention_sweep {
         background_tasks.spawn(retention::run_sweeper(
             app.store.clone(),

@@ -18,6 +18,7 @@
 //! - [`privacy`]: consent, data-subject export and erasure, the audit log.
 //! - [`attendance`]: recorded punches, daily results, reviews, the live feed.
 //! - [`calendar`]: holidays, roster days and leave beside the schedule.
+//! - [`webhooks`]: where events go, and the log of their deliveries.
 //! - [`audit`], [`limits`]: what several use cases share.
 
 pub mod attendance;
@@ -33,6 +34,7 @@ pub mod punches;
 pub mod settings;
 pub mod sites;
 pub mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 

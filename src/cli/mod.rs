@@ -729,6 +729,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 }
                 None => Vec::new(),
             },
+            webhooks: Default::default(),
         },
         shutdown.cancelled_owned(),
     )

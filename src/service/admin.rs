@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use super::status::respond;
 use super::{auth, convert};
 use crate::app::tokens::NewToken;
-use crate::app::{App, AppError, devices, settings, sites, tokens};
+use crate::app::{App, AppError, devices, settings, sites, tokens, webhooks};
 use crate::auth::Role;
 use crate::engine::SiteId;
 use crate::engine::signatures::SignatureList;
@@ -151,6 +151,60 @@ impl AdminApi {
         let schedule = convert::schedule_from_pb(request.into_inner().schedule)?;
         let stored = settings::put_schedule(app, &actor, schedule).await?;
         Ok(convert::schedule_to_pb(&stored))
+    }
+
+    async fn put_webhook_inner(
+        &self,
+        request: Request<pb::PutWebhookRequest>,
+    ) -> Result<pb::WebhookAnswer, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, webhooks::ROLE).await?;
+        let request = request.into_inner();
+        let spec = convert::webhook_from_pb(request.webhook)?;
+        let (stored, secret) = webhooks::put(app, &actor, spec, request.rotate_secret).await?;
+        Ok(pb::WebhookAnswer {
+            webhook: Some(convert::webhook_to_pb(&stored.config)),
+            secret: secret.unwrap_or_default(),
+        })
+    }
+
+    async fn list_webhooks_inner(
+        &self,
+        request: Request<pb::ListWebhooksRequest>,
+    ) -> Result<pb::ListWebhooksResponse, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, webhooks::ROLE).await?;
+        Ok(pb::ListWebhooksResponse {
+            webhooks: webhooks::list(app, &actor)
+                .await?
+                .iter()
+                .map(|w| convert::webhook_to_pb(&w.config))
+                .collect(),
+        })
+    }
+
+    async fn delete_webhook_inner(
+        &self,
+        request: Request<pb::DeleteWebhookRequest>,
+    ) -> Result<pb::Webhook, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, webhooks::ROLE).await?;
+        let deleted = webhooks::delete(app, &actor, &request.get_ref().webhook_id).await?;
+        Ok(convert::webhook_to_pb(&deleted))
+    }
+
+    async fn list_webhook_deliveries_inner(
+        &self,
+        request: Request<pb::ListWebhookDeliveriesRequest>,
+    ) -> Result<pb::ListWebhookDeliveriesResponse, AppError> {
+        let app = &self.0;
+        let actor = auth::authorize(app, &request, webhooks::ROLE).await?;
+        let request = request.into_inner();
+        let limit = convert::page_size(request.page_size);
+        let deliveries = webhooks::deliveries(app, &actor, &request.webhook_id, limit).await?;
+        Ok(pb::ListWebhookDeliveriesResponse {
+            deliveries: deliveries.iter().map(convert::delivery_to_pb).collect(),
+        })
     }
 
     async fn put_employee_shifts_inner(
@@ -349,6 +403,37 @@ impl AdminService for AdminApi {
         request: Request<pb::PutScheduleRequest>,
     ) -> Result<Response<pb::Schedule>, Status> {
         respond("PutSchedule", self.put_schedule_inner(request).await)
+    }
+
+    async fn put_webhook(
+        &self,
+        request: Request<pb::PutWebhookRequest>,
+    ) -> Result<Response<pb::WebhookAnswer>, Status> {
+        respond("PutWebhook", self.put_webhook_inner(request).await)
+    }
+
+    async fn list_webhooks(
+        &self,
+        request: Request<pb::ListWebhooksRequest>,
+    ) -> Result<Response<pb::ListWebhooksResponse>, Status> {
+        respond("ListWebhooks", self.list_webhooks_inner(request).await)
+    }
+
+    async fn delete_webhook(
+        &self,
+        request: Request<pb::DeleteWebhookRequest>,
+    ) -> Result<Response<pb::Webhook>, Status> {
+        respond("DeleteWebhook", self.delete_webhook_inner(request).await)
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        request: Request<pb::ListWebhookDeliveriesRequest>,
+    ) -> Result<Response<pb::ListWebhookDeliveriesResponse>, Status> {
+        respond(
+            "ListWebhookDeliveries",
+            self.list_webhook_deliveries_inner(request).await,
+        )
     }
 
     async fn put_employee_shifts(

@@ -74,7 +74,11 @@ macro_rules! org_scoped {
 org_scoped!(
     CancelLeaveRequest,
     CreateTokenRequest,
+    DeleteWebhookRequest,
     GetCalendarRequest,
+    ListWebhookDeliveriesRequest,
+    ListWebhooksRequest,
+    PutWebhookRequest,
     PutEmployeeShiftsRequest,
     PutHolidaysRequest,
     PutLeaveRequest,

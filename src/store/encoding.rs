@@ -18,6 +18,7 @@ use crate::engine::{
 };
 use crate::retention::RetentionPolicy;
 use crate::store::{PunchRow, Result, Review, StoreError};
+use crate::webhooks::EventKind;
 use jiff::civil::{Date, Time, Weekday};
 
 pub fn to_us(t: Timestamp) -> i64 {
@@ -518,4 +519,23 @@ pub fn calendar_entry_from_json(kind: &str, text: &str) -> Result<CalendarEntry>
         return Err(corrupt(format!("a {} stored as a {kind}", entry.kind())));
     }
     Ok(entry)
+}
+
+/// A webhook's event kinds as stored: comma-separated.
+pub fn events_to_text(events: &[EventKind]) -> String {
+    events
+        .iter()
+        .map(|e| e.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn events_from_text(text: &str) -> Result<Vec<EventKind>> {
+    text.split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            EventKind::parse(t)
+                .ok_or_else(|| StoreError::Corrupt(format!("stored webhook: event kind {t}")))
+        })
+        .collect()
 }

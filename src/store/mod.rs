@@ -20,7 +20,7 @@ pub mod encoding;
 pub mod prelude {
     pub use super::{
         AttendanceStore, AttestationStore, CalendarStore, ConfigStore, PrivacyStore, PunchStore,
-        Store, TokenStore,
+        Store, TokenStore, WebhookStore,
     };
 }
 pub mod policy_json;
@@ -47,6 +47,7 @@ use crate::engine::{
     PunchId, PunchKind, SiteId, Verdict,
 };
 use crate::retention::{Cutoffs, RetentionPolicy, SweepCounts};
+use crate::webhooks::EventKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -777,6 +778,99 @@ pub trait CalendarStore: Send + Sync {
     ) -> Result<Vec<CalendarEntry>>;
 }
 
+/// A webhook as configured, with its signing secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<EventKind>,
+    pub secret: String,
+    pub created_at: Timestamp,
+}
+
+/// How far a webhook's receiver has acknowledged each stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookCursors {
+    /// The last punch seq sent.
+    pub punches: i64,
+    /// The last review order sent.
+    pub reviews: i64,
+    /// The last local date reported closed.
+    pub closed_through: Date,
+}
+
+/// A webhook with where its deliveries stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredWebhook {
+    pub org: OrgId,
+    pub config: WebhookConfig,
+    pub cursors: WebhookCursors,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub event_id: String,
+    pub kind: EventKind,
+    /// 1 for the first try.
+    pub attempt: u32,
+    pub at: Timestamp,
+    /// The receiver's HTTP status, when one came.
+    pub status: Option<u16>,
+    /// Why it failed; `None` on success.
+    pub error: Option<String>,
+    pub duration_ms: u32,
+}
+
+/// Delivery attempts kept per webhook.
+pub const MAX_DELIVERIES_KEPT: i64 = 1000;
+
+/// Webhooks: their configuration, their cursors, the review stream they
+/// follow, and the delivery log.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Creates the webhook or changes its url, events and secret, keeping
+    /// its cursors. A new webhook starts after the organisation's latest
+    /// punch and review, and with `closed_through` as given.
+    async fn put_webhook(
+        &self,
+        org: &OrgId,
+        config: WebhookConfig,
+        closed_through: Date,
+        audit: AuditEntry,
+    ) -> Result<StoredWebhook>;
+
+    /// Deletes the webhook and its delivery log; `None` when there was none.
+    async fn delete_webhook(
+        &self,
+        org: &OrgId,
+        id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<WebhookConfig>>;
+
+    /// The organisation's webhooks (every organisation's with `None`).
+    async fn webhooks(&self, org: Option<&OrgId>) -> Result<Vec<StoredWebhook>>;
+
+    /// Moves a webhook's cursors (after its receiver acknowledged).
+    async fn advance_webhook(&self, org: &OrgId, id: &str, cursors: WebhookCursors) -> Result<()>;
+
+    /// The organisation's reviewed punches whose review order is after
+    /// `after`, in review order, with that order.
+    async fn reviews_after(
+        &self,
+        org: &OrgId,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, PunchRow)>>;
+
+    /// Appends delivery attempts to a webhook's log, keeping the newest
+    /// [`MAX_DELIVERIES_KEPT`].
+    async fn log_deliveries(&self, org: &OrgId, id: &str, deliveries: Vec<Delivery>) -> Result<()>;
+
+    /// A webhook's delivery attempts, newest first.
+    async fn deliveries(&self, org: &OrgId, id: &str, limit: usize) -> Result<Vec<Delivery>>;
+}
+
 /// The hot path: the history a punch is judged on, the lease that
 /// serialises an employee across processes, the durable record; and the
 /// device bindings and consents that history holds.
@@ -1048,6 +1142,7 @@ pub trait Store:
     + PrivacyStore
     + AttestationStore
     + CalendarStore
+    + WebhookStore
     + Send
     + Sync
     + 'static

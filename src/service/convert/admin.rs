@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use super::{action_to_pb, bounded_str, ibeacon_from_pb, in_range, required_f64};
 use crate::app::AppError;
+use crate::app::webhooks::WebhookSpec;
 use crate::engine::beacons::{
     DEFAULT_MIN_RSSI_DBM, MAX_CLOCK_OFFSET_S, MAX_ROTATION_EXPONENT, SiteBeacon,
 };
@@ -17,6 +18,8 @@ use crate::engine::wifi::{AccessPoint, Bssid, MAX_SSID_LEN};
 use crate::engine::{Action, EmployeeId, Policy};
 use crate::proto::v1 as pb;
 use crate::retention::RetentionPolicy;
+use crate::store::{Delivery, WebhookConfig};
+use crate::webhooks::EventKind;
 
 /// How far a bundle's simplified polygon may stray from the real fence, m.
 /// Below typical GPS error, so a phone's pre-check agrees with the server's
@@ -393,4 +396,56 @@ pub fn retention_from_pb(r: Option<pb::RetentionPolicy>) -> Result<RetentionPoli
         AppError::invalid(format!("retention.{field}"), description)
     })?;
     Ok(retention)
+}
+
+fn event_from_pb(field: &str, value: i32) -> Result<EventKind, AppError> {
+    match pb::WebhookEvent::try_from(value) {
+        Ok(pb::WebhookEvent::PunchRecorded) => Ok(EventKind::PunchRecorded),
+        Ok(pb::WebhookEvent::PunchReviewed) => Ok(EventKind::PunchReviewed),
+        Ok(pb::WebhookEvent::DayClosed) => Ok(EventKind::DayClosed),
+        _ => Err(AppError::invalid(field, "not a webhook event")),
+    }
+}
+
+fn event_to_pb(kind: EventKind) -> pb::WebhookEvent {
+    match kind {
+        EventKind::PunchRecorded => pb::WebhookEvent::PunchRecorded,
+        EventKind::PunchReviewed => pb::WebhookEvent::PunchReviewed,
+        EventKind::DayClosed => pb::WebhookEvent::DayClosed,
+    }
+}
+
+pub fn webhook_from_pb(w: Option<pb::Webhook>) -> Result<WebhookSpec, AppError> {
+    let w = w.ok_or_else(|| AppError::invalid("webhook", "required"))?;
+    Ok(WebhookSpec {
+        events: w
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| event_from_pb(&format!("webhook.events[{i}]"), *e))
+            .collect::<Result<_, _>>()?,
+        id: w.webhook_id,
+        url: w.url,
+    })
+}
+
+pub fn webhook_to_pb(w: &WebhookConfig) -> pb::Webhook {
+    pb::Webhook {
+        webhook_id: w.id.clone(),
+        url: w.url.clone(),
+        events: w.events.iter().map(|e| event_to_pb(*e).into()).collect(),
+        created_time: Some(super::timestamp_to_pb(w.created_at)),
+    }
+}
+
+pub fn delivery_to_pb(d: &Delivery) -> pb::WebhookDelivery {
+    pb::WebhookDelivery {
+        event_id: d.event_id.clone(),
+        event: event_to_pb(d.kind).into(),
+        attempt: d.attempt,
+        time: Some(super::timestamp_to_pb(d.at)),
+        status: d.status.map_or(0, u32::from),
+        error: d.error.clone().unwrap_or_default(),
+        duration_ms: d.duration_ms,
+    }
 }

@@ -11,9 +11,10 @@ mod evidence;
 // and the verdict and record conversions.
 
 pub use admin::{
-    BUNDLE_SIMPLIFY_M, MAX_FIELD_STAFF, MAX_SIGNATURES, fence_bundle, policy_from_pb, policy_to_pb,
-    retention_from_pb, retention_to_pb, signature_to_pb, signatures_from_pb,
-    site_access_points_from_pb, site_beacons_from_pb,
+    BUNDLE_SIMPLIFY_M, MAX_FIELD_STAFF, MAX_SIGNATURES, delivery_to_pb, fence_bundle,
+    policy_from_pb, policy_to_pb, retention_from_pb, retention_to_pb, signature_to_pb,
+    signatures_from_pb, site_access_points_from_pb, site_beacons_from_pb, webhook_from_pb,
+    webhook_to_pb,
 };
 pub use attendance::{
     assignment_from_pb, calendar_to_pb, daily_result_to_pb, date, evidence_to_pb, holiday_from_pb,

@@ -21,6 +21,7 @@ mod leases;
 mod privacy;
 mod punches;
 mod tls;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -35,10 +36,10 @@ use self::punches::Batcher;
 use super::encoding::{self, from_us, to_us};
 use super::prelude::*;
 use super::{
-    AuditEntry, AuditQuery, AuditRecord, Audited, CalendarChange, ConsentRecord, DeviceBinding,
-    EmployeeData, EmployeeLease, ErasureCounts, Failure, HistoryQuery, PunchCursor, PunchQuery,
-    PunchRow, Recorded, Result, Review, ReviewOutcome, SiteRadios, Store, StoreError,
-    StoredEvidence, TokenGrant, TokenRecord,
+    AuditEntry, AuditQuery, AuditRecord, Audited, CalendarChange, ConsentRecord, Delivery,
+    DeviceBinding, EmployeeData, EmployeeLease, ErasureCounts, Failure, HistoryQuery, PunchCursor,
+    PunchQuery, PunchRow, Recorded, Result, Review, ReviewOutcome, SiteRadios, Store, StoreError,
+    StoredEvidence, StoredWebhook, TokenGrant, TokenRecord, WebhookConfig, WebhookCursors,
 };
 use crate::attendance::{CalendarEntry, Schedule};
 use crate::auth::{Role, TokenHash};
@@ -59,6 +60,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0002_attestation.sql"),
     include_str!("0003_punched_day.sql"),
     include_str!("0004_calendar.sql"),
+    include_str!("0005_webhooks.sql"),
 ];
 
 /// Connections per process. Punch groups use one at a time; the rest serve
@@ -499,8 +501,10 @@ async fn token_by_id(c: &impl GenericClient, org: &OrgId, id: &str) -> Result<Op
 async fn insert_review(tx: &impl GenericClient, seq: i64, review: &Review) -> Result<()> {
     execute(
         tx,
-        "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us)
-         VALUES ($1, $2, $3, $4, $5)",
+        // Under the organisation's feed lock (the caller's): the sequence
+        // gives its reviews in commit order.
+        "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us, review_order)
+         VALUES ($1, $2, $3, $4, $5, nextval('review_order_seq'))",
         &[
             &seq,
             &review.approved,
@@ -936,6 +940,215 @@ impl ConfigStore for PostgresStore {
 }
 
 #[async_trait]
+impl WebhookStore for PostgresStore {
+    async fn put_webhook(
+        &self,
+        org: &OrgId,
+        config: WebhookConfig,
+        closed_through: Date,
+        audit: AuditEntry,
+    ) -> Result<StoredWebhook> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        ensure_org(&tx, org).await?;
+        let o = org.as_str();
+        execute(
+            &tx,
+            "INSERT INTO webhooks (org_id, webhook_id, url, events, secret, created_us,
+                 punch_cursor, review_cursor, closed_through)
+             VALUES ($1, $2, $3, $4, $5, $6,
+                 (SELECT COALESCE(MAX(seq), 0) FROM punches WHERE org_id = $1),
+                 (SELECT COALESCE(MAX(r.review_order), 0) FROM punch_reviews r
+                    JOIN punches p ON p.seq = r.seq WHERE p.org_id = $1),
+                 $7)
+             ON CONFLICT (org_id, webhook_id) DO UPDATE SET
+                 url = excluded.url, events = excluded.events, secret = excluded.secret",
+            &[
+                &o,
+                &config.id,
+                &config.url,
+                &webhooks::events_to_text(&config.events),
+                &config.secret,
+                &to_us(config.created_at),
+                &closed_through.to_string(),
+            ],
+        )
+        .await?;
+        let row = query(
+            &tx,
+            &format!(
+                "SELECT {} FROM webhooks WHERE org_id = $1 AND webhook_id = $2",
+                webhooks::COLUMNS
+            ),
+            &[&o, &config.id],
+        )
+        .await?;
+        let stored = webhooks::stored(&row[0])?;
+        privacy::append_audit(&tx, org, &audit).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn delete_webhook(
+        &self,
+        org: &OrgId,
+        id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<WebhookConfig>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let rows = query(
+            &tx,
+            &format!(
+                "DELETE FROM webhooks WHERE org_id = $1 AND webhook_id = $2 RETURNING {}",
+                webhooks::COLUMNS
+            ),
+            &[&org.as_str(), &id],
+        )
+        .await?;
+        execute(
+            &tx,
+            "DELETE FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2",
+            &[&org.as_str(), &id],
+        )
+        .await?;
+        let deleted = rows
+            .first()
+            .map(|r| webhooks::stored(r).map(|w| w.config))
+            .transpose()?;
+        commit_audited(tx, org, audit, deleted).await
+    }
+
+    async fn webhooks(&self, org: Option<&OrgId>) -> Result<Vec<StoredWebhook>> {
+        query(
+            &self.client().await?,
+            &format!(
+                "SELECT {} FROM webhooks WHERE $1::text IS NULL OR org_id = $1
+                 ORDER BY org_id, webhook_id",
+                webhooks::COLUMNS
+            ),
+            &[&org.map(OrgId::as_str)],
+        )
+        .await?
+        .iter()
+        .map(webhooks::stored)
+        .collect()
+    }
+
+    async fn advance_webhook(&self, org: &OrgId, id: &str, cursors: WebhookCursors) -> Result<()> {
+        execute(
+            &self.client().await?,
+            "UPDATE webhooks SET punch_cursor = $3, review_cursor = $4, closed_through = $5
+             WHERE org_id = $1 AND webhook_id = $2",
+            &[
+                &org.as_str(),
+                &id,
+                &cursors.punches,
+                &cursors.reviews,
+                &cursors.closed_through.to_string(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn reviews_after(
+        &self,
+        org: &OrgId,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, PunchRow)>> {
+        let client = self.client().await?;
+        let order: Vec<(i64, i64)> = query(
+            &client,
+            "SELECT r.seq, r.review_order FROM punch_reviews r JOIN punches p ON p.seq = r.seq
+             WHERE p.org_id = $1 AND r.review_order > $2 ORDER BY r.review_order LIMIT $3",
+            &[&org.as_str(), &after, &sql_limit(limit)],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_>>()?;
+        let seqs: Vec<i64> = order.iter().map(|(seq, _)| *seq).collect();
+        let mut rows: std::collections::HashMap<i64, PunchRow> =
+            punches::rows(&client, "WHERE seq = ANY($1)", &[&seqs])
+                .await?
+                .into_iter()
+                .map(|r| (r.seq, r))
+                .collect();
+        order
+            .into_iter()
+            .map(|(seq, review_order)| {
+                rows.remove(&seq)
+                    .map(|row| (review_order, row))
+                    .ok_or_else(|| corrupt("a reviewed punch vanished".into()))
+            })
+            .collect()
+    }
+
+    async fn log_deliveries(&self, org: &OrgId, id: &str, deliveries: Vec<Delivery>) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        for d in &deliveries {
+            execute(
+                &tx,
+                "INSERT INTO webhook_deliveries (org_id, webhook_id, event_id, event_kind,
+                     attempt, at_us, status, error, duration_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    &org.as_str(),
+                    &id,
+                    &d.event_id,
+                    &d.kind.as_str(),
+                    &(d.attempt as i32),
+                    &to_us(d.at),
+                    &d.status.map(i32::from),
+                    &d.error,
+                    &(d.duration_ms as i32),
+                ],
+            )
+            .await?;
+        }
+        execute(
+            &tx,
+            "DELETE FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2 AND id <=
+                 (SELECT id FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2
+                  ORDER BY id DESC LIMIT 1 OFFSET $3)",
+            &[&org.as_str(), &id, &crate::store::MAX_DELIVERIES_KEPT],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, org: &OrgId, id: &str, limit: usize) -> Result<Vec<Delivery>> {
+        query(
+            &self.client().await?,
+            "SELECT event_id, event_kind, attempt, at_us, status, error, duration_ms
+             FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2
+             ORDER BY id DESC LIMIT $3",
+            &[&org.as_str(), &id, &sql_limit(limit)],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let kind: String = r.try_get(1)?;
+            Ok(Delivery {
+                event_id: r.try_get(0)?,
+                kind: crate::webhooks::EventKind::parse(&kind)
+                    .ok_or_else(|| corrupt(format!("event kind {kind}")))?,
+                attempt: r.try_get::<_, i32>(2)? as u32,
+                at: from_us(r.try_get(3)?)?,
+                status: r.try_get::<_, Option<i32>>(4)?.map(|s| s as u16),
+                error: r.try_get(5)?,
+                duration_ms: r.try_get::<_, i32>(6)? as u32,
+            })
+        })
+        .collect()
+    }
+}
+
+#[async_trait]
 impl CalendarStore for PostgresStore {
     async fn change_calendar(
         &self,
@@ -1247,6 +1460,8 @@ impl AttendanceStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let keys: Params = &[&org.as_str(), &employee.as_str(), &punch_id.as_str()];
+        // The feed lock first, as punch groups take it, then the punch.
+        punches::lock_feed(&tx, org).await?;
         // Locks the punch: of two reviewers deciding at once, the second
         // waits here and then finds the first decision.
         execute(

@@ -447,6 +447,14 @@ pub async fn erase_employee(
         )
         .await?,
     };
+    // The delivery log's day.closed event ids name the employee.
+    execute(
+        tx,
+        "DELETE FROM webhook_deliveries WHERE org_id = $1
+         AND event_kind = 'day.closed' AND right(event_id, length($2) + 1) = '/' || $2",
+        keys,
+    )
+    .await?;
     if !counts.is_empty() {
         execute(
             tx,

@@ -398,6 +398,18 @@ fn punch_key(org: &OrgId, employee: &EmployeeId, punch_id: &PunchId) -> PunchKey
     )
 }
 
+/// Takes the organisation's feed lock until the transaction ends: punches
+/// and reviews committed under it are numbered in commit order.
+pub async fn lock_feed(tx: &impl GenericClient, org: &OrgId) -> Result<()> {
+    execute(
+        tx,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7240518))",
+        &[&org.as_str()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Inserts one punch that carries no evidence (HR's correction) in `tx`,
 /// under the organisation's feed lock as a group is, so that the live feed
 /// sees seqs in commit order; its seq, or `None` when the id is taken.
@@ -406,12 +418,7 @@ pub async fn insert_one(
     punch: &Punch,
     verdict: &Verdict,
 ) -> Result<Option<i64>> {
-    execute(
-        tx,
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7240518))",
-        &[&punch.org.as_str()],
-    )
-    .await?;
+    lock_feed(tx, &punch.org).await?;
     let inserted = query(
         tx,
         "INSERT INTO punches (org_id, employee_id, punch_id, kind, client_us, received_us,

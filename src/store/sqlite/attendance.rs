@@ -98,8 +98,10 @@ fn punch_by_id(
 /// Stores `review` as the decision on the punch `seq`.
 fn insert_review(tx: &Connection, seq: i64, review: &Review) -> Result<()> {
     tx.execute(
-        "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        // One writer: the next order is the reviews' commit order.
+        "INSERT INTO punch_reviews (seq, approved, reason, reviewer, reviewed_us, review_order)
+         VALUES (?1, ?2, ?3, ?4, ?5,
+             (SELECT COALESCE(MAX(review_order), 0) + 1 FROM punch_reviews))",
         params![
             seq,
             review.approved,

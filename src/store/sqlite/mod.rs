@@ -13,6 +13,7 @@ mod attestation;
 mod codec;
 mod privacy;
 mod tokens;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,9 +29,10 @@ use super::encoding::{self, to_us};
 use super::prelude::*;
 use super::recent::{DEVICE_MEMORY, DeviceRecent, EmployeeRecent, RecentHistory};
 use super::{
-    AuditEntry, AuditQuery, AuditRecord, Audited, CalendarChange, ConsentRecord, DeviceBinding,
-    EmployeeData, ErasureCounts, HistoryQuery, PunchCursor, PunchQuery, PunchRow, Recorded, Result,
-    Review, ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence, TokenGrant, TokenRecord,
+    AuditEntry, AuditQuery, AuditRecord, Audited, CalendarChange, ConsentRecord, Delivery,
+    DeviceBinding, EmployeeData, ErasureCounts, HistoryQuery, PunchCursor, PunchQuery, PunchRow,
+    Recorded, Result, Review, ReviewOutcome, SiteRadios, Store, StoreError, StoredEvidence,
+    StoredWebhook, TokenGrant, TokenRecord, WebhookConfig, WebhookCursors,
 };
 use crate::attendance::{CalendarEntry, Schedule};
 use crate::auth::TokenHash;
@@ -61,6 +63,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0012_attestation.sql"),
     include_str!("0013_punched_day.sql"),
     include_str!("0014_calendar.sql"),
+    include_str!("0015_webhooks.sql"),
 ];
 
 /// Employees (and devices) whose recent history is kept in memory.
@@ -758,6 +761,78 @@ impl ConfigStore for SqliteStore {
     async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>> {
         let org = org.clone();
         self.read(move |conn| attendance::load_schedule(conn, &org))
+            .await
+    }
+}
+
+#[async_trait]
+impl WebhookStore for SqliteStore {
+    async fn put_webhook(
+        &self,
+        org: &OrgId,
+        config: WebhookConfig,
+        closed_through: Date,
+        audit: AuditEntry,
+    ) -> Result<StoredWebhook> {
+        let org = org.clone();
+        self.writer
+            .write(move |tx| {
+                ensure_org(tx, &org)?;
+                let stored = webhooks::put_webhook(tx, &org, &config, closed_through)?;
+                privacy::append_audit(tx, &org, &audit)?;
+                Ok(stored)
+            })
+            .await
+    }
+
+    async fn delete_webhook(
+        &self,
+        org: &OrgId,
+        id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<WebhookConfig>> {
+        let (org, id) = (org.clone(), id.to_owned());
+        self.writer
+            .write(audited(org.clone(), audit, move |tx| {
+                webhooks::delete_webhook(tx, &org, &id)
+            }))
+            .await
+    }
+
+    async fn webhooks(&self, org: Option<&OrgId>) -> Result<Vec<StoredWebhook>> {
+        let org = org.cloned();
+        self.read(move |conn| webhooks::webhooks(conn, org.as_ref()))
+            .await
+    }
+
+    async fn advance_webhook(&self, org: &OrgId, id: &str, cursors: WebhookCursors) -> Result<()> {
+        let (org, id) = (org.clone(), id.to_owned());
+        self.writer
+            .write(move |tx| webhooks::advance_webhook(tx, &org, &id, &cursors))
+            .await
+    }
+
+    async fn reviews_after(
+        &self,
+        org: &OrgId,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, PunchRow)>> {
+        let org = org.clone();
+        self.read(move |conn| webhooks::reviews_after(conn, &org, after, limit))
+            .await
+    }
+
+    async fn log_deliveries(&self, org: &OrgId, id: &str, deliveries: Vec<Delivery>) -> Result<()> {
+        let (org, id) = (org.clone(), id.to_owned());
+        self.writer
+            .write(move |tx| webhooks::log_deliveries(tx, &org, &id, &deliveries))
+            .await
+    }
+
+    async fn deliveries(&self, org: &OrgId, id: &str, limit: usize) -> Result<Vec<Delivery>> {
+        let (org, id) = (org.clone(), id.to_owned());
+        self.read(move |conn| webhooks::deliveries(conn, &org, &id, limit))
             .await
     }
 }

@@ -467,6 +467,12 @@ pub fn erase_employee(
             params![o, e],
         )? as u64,
     };
+    // The delivery log's day.closed event ids name the employee.
+    tx.execute(
+        "DELETE FROM webhook_deliveries WHERE org_id = ?1
+         AND event_kind = 'day.closed' AND substr(event_id, -length(?2) - 1) = '/' || ?2",
+        params![o, e],
+    )?;
     if !counts.is_empty() {
         tx.execute(
             "INSERT INTO erasures (org_id, erased_us, punches) VALUES (?1, ?2, ?3)",
