@@ -1145,6 +1145,163 @@ mod cases {
         assert_eq!(march(None).await, Vec::<String>::new());
     }
 
+    pub async fn webhooks_keep_cursors_reviews_and_a_bounded_log(store: Arc<dyn Store>) {
+        use punchguard::store::{Delivery, WebhookConfig, WebhookCursors};
+        use punchguard::webhooks::EventKind;
+        let acme = org("acme");
+        let date = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
+        store.ensure_org(&acme).await.unwrap();
+        // Two punches before the webhook exists: it starts after them.
+        for id in ["p1", "p2"] {
+            let p = punch("acme", "aino", id, t0());
+            store
+                .record_punch(&p, &verdict(Decision::Review))
+                .await
+                .unwrap();
+        }
+        let review = |reason: &str| punchguard::store::Review {
+            approved: true,
+            reason: reason.into(),
+            reviewer: "abcdef012345".into(),
+            at: t0(),
+        };
+        let aino = EmployeeId::new("aino").unwrap();
+        store
+            .review_punch(
+                &acme,
+                &aino,
+                &PunchId::new("p1").unwrap(),
+                review("one"),
+                audit(),
+            )
+            .await
+            .unwrap();
+        let config = WebhookConfig {
+            id: "hr".into(),
+            url: "https://hr.example.com/hook".into(),
+            events: vec![EventKind::PunchRecorded, EventKind::DayClosed],
+            secret: "whsec_x".into(),
+            created_at: micros(t0()),
+        };
+        let created = store
+            .put_webhook(
+                &acme,
+                config.clone(),
+                date("2026-03-01"),
+                audit_of("PutWebhook"),
+            )
+            .await
+            .unwrap();
+        let latest = store.latest_seq(&acme).await.unwrap();
+        assert_eq!(created.config, config);
+        assert_eq!(created.cursors.punches, latest);
+        assert_eq!(created.cursors.closed_through, date("2026-03-01"));
+        let reviewed_before = created.cursors.reviews;
+        assert!(reviewed_before > 0);
+        // Reviews after the cursor, in the order they were made.
+        for (id, reason) in [("p2", "two")] {
+            store
+                .review_punch(
+                    &acme,
+                    &aino,
+                    &PunchId::new(id).unwrap(),
+                    review(reason),
+                    audit(),
+                )
+                .await
+                .unwrap();
+        }
+        let reviews = store
+            .reviews_after(&acme, reviewed_before, 10)
+            .await
+            .unwrap();
+        assert_eq!(reviews.len(), 1);
+        assert!(reviews[0].0 > reviewed_before);
+        assert_eq!(reviews[0].1.punch_id.as_str(), "p2");
+        assert_eq!(reviews[0].1.review.as_ref().unwrap().reason, "two");
+        let all = store.reviews_after(&acme, 0, 10).await.unwrap();
+        assert_eq!(
+            all.iter()
+                .map(|r| r.1.punch_id.as_str())
+                .collect::<Vec<_>>(),
+            ["p1", "p2"]
+        );
+        assert!(
+            store
+                .reviews_after(&org("other"), 0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Changing the webhook keeps its cursors; moving them sticks.
+        let moved = WebhookCursors {
+            punches: latest + 5,
+            reviews: reviews[0].0,
+            closed_through: date("2026-03-04"),
+        };
+        store.advance_webhook(&acme, "hr", moved).await.unwrap();
+        let changed = WebhookConfig {
+            url: "https://hr.example.com/v2".into(),
+            ..config.clone()
+        };
+        let stored = store
+            .put_webhook(
+                &acme,
+                changed.clone(),
+                date("2026-12-01"),
+                audit_of("PutWebhook"),
+            )
+            .await
+            .unwrap();
+        assert_eq!((stored.config, stored.cursors), (changed, moved));
+        assert_eq!(store.webhooks(None).await.unwrap().len(), 1);
+        assert!(
+            store
+                .webhooks(Some(&org("other")))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The log keeps the newest attempts, newest first.
+        let attempt = |n: u32| Delivery {
+            event_id: format!("punch.recorded/{n}"),
+            kind: EventKind::PunchRecorded,
+            attempt: n,
+            at: micros(t0()),
+            status: n.is_multiple_of(2).then_some(200),
+            error: (!n.is_multiple_of(2)).then(|| "connection refused".to_owned()),
+            duration_ms: n,
+        };
+        let many = (1..=punchguard::store::MAX_DELIVERIES_KEPT as u32 + 5).map(attempt);
+        store
+            .log_deliveries(&acme, "hr", many.collect())
+            .await
+            .unwrap();
+        let log = store.deliveries(&acme, "hr", 2000).await.unwrap();
+        assert_eq!(log.len() as i64, punchguard::store::MAX_DELIVERIES_KEPT);
+        assert_eq!(
+            log[0],
+            attempt(punchguard::store::MAX_DELIVERIES_KEPT as u32 + 5)
+        );
+        // Deleting takes the log with it.
+        assert!(
+            store
+                .delete_webhook(&acme, "hr", audit_of("DeleteWebhook"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(store.webhooks(None).await.unwrap().is_empty());
+        assert!(store.deliveries(&acme, "hr", 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .delete_webhook(&acme, "hr", audit_of("DeleteWebhook"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
     /// Every punch from the beginning of time to the end.
     pub fn all_time(org: &OrgId) -> PunchQuery {
         PunchQuery {
@@ -1186,6 +1343,7 @@ macro_rules! suite {
             suite!(@case $open, reviews_are_decided_once_and_the_feed_resumes);
             suite!(@case $open, corrections_are_recorded_whole_once);
             suite!(@case $open, calendars_change_whole_and_load_by_date);
+            suite!(@case $open, webhooks_keep_cursors_reviews_and_a_bounded_log);
         }
     };
     (@case $open:expr, $case:ident) => {

@@ -232,42 +232,43 @@ async fn every_event_arrives_signed_and_in_order_across_outages_and_a_restart() 
     })
     .await;
 
-    let seen_now = seen.lock().unwrap();
-    assert_eq!(seen_now.bad_signatures, 0);
-    // Each employee's punches in record order (first arrival of each).
-    let mut first_arrival: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    let mut counted = HashSet::new();
-    for (id, kind, event) in &seen_now.events {
-        if kind == "punch.recorded" && counted.insert(id.clone()) {
-            let employee = event["data"]["employee_id"].as_str().unwrap().to_owned();
-            let seq: i64 = event["sequence"].as_str().unwrap().parse().unwrap();
-            first_arrival.entry(employee).or_default().push(seq);
+    {
+        let seen_now = seen.lock().unwrap();
+        assert_eq!(seen_now.bad_signatures, 0);
+        // Each employee's punches in record order (first arrival of each).
+        let mut first_arrival: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        let mut counted = HashSet::new();
+        for (id, kind, event) in &seen_now.events {
+            if kind == "punch.recorded" && counted.insert(id.clone()) {
+                let employee = event["data"]["employee_id"].as_str().unwrap().to_owned();
+                let seq: i64 = event["sequence"].as_str().unwrap().parse().unwrap();
+                first_arrival.entry(employee).or_default().push(seq);
+            }
         }
+        assert_eq!(first_arrival["aino"].len(), 21);
+        assert_eq!(first_arrival["onni"].len(), 20);
+        for seqs in first_arrival.values() {
+            assert!(
+                seqs.windows(2).all(|w| w[0] < w[1]),
+                "out of order: {seqs:?}"
+            );
+        }
+        let reviewed = seen_now
+            .events
+            .iter()
+            .find(|e| e.1 == "punch.reviewed")
+            .unwrap();
+        assert_eq!(reviewed.2["data"]["punch"]["punch_id"], "aino-edge");
+        assert_eq!(reviewed.2["data"]["approved"], true);
+        // day.closed: the three dates, each employee's daily result.
+        let days: HashSet<String> = seen_now
+            .events
+            .iter()
+            .filter(|e| e.1 == "day.closed")
+            .map(|e| format!("{}/{}", e.2["data"]["date"], e.2["data"]["employee_id"]))
+            .collect();
+        assert_eq!(days.len(), expected_days, "{days:?}");
     }
-    assert_eq!(first_arrival["aino"].len(), 21);
-    assert_eq!(first_arrival["onni"].len(), 20);
-    for seqs in first_arrival.values() {
-        assert!(
-            seqs.windows(2).all(|w| w[0] < w[1]),
-            "out of order: {seqs:?}"
-        );
-    }
-    let reviewed = seen_now
-        .events
-        .iter()
-        .find(|e| e.1 == "punch.reviewed")
-        .unwrap();
-    assert_eq!(reviewed.2["data"]["punch"]["punch_id"], "aino-edge");
-    assert_eq!(reviewed.2["data"]["approved"], true);
-    // day.closed: the three dates, each employee's daily result.
-    let days: HashSet<String> = seen_now
-        .events
-        .iter()
-        .filter(|e| e.1 == "day.closed")
-        .map(|e| format!("{}/{}", e.2["data"]["date"], e.2["data"]["employee_id"]))
-        .collect();
-    assert_eq!(days.len(), expected_days, "{days:?}");
-    drop(seen_now);
 
     // The delivery log shows the failed attempts and the successes.
     let deliveries = server
