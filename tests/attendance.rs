@@ -596,24 +596,14 @@ async fn calendars_shape_the_daily_results() {
         ..day
     };
     let weekdays = [Monday, Tuesday, Wednesday, Thursday, Friday].map(Into::into);
-    admin_client
-        .put_schedule(authed(
-            pb::PutScheduleRequest {
-                org_id: String::new(),
-                schedule: Some(pb::Schedule {
-                    time_zone: ZONE.into(),
-                    shifts: vec![day],
-                    assignments: vec![pb::ShiftAssignment {
-                        employee_id: "aino".into(),
-                        weekdays: weekdays.to_vec(),
-                        shift_id: "day".into(),
-                    }],
-                }),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
+    let aino_weekdays = pb::ShiftAssignment {
+        employee_id: "aino".into(),
+        weekdays: weekdays.to_vec(),
+        shift_id: "day".into(),
+    };
+    server
+        .put_schedule(&admin, vec![day], vec![aino_weekdays])
+        .await;
     let mut hr_client = server.attendance_client().await;
     // Monday 2 March 2026 is a holiday; Aino is on leave on Tuesday (local
     // midnight to midnight); she works Saturday's day shift; Ville, who has

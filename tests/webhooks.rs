@@ -107,20 +107,8 @@ async fn every_event_arrives_signed_and_in_order_across_outages_and_a_restart() 
     server.import(&admin, HQ).await;
     let mut admin_client = server.admin_client().await;
     let (shift, _) = shift_around_now("day", 0);
-    admin_client
-        .put_schedule(authed(
-            pb::PutScheduleRequest {
-                org_id: String::new(),
-                schedule: Some(pb::Schedule {
-                    time_zone: ZONE.into(),
-                    shifts: vec![shift],
-                    assignments: vec![every_day("aino", "day"), every_day("onni", "day")],
-                }),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
+    let assignments = vec![every_day("aino", "day"), every_day("onni", "day")];
+    server.put_schedule(&admin, vec![shift], assignments).await;
 
     // The receiver, on a port it will come back to.
     let addr = TcpListener::bind("127.0.0.1:0")

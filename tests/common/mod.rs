@@ -228,6 +228,29 @@ impl TestServer {
             .into_inner()
     }
 
+    /// Puts the admin token's organisation's schedule (in Helsinki time).
+    pub async fn put_schedule(
+        &self,
+        admin: &str,
+        shifts: Vec<pb::ShiftDefinition>,
+        assignments: Vec<pb::ShiftAssignment>,
+    ) -> pb::Schedule {
+        let request = pb::PutScheduleRequest {
+            org_id: String::new(),
+            schedule: Some(pb::Schedule {
+                time_zone: ZONE.into(),
+                shifts,
+                assignments,
+            }),
+        };
+        self.admin_client()
+            .await
+            .put_schedule(authed(request, admin))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
     /// An org with an admin token and the Kotka buildings imported.
     pub async fn kotka_org(&self, org: &str) -> String {
         let admin = self.token(org, Role::Admin, None).await;
