@@ -383,3 +383,90 @@ async fn fence_bundle_follows_the_configuration_version() {
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
     server.stop().await;
 }
+
+/// The Kotka features as GeoJSON lines, one Feature a line.
+fn kotka_lines() -> String {
+    let collection: serde_json::Value = serde_json::from_str(KOTKA).unwrap();
+    collection["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| serde_json::to_string(f).unwrap() + "\n")
+        .collect()
+}
+
+async fn stream_import(
+    server: &TestServer,
+    admin: &str,
+    lines: String,
+    chunk: usize,
+) -> Result<pb::ImportSitesSummary, tonic::Status> {
+    // Chunks cut anywhere, mid-feature and mid-character included.
+    let chunks: Vec<pb::ImportSitesChunk> = lines
+        .as_bytes()
+        .chunks(chunk)
+        .map(|c| pb::ImportSitesChunk {
+            geojson_lines: c.to_vec(),
+        })
+        .collect();
+    server
+        .admin_client()
+        .await
+        .import_sites_stream(authed(tokio_stream::iter(chunks), admin))
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn geojson_lines_stream_in_and_match_the_collection_import() {
+    let server = TestServer::start().await;
+    let admin = server.token("acme", Role::Admin, None).await;
+    let whole = server.import(&admin, KOTKA).await;
+    let whole_fences: u32 = whole
+        .sites
+        .iter()
+        .map(|s| s.polygon_fences + s.circle_fences)
+        .sum();
+
+    let other = server.token("streamed", Role::Admin, None).await;
+    let summary = stream_import(&server, &other, kotka_lines(), 7919)
+        .await
+        .unwrap();
+    assert_eq!(summary.sites as usize, whole.sites.len());
+    assert_eq!(summary.fences, whole_fences);
+    // The streamed organisation judges a punch as the other does.
+    let device = server.token("streamed", Role::Device, Some("aino")).await;
+    let verdict = server
+        .punch_client()
+        .await
+        .submit_punch(authed(punch_at("s1", inside_building(10), 8.0), &device))
+        .await
+        .unwrap()
+        .into_inner()
+        .verdict
+        .unwrap();
+    assert_eq!(verdict.decision(), pb::Decision::Accepted);
+
+    // A bad line is named by its feature's index; nothing is stored.
+    let mut lines: Vec<String> = kotka_lines().lines().map(str::to_owned).collect();
+    lines[5] = r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[0,0]}}"#.into();
+    lines[7] = "{not json".into();
+    let status = stream_import(&server, &other, lines.join("\n"), 4096)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    use tonic_types::StatusExt;
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
+    assert!(fields[0].starts_with("geojson.features[5]"), "{fields:?}");
+    assert!(fields[1].starts_with("geojson.features[7]"), "{fields:?}");
+    let empty = stream_import(&server, &other, "\n\n".into(), 1)
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&empty).as_deref(), Some("geojson.features"));
+}

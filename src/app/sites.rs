@@ -33,32 +33,18 @@ pub async fn parse_geojson(text: String) -> Result<Vec<SiteDefinition>> {
     if text.len() > MAX_GEOJSON_BYTES {
         return Err(AppError::invalid(
             "geojson",
-            format!("at most {MAX_GEOJSON_BYTES} bytes, got {}", text.len()),
+            format!(
+                "at most {MAX_GEOJSON_BYTES} bytes, got {}: import larger sets as GeoJSON \
+                 lines (one Feature a line), streamed",
+                text.len()
+            ),
         ));
     }
     tokio::task::spawn_blocking(move || check_sites_geojson(&text))
         .await
         .map_err(|e| AppError::task("parsing GeoJSON", e))?
-        .map_err(|problems| {
-            // Import paths are relative to the file; in the request they sit under `geojson`.
-            let mut named: Vec<(String, String)> = problems
-                .into_iter()
-                .map(|e| {
-                    let field = if e.field == "geojson" {
-                        e.field
-                    } else {
-                        format!("geojson.{}", e.field)
-                    };
-                    (field, e.description)
-                })
-                .collect();
-            if named.len() == 1 {
-                let (field, description) = named.swap_remove(0);
-                AppError::invalid(field, description)
-            } else {
-                AppError::InvalidArguments(named)
-            }
-        })
+        // Import paths are relative to the file; in the request they sit under `geojson`.
+        .map_err(import_problems)
 }
 
 /// Replaces the sites the GeoJSON names (all their fences), effective for
@@ -74,6 +60,68 @@ pub async fn import(app: &App, actor: &Actor, geojson: String) -> Result<Importe
     app.reload(&actor.org).await?;
     tracing::info!(org = %actor.org, version, "sites imported");
     Ok(Imported { sites, version })
+}
+
+/// What a streamed import stored: counts, not the sites (which a 200k-fence
+/// import would hold twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub sites: usize,
+    pub fences: usize,
+    /// The organisation's fence-set version after the import.
+    pub version: u64,
+}
+
+/// Replaces the sites named in GeoJSON lines read from `input` (one Feature
+/// a line), parsed as they arrive on a blocking thread: memory is bounded
+/// by the fences, not by the input, and there is no size cap but
+/// [`MAX_FEATURES`](crate::engine::sites::MAX_FEATURES). All or nothing.
+pub async fn import_lines<R>(app: &App, actor: &Actor, input: R) -> Result<ImportSummary>
+where
+    R: std::io::BufRead + Send + 'static,
+{
+    actor.require(ROLE)?;
+    let sites = tokio::task::spawn_blocking(move || {
+        crate::engine::sites::check_sites_geojson_lines(
+            input,
+            crate::engine::coords::CoordinateSystem::Wgs84,
+        )
+    })
+    .await
+    .map_err(|e| AppError::task("parsing GeoJSON lines", e))?
+    .map_err(import_problems)?;
+    let fences = sites.iter().map(|s| s.fences.len()).sum();
+    let count = sites.len();
+    let entry = audit::entry(actor, "ImportSites", None, format!("{count} sites"));
+    let version = app.store.put_sites(&actor.org, sites, entry).await?;
+    app.reload(&actor.org).await?;
+    tracing::info!(org = %actor.org, version, "sites imported");
+    Ok(ImportSummary {
+        sites: count,
+        fences,
+        version,
+    })
+}
+
+/// An import's problems as the request names them: under `geojson`.
+fn import_problems(problems: Vec<crate::engine::sites::ImportError>) -> AppError {
+    let mut named: Vec<(String, String)> = problems
+        .into_iter()
+        .map(|e| {
+            let field = if e.field == "geojson" {
+                e.field
+            } else {
+                format!("geojson.{}", e.field)
+            };
+            (field, e.description)
+        })
+        .collect();
+    if named.len() == 1 {
+        let (field, description) = named.swap_remove(0);
+        AppError::invalid(field, description)
+    } else {
+        AppError::InvalidArguments(named)
+    }
 }
 
 /// Sites in id order after `after`, at most `limit`.

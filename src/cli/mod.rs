@@ -265,8 +265,10 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum SiteCommand {
-    /// Import sites from a GeoJSON FeatureCollection (see the README). A
-    /// running server picks the change up within its refresh interval.
+    /// Import sites from a GeoJSON FeatureCollection (at most 32 MiB), or
+    /// from GeoJSON lines (`.geojsonl`, `.geojsons`, `.jsonl`, `.ndjson`:
+    /// one Feature a line, streamed, any size) (see the README). A running
+    /// server picks the change up within its refresh interval.
     Import {
         #[command(flatten)]
         org: OrgArg,
@@ -420,20 +422,40 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// File names read as GeoJSON lines (one Feature a line), streamed.
+const LINES_EXTENSIONS: [&str; 4] = ["geojsonl", "geojsons", "jsonl", "ndjson"];
+
 async fn import_sites(org: OrgArg, file: PathBuf, database: DatabaseArg) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let lines = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| LINES_EXTENSIONS.contains(&e));
     let app = database.open().await?;
     let operator = Actor::cli(org.org, app::sites::ROLE);
-    let imported = closing(&app, async {
-        Ok(app::sites::import(&app, &operator, text).await?)
-    })
-    .await?;
-    let fences: usize = imported.sites.iter().map(|s| s.fences.len()).sum();
+    let summary = if lines {
+        let input = std::io::BufReader::new(
+            std::fs::File::open(&file).with_context(|| format!("reading {}", file.display()))?,
+        );
+        closing(&app, async {
+            Ok(app::sites::import_lines(&app, &operator, input).await?)
+        })
+        .await?
+    } else {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        let imported = closing(&app, async {
+            Ok(app::sites::import(&app, &operator, text).await?)
+        })
+        .await?;
+        app::sites::ImportSummary {
+            sites: imported.sites.len(),
+            fences: imported.sites.iter().map(|s| s.fences.len()).sum(),
+            version: imported.version,
+        }
+    };
     println!(
-        "imported {} sites ({fences} fences); fence set version {}",
-        imported.sites.len(),
-        imported.version
+        "imported {} sites ({} fences); fence set version {}",
+        summary.sites, summary.fences, summary.version
     );
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! all or nothing, so a caller never stores part of a bad file.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, Read};
 
 use geo::{Coord, CoordsIter, MapCoords, MultiPolygon, Point, Validation};
 use geojson::{Feature, GeoJson, GeometryValue, JsonValue};
@@ -196,20 +197,115 @@ pub fn check_sites_geojson(text: &str) -> Result<Vec<SiteDefinition>, Vec<Import
         Some(value) => coordinate_system(value, "coordinate_system").map_err(|e| vec![e])?,
         None => CoordinateSystem::Wgs84,
     };
-    let mut sites: BTreeMap<SiteId, SiteDefinition> = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (i, feature) in collection.features.iter().enumerate() {
-        if let Err(problem) = add_feature(&mut sites, feature, i, default_system) {
-            problems.push(problem);
-            if problems.len() == MAX_REPORTED_PROBLEMS {
-                break;
+    let mut builder = SitesBuilder::new(default_system);
+    for feature in &collection.features {
+        if !builder.add(feature) {
+            break;
+        }
+    }
+    builder.finish()
+}
+
+/// Largest line of a GeoJSON-lines import: one feature, bytes.
+pub const MAX_FEATURE_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Parses GeoJSON lines (one Feature per line, RFC 8142's record separator
+/// allowed; blank lines skipped) as they are read, so that memory is
+/// bounded by the sites built, not by the input: the way to import more
+/// than one GeoJSON text may carry. Problems as [`check_sites_geojson`]'s,
+/// `features[i]` counting features (not lines).
+pub fn check_sites_geojson_lines(
+    input: impl std::io::BufRead,
+    default_system: CoordinateSystem,
+) -> Result<Vec<SiteDefinition>, Vec<ImportError>> {
+    let mut builder = SitesBuilder::new(default_system);
+    let mut line = Vec::new();
+    let mut input = input;
+    loop {
+        line.clear();
+        let read = (&mut input)
+            .take(MAX_FEATURE_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| vec![err("geojson", format!("reading: {e}"))])?;
+        if read == 0 {
+            break;
+        }
+        let path = format!("features[{}]", builder.count);
+        if line.len() > MAX_FEATURE_LINE_BYTES {
+            return Err(vec![err(
+                path,
+                format!("a feature of at most {MAX_FEATURE_LINE_BYTES} bytes a line"),
+            )]);
+        }
+        let text = line.strip_prefix(b"\x1e").unwrap_or(&line).trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        if builder.count == MAX_FEATURES {
+            return Err(vec![err(
+                "features",
+                format!("at most {MAX_FEATURES} features"),
+            )]);
+        }
+        let keep_going = match serde_json::from_slice::<Feature>(text) {
+            Ok(feature) => builder.add(&feature),
+            Err(e) => builder.problem(err(path, format!("not a GeoJSON Feature: {e}"))),
+        };
+        if !keep_going {
+            break;
+        }
+    }
+    if builder.count == 0 && builder.problems.is_empty() {
+        return Err(vec![err("features", "must not be empty")]);
+    }
+    builder.finish()
+}
+
+/// Sites built feature by feature, with every problem met on the way.
+struct SitesBuilder {
+    sites: BTreeMap<SiteId, SiteDefinition>,
+    problems: Vec<ImportError>,
+    default_system: CoordinateSystem,
+    /// Features seen.
+    count: usize,
+}
+
+impl SitesBuilder {
+    fn new(default_system: CoordinateSystem) -> Self {
+        SitesBuilder {
+            sites: BTreeMap::new(),
+            problems: Vec::new(),
+            default_system,
+            count: 0,
+        }
+    }
+
+    /// Adds the next feature; false once enough problems are reported.
+    fn add(&mut self, feature: &Feature) -> bool {
+        let i = self.count;
+        self.count += 1;
+        match add_feature(&mut self.sites, feature, i, self.default_system) {
+            Ok(()) => true,
+            Err(problem) => {
+                self.count -= 1;
+                self.problem(problem)
             }
         }
     }
-    if !problems.is_empty() {
-        return Err(problems);
+
+    /// Records a feature's problem; false once enough are reported.
+    fn problem(&mut self, problem: ImportError) -> bool {
+        self.count += 1;
+        self.problems.push(problem);
+        self.problems.len() < MAX_REPORTED_PROBLEMS
     }
-    Ok(sites.into_values().collect())
+
+    fn finish(self) -> Result<Vec<SiteDefinition>, Vec<ImportError>> {
+        if !self.problems.is_empty() {
+            return Err(self.problems);
+        }
+        Ok(self.sites.into_values().collect())
+    }
 }
 
 /// Adds feature `i` to the site it names.

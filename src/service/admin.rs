@@ -153,6 +153,30 @@ impl AdminApi {
         Ok(convert::schedule_to_pb(&stored))
     }
 
+    async fn import_sites_stream_inner(
+        &self,
+        request: Request<tonic::Streaming<pb::ImportSitesChunk>>,
+    ) -> Result<pb::ImportSitesSummary, AppError> {
+        use tokio_stream::StreamExt;
+        let app = &self.0;
+        let actor = auth::authorize_own(app, &request, sites::ROLE).await?;
+        // The chunks as one byte stream, read synchronously by the parser.
+        let chunks = request.into_inner().map(|chunk| {
+            chunk
+                .map(|c| axum::body::Bytes::from(c.geojson_lines))
+                .map_err(std::io::Error::other)
+        });
+        let input = std::io::BufReader::new(tokio_util::io::SyncIoBridge::new(
+            tokio_util::io::StreamReader::new(chunks),
+        ));
+        let summary = sites::import_lines(app, &actor, input).await?;
+        Ok(pb::ImportSitesSummary {
+            sites: summary.sites as u32,
+            fences: summary.fences as u32,
+            version: summary.version,
+        })
+    }
+
     async fn put_webhook_inner(
         &self,
         request: Request<pb::PutWebhookRequest>,
@@ -403,6 +427,16 @@ impl AdminService for AdminApi {
         request: Request<pb::PutScheduleRequest>,
     ) -> Result<Response<pb::Schedule>, Status> {
         respond("PutSchedule", self.put_schedule_inner(request).await)
+    }
+
+    async fn import_sites_stream(
+        &self,
+        request: Request<tonic::Streaming<pb::ImportSitesChunk>>,
+    ) -> Result<Response<pb::ImportSitesSummary>, Status> {
+        respond(
+            "ImportSitesStream",
+            self.import_sites_stream_inner(request).await,
+        )
     }
 
     async fn put_webhook(

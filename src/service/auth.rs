@@ -115,6 +115,16 @@ org_scoped!(
     WatchPunchesRequest,
 );
 
+/// The actor of a request of the token's own organisation (a stream,
+/// whose messages cannot name one before it is authorised).
+pub async fn authorize_own<T>(
+    app: &App,
+    request: &Request<T>,
+    role: Role,
+) -> Result<Actor, AppError> {
+    actor(app, request, role, "").await
+}
+
 /// The actor of a request that names its organisation.
 pub async fn authorize<T: OrgScoped>(
     app: &App,
