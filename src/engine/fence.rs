@@ -181,15 +181,13 @@ pub struct FenceIndex {
 
 impl FenceIndex {
     pub fn build(fences: Vec<IndexedFence>) -> Self {
-        let entries = fences
-            .iter()
-            .enumerate()
-            .flat_map(|(i, f)| {
-                f.geometry.envelopes().into_iter().map(move |e| {
-                    GeomWithData::new(Rectangle::from_corners(e.lower(), e.upper()), i)
-                })
-            })
-            .collect();
+        let mut entries = Vec::with_capacity(fences.len());
+        entries.extend(fences.iter().enumerate().flat_map(|(i, f)| {
+            f.geometry
+                .envelopes()
+                .into_iter()
+                .map(move |e| GeomWithData::new(Rectangle::from_corners(e.lower(), e.upper()), i))
+        }));
         Self {
             tree: RTree::bulk_load(entries),
             fences,

@@ -20,10 +20,13 @@ pub struct OrgSnapshot {
     /// Site ids, indexed by [`IndexedFence::site`].
     pub sites: Vec<SiteId>,
     pub index: FenceIndex,
-    /// Fence numbers of each site, for distances to one site.
-    pub site_fences: Vec<Vec<usize>>,
-    /// What evidence each site requires, if it says.
-    pub site_requirements: Vec<Option<super::sites::Requirement>>,
+    /// Fence numbers of each site, for distances to one site: a site's
+    /// fences are numbered together (one range, not a list per site, which
+    /// costs 200k allocations at 200k sites).
+    pub site_fences: Vec<std::ops::Range<usize>>,
+    /// What evidence a site requires, for the few that say, by site
+    /// position in order (sparse: most sites say nothing).
+    site_requirements: Vec<(usize, super::sites::Requirement)>,
     pub wifi: WifiIndex,
     pub beacons: BeaconIndex,
     pub policy: Policy,
@@ -51,10 +54,16 @@ impl OrgSnapshot {
                 .enumerate()
                 .map(|(i, s)| (i, s.beacons.as_slice())),
         );
-        let site_requirements = sites.iter().map(|s| s.requires.clone()).collect();
+        let site_requirements = sites
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s.requires.clone()?)))
+            .collect();
         let mut ids = Vec::with_capacity(sites.len());
         let mut site_fences = Vec::with_capacity(sites.len());
-        let mut fences = Vec::new();
+        // Sized up front: at 200k fences, growing by doubling leaves
+        // megabytes of freed blocks in the heap for good.
+        let mut fences = Vec::with_capacity(sites.iter().map(|s| s.fences.len()).sum());
         let mut left_out = Vec::new();
         for (site, definition) in sites.into_iter().enumerate() {
             let first = fences.len();
@@ -65,7 +74,7 @@ impl OrgSnapshot {
                     fences.push(IndexedFence { site, geometry });
                 }
             }
-            site_fences.push((first..fences.len()).collect());
+            site_fences.push(first..fences.len());
             ids.push(definition.id);
         }
         Self {
@@ -111,8 +120,17 @@ impl OrgSnapshot {
     pub fn fences_of(&self, id: &SiteId) -> impl Iterator<Item = &super::fence::FenceGeometry> {
         self.site_position(id)
             .into_iter()
-            .flat_map(|site| self.site_fences[site].iter())
-            .map(|&f| &self.index.fence(f).geometry)
+            .flat_map(|site| self.site_fences[site].clone())
+            .map(|f| &self.index.fence(f).geometry)
+    }
+
+    /// What evidence the site at `site` requires, if it says.
+    pub fn requirement(&self, site: usize) -> Option<&super::sites::Requirement> {
+        let i = self
+            .site_requirements
+            .binary_search_by_key(&site, |(s, _)| *s)
+            .ok()?;
+        Some(&self.site_requirements[i].1)
     }
 
     pub fn site_of_fence(&self, fence: usize) -> &SiteId {
@@ -123,8 +141,8 @@ impl OrgSnapshot {
     /// site without fences).
     pub fn distance_to_site_m(&self, site: usize, p: geo::Point<f64>) -> f64 {
         self.site_fences[site]
-            .iter()
-            .map(|&f| self.index.fence(f).geometry.distance_m(p))
+            .clone()
+            .map(|f| self.index.fence(f).geometry.distance_m(p))
             .fold(f64::INFINITY, f64::min)
     }
 }

@@ -21,7 +21,7 @@ pub fn check(
     beacons: &BeaconReading,
 ) -> Option<Observation> {
     let site = placement.site_index?;
-    let requirement = snapshot.site_requirements[site].as_ref()?;
+    let requirement = snapshot.requirement(site)?;
     let gps_inside = gps.is_some_and(|f| {
         snapshot.distance_to_site_m(site, Point::new(f.longitude, f.latitude)) == 0.0
     });

@@ -43,8 +43,8 @@ pub fn fence_bundle(snapshot: &crate::engine::OrgSnapshot) -> pb::GetFenceBundle
         .map(|(site, id)| pb::BundleSite {
             site_id: id.as_str().to_owned(),
             fences: snapshot.site_fences[site]
-                .iter()
-                .flat_map(|&f| match &snapshot.index.fence(f).geometry {
+                .clone()
+                .flat_map(|f| match &snapshot.index.fence(f).geometry {
                     FenceGeometry::Polygon(mp) => mp
                         .simplify(epsilon)
                         .0
