@@ -315,3 +315,66 @@ async fn every_event_arrives_signed_and_in_order_across_outages_and_a_restart() 
     receiver_task.await.unwrap();
     server.stop().await;
 }
+
+/// Two replicas on one PostgreSQL database: one sender a webhook, so each
+/// event is delivered once, not once per replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_deliver_each_event_once() {
+    let Some(schema) = common::postgres::Schema::fresh("webhook_replicas").await else {
+        return;
+    };
+    let first = TestServer::start_postgres(&schema.url).await;
+    let second = TestServer::start_postgres(&schema.url).await;
+    let admin = first.token("acme", Role::Admin, None).await;
+    first.import(&admin, HQ).await;
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Received::default()));
+    let (stop_receiver, receiver_task) = start_receiver(addr, &seen);
+    let answer = first
+        .admin_client()
+        .await
+        .put_webhook(authed(
+            pb::PutWebhookRequest {
+                webhook: Some(pb::Webhook {
+                    webhook_id: "hr".into(),
+                    url: format!("http://{addr}/hook"),
+                    events: vec![pb::WebhookEvent::PunchRecorded.into()],
+                    created_time: None,
+                }),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    seen.lock().unwrap().secret = answer.secret;
+    let device = first.token("acme", Role::Device, Some("aino")).await;
+    for i in 0..30 {
+        let replica = if i % 2 == 0 { &first } else { &second };
+        let mut request = punch_at("x", geo::Point::new(26.94, 60.47), 10.0);
+        request.punch_id = format!("p{i}");
+        replica
+            .punch_client()
+            .await
+            .submit_punch(authed(request, &device))
+            .await
+            .unwrap();
+    }
+    until(&seen, |s| ids_of(s, "punch.recorded").len() >= 30).await;
+    // Time for a second sender, if there were one, to send them again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.bad_signatures, 0);
+        assert_eq!(seen.events.len(), 30, "an event arrived twice");
+    }
+    stop_receiver.cancel();
+    receiver_task.await.unwrap();
+    first.stop().await;
+    second.stop().await;
+}

@@ -869,6 +869,10 @@ pub trait WebhookStore: Send + Sync {
 
     /// A webhook's delivery attempts, newest first.
     async fn deliveries(&self, org: &OrgId, id: &str, limit: usize) -> Result<Vec<Delivery>>;
+
+    /// Claims the sending of webhook `id` for this process while the lease
+    /// lives; `None` while another process (a replica) has it.
+    async fn claim_webhook(&self, org: &OrgId, id: &str) -> Result<Option<EmployeeLease>>;
 }
 
 /// The hot path: the history a punch is judged on, the lease that

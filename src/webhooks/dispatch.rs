@@ -139,6 +139,20 @@ struct Sender {
 
 impl Sender {
     async fn run(self) {
+        // One sender a webhook across replicas; another replica's sender
+        // keeps it, and this one is tried again at the next poll.
+        let _claim = match self.store.claim_webhook(&self.org, &self.id).await {
+            Ok(Some(claim)) => claim,
+            Ok(None) => {
+                self.pause(self.settings.poll).await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, webhook = %self.id, "could not claim a webhook");
+                self.pause(self.settings.poll).await;
+                return;
+            }
+        };
         let mut backoff = self.settings.min_backoff;
         // The event that failed last, and how many attempts it has had.
         let mut failing: Option<(String, u32)> = None;

@@ -29,6 +29,8 @@ use crate::store::{EmployeeLease, Result, StoreError};
 /// The first key of every employee lease: the two-key advisory lock space
 /// is separate from the one-key space of the feed and migration locks.
 const LEASE_CLASS: i32 = 7_240_519;
+/// The first key of a webhook's dispatch claim (see [`Leases::try_claim`]).
+const WEBHOOK_CLASS: i32 = 7_240_520;
 /// Longest a punch waits for another replica's lease on its employee.
 const LEASE_WAIT: Duration = Duration::from_secs(5);
 /// Longest pause between two tries.
@@ -110,15 +112,37 @@ impl Leases {
     }
 }
 
+impl Leases {
+    /// Claims the sending of webhook `id` for this replica, if no other
+    /// replica has it: one sender a webhook, so that replicas do not each
+    /// deliver every event. `None` when another holds it (try again later:
+    /// its claim goes with its connection).
+    pub async fn try_claim_webhook(&self, org: &OrgId, id: &str) -> Result<Option<EmployeeLease>> {
+        let key = format!("{org}\u{1f}{id}");
+        let session = self.session().await?;
+        let row = session
+            .client
+            .query_one(&session.lock, &[&WEBHOOK_CLASS, &key])
+            .await?;
+        Ok(row
+            .try_get::<_, bool>(0)?
+            .then(|| EmployeeLease::new(move || release_class(session, WEBHOOK_CLASS, key))))
+    }
+}
+
 /// Releases a lease once its punch is recorded (or failed).
 fn release(session: Arc<Session>, key: String) {
+    release_class(session, LEASE_CLASS, key)
+}
+
+fn release_class(session: Arc<Session>, class: i32, key: String) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
     runtime.spawn(async move {
         let unlocked = session
             .client
-            .query_one(&session.unlock, &[&LEASE_CLASS, &key])
+            .query_one(&session.unlock, &[&class, &key])
             .await
             .and_then(|row| row.try_get::<_, bool>(0));
         // Not released means the session is gone, and its locks with it.

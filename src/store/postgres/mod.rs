@@ -1146,6 +1146,10 @@ impl WebhookStore for PostgresStore {
         })
         .collect()
     }
+
+    async fn claim_webhook(&self, org: &OrgId, id: &str) -> Result<Option<EmployeeLease>> {
+        self.leases.try_claim_webhook(org, id).await
+    }
 }
 
 #[async_trait]

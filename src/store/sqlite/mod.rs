@@ -835,6 +835,11 @@ impl WebhookStore for SqliteStore {
         self.read(move |conn| webhooks::deliveries(conn, &org, &id, limit))
             .await
     }
+
+    /// One process serves a SQLite file: its sender is the only one.
+    async fn claim_webhook(&self, _: &OrgId, _: &str) -> Result<Option<EmployeeLease>> {
+        Ok(Some(EmployeeLease::local()))
+    }
 }
 
 #[async_trait]
