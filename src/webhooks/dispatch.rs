@@ -117,6 +117,41 @@ struct Pending {
     after: WebhookCursors,
 }
 
+impl Pending {
+    /// The event of a punch's record or review at stream `position`.
+    fn of(
+        kind: EventKind,
+        org: &OrgId,
+        position: i64,
+        data: impl Serialize,
+        after: WebhookCursors,
+    ) -> Self {
+        let id = punch_event_id(kind, position);
+        let body = Event::new(kind, org, id.clone(), position.to_string(), data).body();
+        Pending {
+            kind,
+            id,
+            body,
+            after,
+        }
+    }
+
+    /// No event: only the cursors move (a kind the webhook does not take,
+    /// a date no one had results on).
+    fn cursors_only(after: WebhookCursors) -> Self {
+        Pending {
+            kind: EventKind::DayClosed,
+            id: String::new(),
+            body: Vec::new(),
+            after,
+        }
+    }
+
+    fn is_event(&self) -> bool {
+        !self.id.is_empty()
+    }
+}
+
 /// What a `punch.reviewed` event carries: the punch as `punch.recorded`
 /// does, and the decision.
 #[derive(Serialize)]
@@ -189,9 +224,7 @@ impl Sender {
             let mut acknowledged = hook.cursors;
             let mut failed = false;
             for event in &pending {
-                // Kinds not subscribed to, and a date without results (no
-                // id), move the cursors without a request.
-                if hook.config.events.contains(&event.kind) && !event.id.is_empty() {
+                if event.is_event() {
                     let attempt = match &failing {
                         Some((id, attempts)) if *id == event.id => attempts + 1,
                         _ => 1,
@@ -294,65 +327,78 @@ impl Sender {
     }
 
     /// The next events after the webhook's cursors: recorded punches, then
-    /// reviews, then the next closed date, at most a batch of each.
+    /// reviews, then the next closed date, at most a batch of each. A kind
+    /// the webhook does not take only moves its cursor (a placeholder with
+    /// no id carries it).
     async fn next_events(&self, hook: &StoredWebhook) -> crate::store::Result<Vec<Pending>> {
         let store = self.store.as_ref();
         let org = &self.org;
+        let wants = |kind| hook.config.events.contains(&kind);
         let tz = reports::schedule(store, org)
             .await?
             .map_or(jiff::tz::TimeZone::UTC, |s| s.tz);
         let mut cursors = hook.cursors;
         let mut pending = Vec::new();
-        for row in store
-            .punches_after(org, cursors.punches, self.settings.batch)
-            .await?
-        {
-            cursors.punches = row.seq;
-            let event = Event::new(
-                EventKind::PunchRecorded,
-                org,
-                punch_event_id(EventKind::PunchRecorded, row.seq),
-                row.seq.to_string(),
-                export::PunchLine::new(&row, &tz),
-            );
-            pending.push(Pending {
-                kind: EventKind::PunchRecorded,
-                id: event.id.clone(),
-                body: event.body(),
-                after: cursors,
-            });
+
+        if wants(EventKind::PunchRecorded) {
+            for row in store
+                .punches_after(org, cursors.punches, self.settings.batch)
+                .await?
+            {
+                cursors.punches = row.seq;
+                let data = export::PunchLine::new(&row, &tz);
+                pending.push(Pending::of(
+                    EventKind::PunchRecorded,
+                    org,
+                    row.seq,
+                    data,
+                    cursors,
+                ));
+            }
+        } else {
+            let latest = store.latest_seq(org).await?;
+            if latest > cursors.punches {
+                cursors.punches = latest;
+                pending.push(Pending::cursors_only(cursors));
+            }
         }
+
         for (order, row) in store
             .reviews_after(org, cursors.reviews, self.settings.batch)
             .await?
         {
             cursors.reviews = order;
-            let Some(review) = &row.review else { continue };
-            let event = Event::new(
-                EventKind::PunchReviewed,
-                org,
-                punch_event_id(EventKind::PunchReviewed, order),
-                order.to_string(),
-                Reviewed {
-                    punch: export::PunchLine::new(&row, &tz),
-                    approved: review.approved,
-                    reason: &review.reason,
-                    reviewer: &review.reviewer,
-                    reviewed_time: review.at,
-                },
-            );
-            pending.push(Pending {
-                kind: EventKind::PunchReviewed,
-                id: event.id.clone(),
-                body: event.body(),
-                after: cursors,
-            });
+            match &row.review {
+                Some(review) if wants(EventKind::PunchReviewed) => {
+                    let data = Reviewed {
+                        punch: export::PunchLine::new(&row, &tz),
+                        approved: review.approved,
+                        reason: &review.reason,
+                        reviewer: &review.reviewer,
+                        reviewed_time: review.at,
+                    };
+                    pending.push(Pending::of(
+                        EventKind::PunchReviewed,
+                        org,
+                        order,
+                        data,
+                        cursors,
+                    ));
+                }
+                _ => pending.push(Pending::cursors_only(cursors)),
+            }
         }
+
         // One closed date a round: its results for every employee. The date
         // counts as sent only with its last event, so that a failure half
         // way resends the date from its first employee.
         let closed = last_closed_date(&tz, Timestamp::now());
-        if let Some(date) = cursors
+        if !wants(EventKind::DayClosed) {
+            if closed > cursors.closed_through {
+                cursors.closed_through = closed;
+                pending.push(Pending::cursors_only(cursors));
+            }
+        } else if let Some(date) = cursors
             .closed_through
             .tomorrow()
             .ok()
@@ -364,12 +410,7 @@ impl Sender {
             match days.last_mut() {
                 Some(last) => last.after = cursors,
                 // No one had a result: only the date moves.
-                None => days.push(Pending {
-                    kind: EventKind::DayClosed,
-                    id: String::new(),
-                    body: Vec::new(),
-                    after: cursors,
-                }),
+                None => days.push(Pending::cursors_only(cursors)),
             }
             pending.extend(days);
         }
