@@ -216,14 +216,18 @@ impl Sender {
                     continue;
                 }
             };
-            let Some(last) = pending.last().map(|p| p.after) else {
+            if pending.is_empty() {
                 self.pause(self.settings.poll).await;
                 continue;
-            };
+            }
             let mut log = Vec::new();
             let mut acknowledged = hook.cursors;
             let mut failed = false;
             for event in &pending {
+                // At shutdown, what was acknowledged so far is saved below.
+                if self.stop.is_cancelled() {
+                    break;
+                }
                 if event.is_event() {
                     let attempt = match &failing {
                         Some((id, attempts)) if *id == event.id => attempts + 1,
@@ -242,7 +246,6 @@ impl Sender {
                 acknowledged = event.after;
             }
             if !failed {
-                acknowledged = last;
                 backoff = self.settings.min_backoff;
             }
             if let Err(e) = self.save(acknowledged, hook.cursors, log).await {
