@@ -206,7 +206,8 @@ pub fn render(report: &Report) -> String {
             html,
             "<h2>Month to date ({} to {})</h2><table><tr><th>employee</th><th>scheduled</th>\
              <th>worked</th><th>late (min)</th><th>left early (min)</th><th>absent</th>\
-             <th>not signed</th><th>worked hours</th></tr>",
+             <th>not signed</th><th>leave</th><th>holidays</th><th>rest</th>\
+             <th>worked hours</th></tr>",
             report.date.first_of_month(),
             report.date
         );
@@ -214,7 +215,7 @@ pub fn render(report: &Report) -> String {
             let _ = write!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td>\
-                 <td>{}</td><td>{}</td><td>{:.2}</td></tr>",
+                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td></tr>",
                 escape(employee.as_str()),
                 m.scheduled_days,
                 m.worked_days,
@@ -224,6 +225,9 @@ pub fn render(report: &Report) -> String {
                 m.early_leave_minutes,
                 m.absent_days,
                 m.not_signed_days,
+                m.leave_days,
+                m.holiday_days,
+                m.rest_days,
                 m.worked_minutes as f64 / 60.0
             );
         }
