@@ -889,3 +889,51 @@ async fn calendars_shape_the_daily_results() {
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 }
+
+/// Changes of different employees' weeks at once all land: each is a
+/// compare-and-swap of the stored schedule, tried again when another won.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_week_changes_of_different_employees_all_land() {
+    let server = TestServer::start().await;
+    let admin = server.token("acme", Role::Admin, None).await;
+    let (day, _) = shift_around_now("day", 0);
+    server
+        .put_schedule(&admin, vec![day], vec![every_day("aino", "day")])
+        .await;
+    let client = server.admin_client().await;
+    let mut changes = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let (mut client, admin) = (client.clone(), admin.clone());
+        changes.spawn(async move {
+            client
+                .put_employee_shifts(authed(
+                    pb::PutEmployeeShiftsRequest {
+                        org_id: String::new(),
+                        employee_id: format!("e{i}"),
+                        assignments: vec![every_day("", "day")],
+                    },
+                    &admin,
+                ))
+                .await
+                .unwrap();
+        });
+    }
+    changes.join_all().await;
+    let schedule = server
+        .admin_client()
+        .await
+        .get_schedule(authed(pb::GetScheduleRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut employees: Vec<&str> = schedule
+        .assignments
+        .iter()
+        .map(|a| a.employee_id.as_str())
+        .collect();
+    employees.sort();
+    assert_eq!(
+        employees,
+        ["aino", "e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7"]
+    );
+}

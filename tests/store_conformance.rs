@@ -1302,6 +1302,71 @@ mod cases {
         );
     }
 
+    pub async fn schedules_swap_only_from_what_was_read(store: Arc<dyn Store>) {
+        use punchguard::attendance::{Assignment, Schedule, Shift};
+        let acme = org("acme");
+        let shift = Shift {
+            id: "day".into(),
+            start: "09:00".parse().unwrap(),
+            end: "17:00".parse().unwrap(),
+            late_grace_min: 5,
+            early_grace_min: 5,
+            serious_late_min: 30,
+            flexible_start_min: 0,
+        };
+        let with = |employees: &[&str]| Schedule {
+            time_zone: "Europe/Helsinki".into(),
+            shifts: vec![shift.clone()],
+            assignments: employees
+                .iter()
+                .map(|e| Assignment {
+                    employee: EmployeeId::new(*e).unwrap(),
+                    weekdays: vec![jiff::civil::Weekday::Monday],
+                    shift: "day".into(),
+                })
+                .collect(),
+        };
+        store
+            .put_schedule(&acme, with(&["aino"]), audit_of("PutSchedule"))
+            .await
+            .unwrap();
+        // From a stale read: refused, nothing written.
+        let stale = with(&[]);
+        assert!(
+            !store
+                .swap_schedule(&acme, &stale, with(&["onni"]), audit_of("Swap"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.load_schedule(&acme).await.unwrap(),
+            Some(with(&["aino"]))
+        );
+        // From what is stored: swapped.
+        assert!(
+            store
+                .swap_schedule(
+                    &acme,
+                    &with(&["aino"]),
+                    with(&["aino", "onni"]),
+                    audit_of("Swap")
+                )
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.load_schedule(&acme).await.unwrap(),
+            Some(with(&["aino", "onni"]))
+        );
+        // An organisation without a schedule has nothing to swap from.
+        assert!(
+            !store
+                .swap_schedule(&org("other"), &stale, with(&["x"]), audit_of("Swap"))
+                .await
+                .unwrap()
+        );
+    }
+
     /// Every punch from the beginning of time to the end.
     pub fn all_time(org: &OrgId) -> PunchQuery {
         PunchQuery {
@@ -1344,6 +1409,7 @@ macro_rules! suite {
             suite!(@case $open, corrections_are_recorded_whole_once);
             suite!(@case $open, calendars_change_whole_and_load_by_date);
             suite!(@case $open, webhooks_keep_cursors_reviews_and_a_bounded_log);
+            suite!(@case $open, schedules_swap_only_from_what_was_read);
         }
     };
     (@case $open:expr, $case:ident) => {

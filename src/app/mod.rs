@@ -64,8 +64,6 @@ pub struct App {
     /// The roots enrolment attestations must chain to: Google's and
     /// Apple's, plus any the operator added for synthetic devices.
     pub anchors: Arc<crate::engine::attestation::Anchors>,
-    /// Serialises read-modify-write changes of a schedule in this process.
-    pub schedule_changes: Arc<tokio::sync::Mutex<()>>,
     /// Serves punches from `snapshots`, so a configuration change rebuilds
     /// its organisation's snapshot before it is answered.
     keeps_snapshots: bool,
@@ -83,7 +81,6 @@ impl App {
             require_client_certificates: false,
             rate_limits: Arc::new(limits::RateLimits::new(limits::LimitSettings::default())),
             anchors: Arc::new(crate::engine::attestation::Anchors::shipped().clone()),
-            schedule_changes: Arc::default(),
             keeps_snapshots: true,
         }
     }

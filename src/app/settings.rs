@@ -87,8 +87,18 @@ pub async fn schedule(app: &App, actor: &Actor) -> Result<Schedule> {
 /// zone, and every shift a roster day names still defined).
 pub async fn put_schedule(app: &App, actor: &Actor, schedule: Schedule) -> Result<Schedule> {
     actor.require(ROLE)?;
-    store_schedule(app, actor, schedule, "PutSchedule", None, "schedule").await
+    let schedule = checked(app, actor, schedule, "schedule").await?;
+    let entry = audit::entry(actor, "PutSchedule", None, "");
+    app.store
+        .put_schedule(&actor.org, schedule.clone(), entry)
+        .await?;
+    tracing::info!(org = %actor.org, "schedule changed");
+    Ok(schedule)
 }
+
+/// How often a change of one employee's week is tried again when another
+/// change (another request, another replica) got there first.
+const SCHEDULE_SWAP_TRIES: usize = 10;
 
 /// Replaces one employee's weekly assignments, leaving the rest alone.
 pub async fn put_employee_shifts(
@@ -104,54 +114,55 @@ pub async fn put_employee_shifts(
             "must be the request's employee_id",
         ));
     }
-    // One read-modify-write at a time in this process, so that two
-    // concurrent changes of different employees do not lose one another.
-    let _one_at_a_time = app.schedule_changes.lock().await;
-    let mut schedule = schedule(app, actor).await.map_err(|e| match e {
-        AppError::NotFound(_) => AppError::FailedPrecondition(
-            "the organisation has no schedule: put one with PutSchedule".into(),
-        ),
-        e => e,
-    })?;
-    // The employee's assignments go last; errors name them by their index.
-    schedule.assignments.retain(|a| &a.employee != employee);
-    let offset = schedule.assignments.len();
-    schedule.assignments.extend(assignments);
-    let renumber = |field: String| match field
-        .strip_prefix("assignments[")
-        .and_then(|rest| rest.split_once(']'))
-        .and_then(|(i, rest)| Some((i.parse::<usize>().ok()?.checked_sub(offset)?, rest)))
-    {
-        Some((i, rest)) => format!("assignments[{i}]{rest}"),
-        None => field,
-    };
-    store_schedule(
-        app,
-        actor,
-        schedule,
-        "PutEmployeeShifts",
-        Some(employee),
-        "",
-    )
-    .await
-    .map_err(|e| match e {
-        AppError::InvalidArgument { field, description } => AppError::InvalidArgument {
-            field: renumber(field),
-            description,
-        },
-        e => e,
-    })
+    // Read, change, and swap in only if the stored schedule is still the
+    // one read: two changes of different employees at once, on one replica
+    // or two, both land.
+    for _ in 0..SCHEDULE_SWAP_TRIES {
+        let stored = schedule(app, actor).await.map_err(|e| match e {
+            AppError::NotFound(_) => AppError::FailedPrecondition(
+                "the organisation has no schedule: put one with PutSchedule".into(),
+            ),
+            e => e,
+        })?;
+        // The employee's assignments go last; errors name them by their index.
+        let mut changed = stored.clone();
+        changed.assignments.retain(|a| &a.employee != employee);
+        let offset = changed.assignments.len();
+        changed.assignments.extend(assignments.clone());
+        let renumber = |field: String| match field
+            .strip_prefix("assignments[")
+            .and_then(|rest| rest.split_once(']'))
+            .and_then(|(i, rest)| Some((i.parse::<usize>().ok()?.checked_sub(offset)?, rest)))
+        {
+            Some((i, rest)) => format!("assignments[{i}]{rest}"),
+            None => field,
+        };
+        let changed = checked(app, actor, changed, "")
+            .await
+            .map_err(|e| match e {
+                AppError::InvalidArgument { field, description } => AppError::InvalidArgument {
+                    field: renumber(field),
+                    description,
+                },
+                e => e,
+            })?;
+        let entry = audit::entry(actor, "PutEmployeeShifts", Some(employee), "");
+        if app
+            .store
+            .swap_schedule(&actor.org, &stored, changed.clone(), entry)
+            .await?
+        {
+            tracing::info!(org = %actor.org, "schedule changed");
+            return Ok(changed);
+        }
+    }
+    Err(AppError::Store(crate::store::StoreError::Unavailable(
+        "the schedule kept changing under this request; try again".into(),
+    )))
 }
 
-/// Checks and stores `schedule`; errors name fields under `prefix`.
-async fn store_schedule(
-    app: &App,
-    actor: &Actor,
-    schedule: Schedule,
-    action: &str,
-    employee: Option<&EmployeeId>,
-    prefix: &str,
-) -> Result<Schedule> {
+/// `schedule` once it checks out; errors name fields under `prefix`.
+async fn checked(app: &App, actor: &Actor, schedule: Schedule, prefix: &str) -> Result<Schedule> {
     let field = |name: &str| {
         if prefix.is_empty() {
             name.to_owned()
@@ -175,10 +186,5 @@ async fn store_schedule(
     let CheckedSchedule { schedule, .. } = checked
         .with_calendar(crate::attendance::Calendar::new(roster))
         .map_err(|e| AppError::invalid(field("shifts"), e.description))?;
-    let entry = audit::entry(actor, action, employee, "");
-    app.store
-        .put_schedule(&actor.org, schedule.clone(), entry)
-        .await?;
-    tracing::info!(org = %actor.org, "schedule changed");
     Ok(schedule)
 }

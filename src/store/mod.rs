@@ -740,6 +740,17 @@ pub trait ConfigStore: Send + Sync {
 
     /// The organisation's schedule, if it has one.
     async fn load_schedule(&self, org: &OrgId) -> Result<Option<Schedule>>;
+
+    /// Replaces the organisation's schedule with `schedule` only if the
+    /// stored one is still `expected` (a compare-and-swap for changes of
+    /// part of it); false, and nothing written, otherwise.
+    async fn swap_schedule(
+        &self,
+        org: &OrgId,
+        expected: &Schedule,
+        schedule: Schedule,
+        audit: AuditEntry,
+    ) -> Result<bool>;
 }
 
 /// One change to an organisation's calendar.

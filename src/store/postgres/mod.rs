@@ -937,6 +937,37 @@ impl ConfigStore for PostgresStore {
             .map(encoding::schedule_from_json)
             .transpose()
     }
+
+    async fn swap_schedule(
+        &self,
+        org: &OrgId,
+        expected: &Schedule,
+        schedule: Schedule,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // The row locked: a concurrent swap waits here, then sees this one.
+        let stored = query_opt(
+            &tx,
+            "SELECT schedule FROM org_schedules WHERE org_id = $1 FOR UPDATE",
+            &[&org.as_str()],
+        )
+        .await?
+        .map(|r| r.try_get::<_, String>(0))
+        .transpose()?;
+        let current = stored
+            .as_deref()
+            .map(encoding::schedule_from_json)
+            .transpose()?;
+        if current.as_ref() != Some(expected) {
+            return Ok(false);
+        }
+        let text = encoding::schedule_to_json(&schedule);
+        put_setting(&tx, "org_schedules", "schedule", org, &text).await?;
+        commit_audited(tx, org, audit, ()).await?;
+        Ok(true)
+    }
 }
 
 #[async_trait]

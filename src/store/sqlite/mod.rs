@@ -763,6 +763,26 @@ impl ConfigStore for SqliteStore {
         self.read(move |conn| attendance::load_schedule(conn, &org))
             .await
     }
+
+    async fn swap_schedule(
+        &self,
+        org: &OrgId,
+        expected: &Schedule,
+        schedule: Schedule,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        let (org, expected) = (org.clone(), expected.clone());
+        self.writer
+            .write(audited(org.clone(), audit, move |tx| {
+                // The writer is the only one: what it reads here stands.
+                if attendance::load_schedule(tx, &org)?.as_ref() != Some(&expected) {
+                    return Ok(None);
+                }
+                attendance::put_schedule(tx, &org, &schedule).map(Some)
+            }))
+            .await
+            .map(|swapped| swapped.is_some())
+    }
 }
 
 #[async_trait]
