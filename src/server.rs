@@ -117,11 +117,13 @@ impl Options {
             drain_deadline: DRAIN_DEADLINE,
             edge: EdgeSettings::default(),
             extra_attestation_roots: Vec::new(),
-            // Quick retries: a test's receiver comes back in seconds.
+            // Quick retries: a test's receiver comes back in seconds. Small
+            // batches: a test's few events still cross batch boundaries.
             webhooks: DispatchSettings {
                 poll: Duration::from_millis(100),
                 min_backoff: Duration::from_millis(100),
                 max_backoff: Duration::from_secs(1),
+                batch: 3,
                 ..DispatchSettings::default()
             },
         }

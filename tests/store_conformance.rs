@@ -1238,8 +1238,12 @@ mod cases {
             punches: latest + 5,
             reviews: reviews[0].0,
             closed_through: date("2026-03-04"),
+            closing_after: Some(aino.clone()),
         };
-        store.advance_webhook(&acme, "hr", moved).await.unwrap();
+        store
+            .advance_webhook(&acme, "hr", moved.clone())
+            .await
+            .unwrap();
         let changed = WebhookConfig {
             url: "https://hr.example.com/v2".into(),
             ..config.clone()

@@ -107,7 +107,11 @@ async fn every_event_arrives_signed_and_in_order_across_outages_and_a_restart() 
     server.import(&admin, HQ).await;
     let mut admin_client = server.admin_client().await;
     let (shift, _) = shift_around_now("day", 0);
-    let assignments = vec![every_day("aino", "day"), every_day("onni", "day")];
+    // More employees than a test server's batch (3): a closed date is
+    // sent in parts.
+    let assignments = ["aino", "onni", "liisa", "ville"]
+        .map(|e| every_day(e, "day"))
+        .to_vec();
     server.put_schedule(&admin, vec![shift], assignments).await;
 
     // The receiver, on a port it will come back to.
@@ -159,7 +163,7 @@ async fn every_event_arrives_signed_and_in_order_across_outages_and_a_restart() 
     // those closing from now on): the date cursor moved back in the store.
     let org = OrgId::new("acme").unwrap();
     let store = server.app.store.clone();
-    let mut cursors = store.webhooks(Some(&org)).await.unwrap()[0].cursors;
+    let mut cursors = store.webhooks(Some(&org)).await.unwrap()[0].cursors.clone();
     let last_closed = cursors.closed_through;
     cursors.closed_through = last_closed.checked_sub(jiff::Span::new().days(3)).unwrap();
     store
@@ -212,7 +216,7 @@ async fn every_event_arrives_signed_and_in_order_across_outages_and_a_restart() 
     let (stop_receiver, receiver_task) = start_receiver(addr, &seen);
 
     let expected_punches = 41;
-    let expected_days = 3 * 2;
+    let expected_days = 3 * 4;
     until(&seen, |s| {
         ids_of(s, "punch.recorded").len() >= expected_punches
             && !ids_of(s, "punch.reviewed").is_empty()

@@ -800,14 +800,16 @@ pub struct WebhookConfig {
 }
 
 /// How far a webhook's receiver has acknowledged each stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookCursors {
     /// The last punch seq sent.
     pub punches: i64,
     /// The last review order sent.
     pub reviews: i64,
-    /// The last local date reported closed.
+    /// The last local date reported closed whole.
     pub closed_through: Date,
+    /// The next date is being reported: its employees up to this one are.
+    pub closing_after: Option<EmployeeId>,
 }
 
 /// A webhook with where its deliveries stand.

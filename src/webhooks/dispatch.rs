@@ -221,7 +221,7 @@ impl Sender {
                 continue;
             }
             let mut log = Vec::new();
-            let mut acknowledged = hook.cursors;
+            let mut acknowledged = hook.cursors.clone();
             let mut failed = false;
             for event in &pending {
                 // At shutdown, what was acknowledged so far is saved below.
@@ -243,12 +243,12 @@ impl Sender {
                     }
                     failing = None;
                 }
-                acknowledged = event.after;
+                acknowledged = event.after.clone();
             }
             if !failed {
                 backoff = self.settings.min_backoff;
             }
-            if let Err(e) = self.save(acknowledged, hook.cursors, log).await {
+            if let Err(e) = self.save(acknowledged, &hook.cursors, log).await {
                 tracing::warn!(error = %e, webhook = %self.id, "could not save deliveries");
             }
             if failed {
@@ -268,10 +268,10 @@ impl Sender {
     async fn save(
         &self,
         acknowledged: WebhookCursors,
-        before: WebhookCursors,
+        before: &WebhookCursors,
         log: Vec<Delivery>,
     ) -> crate::store::Result<()> {
-        if acknowledged != before {
+        if acknowledged != *before {
             self.store
                 .advance_webhook(&self.org, &self.id, acknowledged)
                 .await?;
@@ -340,7 +340,7 @@ impl Sender {
         let tz = reports::schedule(store, org)
             .await?
             .map_or(jiff::tz::TimeZone::UTC, |s| s.tz);
-        let mut cursors = hook.cursors;
+        let mut cursors = hook.cursors.clone();
         let mut pending = Vec::new();
 
         if wants(EventKind::PunchRecorded) {
@@ -355,14 +355,14 @@ impl Sender {
                     org,
                     row.seq,
                     data,
-                    cursors,
+                    cursors.clone(),
                 ));
             }
         } else {
             let latest = store.latest_seq(org).await?;
             if latest > cursors.punches {
                 cursors.punches = latest;
-                pending.push(Pending::cursors_only(cursors));
+                pending.push(Pending::cursors_only(cursors.clone()));
             }
         }
 
@@ -385,21 +385,22 @@ impl Sender {
                         org,
                         order,
                         data,
-                        cursors,
+                        cursors.clone(),
                     ));
                 }
-                _ => pending.push(Pending::cursors_only(cursors)),
+                _ => pending.push(Pending::cursors_only(cursors.clone())),
             }
         }
 
-        // One closed date a round: its results for every employee. The date
-        // counts as sent only with its last event, so that a failure half
-        // way resends the date from its first employee.
+        // The next closed date, a batch of its employees a round (in id
+        // order, resumed after the last one acknowledged); the date counts
+        // as sent with its last employee.
         let closed = last_closed_date(&tz, Timestamp::now());
         if !wants(EventKind::DayClosed) {
             if closed > cursors.closed_through {
                 cursors.closed_through = closed;
-                pending.push(Pending::cursors_only(cursors));
+                cursors.closing_after = None;
+                pending.push(Pending::cursors_only(cursors.clone()));
             }
         } else if let Some(date) = cursors
             .closed_through
@@ -407,49 +408,61 @@ impl Sender {
             .ok()
             .filter(|d| *d <= closed)
         {
-            let before = cursors;
-            cursors.closed_through = date;
-            let mut days = self.closed_day(date, before).await?;
-            match days.last_mut() {
-                Some(last) => last.after = cursors,
-                // No one had a result: only the date moves.
-                None => days.push(Pending::cursors_only(cursors)),
-            }
-            pending.extend(days);
+            pending.extend(self.closed_day(date, cursors).await?);
         }
         Ok(pending)
     }
 
-    /// `day.closed` events of `date`, one per employee with a result.
+    /// The next `day.closed` events of `date` after `cursors`: a batch of
+    /// employees, one event each, and the date done after the last of them.
     async fn closed_day(
         &self,
         date: Date,
-        after: WebhookCursors,
+        cursors: WebhookCursors,
     ) -> crate::store::Result<Vec<Pending>> {
         let store = self.store.as_ref();
-        let Some(schedule) = reports::schedule_for(store, &self.org, date, date).await? else {
-            return Ok(Vec::new());
+        let done = WebhookCursors {
+            closed_through: date,
+            closing_after: None,
+            ..cursors.clone()
         };
+        let Some(schedule) = reports::schedule_for(store, &self.org, date, date).await? else {
+            return Ok(vec![Pending::cursors_only(done)]);
+        };
+        let mut employees: Vec<_> = schedule
+            .employees()
+            .into_iter()
+            .filter(|e| cursors.closing_after.as_ref().is_none_or(|after| e > after))
+            .collect();
+        let last_batch = employees.len() <= self.settings.batch;
+        employees.truncate(self.settings.batch);
         let mut pending = Vec::new();
-        for employee in schedule.employees() {
+        for employee in employees {
             let days =
                 reports::employee_days(store, &self.org, &schedule, &employee, &[date]).await?;
+            let after = WebhookCursors {
+                closing_after: Some(employee.clone()),
+                ..cursors.clone()
+            };
             for r in &days.results {
                 let id = day_event_id(date, employee.as_str());
                 let event = Event::new(
                     EventKind::DayClosed,
                     &self.org,
-                    id,
+                    id.clone(),
                     date.to_string(),
                     export::DailyLine::new(r, &days, &schedule.tz),
                 );
                 pending.push(Pending {
                     kind: EventKind::DayClosed,
-                    id: event.id.clone(),
+                    id,
                     body: event.body(),
-                    after,
+                    after: after.clone(),
                 });
             }
+        }
+        if last_batch {
+            pending.push(Pending::cursors_only(done));
         }
         Ok(pending)
     }

@@ -19,6 +19,9 @@ CREATE TABLE webhooks (
     punch_cursor   BIGINT NOT NULL,
     review_cursor  BIGINT NOT NULL,
     closed_through TEXT COLLATE "C" NOT NULL,
+    -- The date after closed_through is being sent: its employees up to
+    -- this one are.
+    closing_after  TEXT COLLATE "C",
     PRIMARY KEY (org_id, webhook_id)
 );
 

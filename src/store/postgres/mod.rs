@@ -1069,7 +1069,8 @@ impl WebhookStore for PostgresStore {
     async fn advance_webhook(&self, org: &OrgId, id: &str, cursors: WebhookCursors) -> Result<()> {
         execute(
             &self.client().await?,
-            "UPDATE webhooks SET punch_cursor = $3, review_cursor = $4, closed_through = $5
+            "UPDATE webhooks SET punch_cursor = $3, review_cursor = $4, closed_through = $5,
+                 closing_after = $6
              WHERE org_id = $1 AND webhook_id = $2",
             &[
                 &org.as_str(),
@@ -1077,6 +1078,7 @@ impl WebhookStore for PostgresStore {
                 &cursors.punches,
                 &cursors.reviews,
                 &cursors.closed_through.to_string(),
+                &cursors.closing_after.as_ref().map(EmployeeId::as_str),
             ],
         )
         .await?;

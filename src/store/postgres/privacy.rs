@@ -455,6 +455,14 @@ pub async fn erase_employee(
         keys,
     )
     .await?;
+    // A webhook part way through a closed date may have stopped at them:
+    // it starts the date again.
+    execute(
+        tx,
+        "UPDATE webhooks SET closing_after = NULL WHERE org_id = $1 AND closing_after = $2",
+        keys,
+    )
+    .await?;
     if !counts.is_empty() {
         execute(
             tx,

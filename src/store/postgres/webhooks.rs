@@ -3,14 +3,14 @@
 use jiff::civil::Date;
 use tokio_postgres::Row;
 
-use crate::engine::OrgId;
+use crate::engine::{EmployeeId, OrgId};
 use crate::store::encoding::{events_from_text, from_us};
 use crate::store::{Result, StoreError, StoredWebhook, WebhookConfig, WebhookCursors};
 
 pub use crate::store::encoding::events_to_text;
 
 pub const COLUMNS: &str = "org_id, webhook_id, url, events, secret, created_us, \
-     punch_cursor, review_cursor, closed_through";
+     punch_cursor, review_cursor, closed_through, closing_after";
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("stored webhook: {e}"))
@@ -32,6 +32,10 @@ pub fn stored(r: &Row) -> Result<StoredWebhook> {
             punches: r.try_get(6)?,
             reviews: r.try_get(7)?,
             closed_through: closed.parse::<Date>().map_err(corrupt)?,
+            closing_after: r
+                .try_get::<_, Option<String>>(9)?
+                .map(|e| EmployeeId::new(e).map_err(corrupt))
+                .transpose()?,
         },
     })
 }

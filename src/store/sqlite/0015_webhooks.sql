@@ -16,6 +16,9 @@ CREATE TABLE webhooks (
     punch_cursor   INTEGER NOT NULL,
     review_cursor  INTEGER NOT NULL,
     closed_through TEXT NOT NULL,
+    -- The date after closed_through is being sent: its employees up to
+    -- this one are.
+    closing_after  TEXT,
     PRIMARY KEY (org_id, webhook_id)
 ) STRICT;
 

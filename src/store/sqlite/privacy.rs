@@ -473,6 +473,12 @@ pub fn erase_employee(
          AND event_kind = 'day.closed' AND substr(event_id, -length(?2) - 1) = '/' || ?2",
         params![o, e],
     )?;
+    // A webhook part way through a closed date may have stopped at them:
+    // it starts the date again.
+    tx.execute(
+        "UPDATE webhooks SET closing_after = NULL WHERE org_id = ?1 AND closing_after = ?2",
+        params![o, e],
+    )?;
     if !counts.is_empty() {
         tx.execute(
             "INSERT INTO erasures (org_id, erased_us, punches) VALUES (?1, ?2, ?3)",

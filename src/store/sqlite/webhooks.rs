@@ -6,7 +6,7 @@ use jiff::civil::Date;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::codec::{self, PUNCH_COLUMNS};
-use crate::engine::OrgId;
+use crate::engine::{EmployeeId, OrgId};
 use crate::store::encoding::{events_from_text, events_to_text, from_us, to_us};
 use crate::store::{
     Delivery, MAX_DELIVERIES_KEPT, PunchRow, Result, StoreError, StoredWebhook, WebhookConfig,
@@ -15,7 +15,7 @@ use crate::store::{
 use crate::webhooks::EventKind;
 
 const WEBHOOK_COLUMNS: &str = "org_id, webhook_id, url, events, secret, created_us, \
-     punch_cursor, review_cursor, closed_through";
+     punch_cursor, review_cursor, closed_through, closing_after";
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("stored webhook: {e}"))
@@ -31,6 +31,7 @@ type WebhookRow = (
     i64,
     i64,
     String,
+    Option<String>,
 );
 
 fn webhook_row(r: &Row<'_>) -> rusqlite::Result<WebhookRow> {
@@ -44,11 +45,12 @@ fn webhook_row(r: &Row<'_>) -> rusqlite::Result<WebhookRow> {
         r.get(6)?,
         r.get(7)?,
         r.get(8)?,
+        r.get(9)?,
     ))
 }
 
 fn stored(row: WebhookRow) -> Result<StoredWebhook> {
-    let (org, id, url, events, secret, created, punches, reviews, closed) = row;
+    let (org, id, url, events, secret, created, punches, reviews, closed, closing) = row;
     Ok(StoredWebhook {
         org: OrgId::new(org).map_err(corrupt)?,
         config: WebhookConfig {
@@ -62,6 +64,9 @@ fn stored(row: WebhookRow) -> Result<StoredWebhook> {
             punches,
             reviews,
             closed_through: closed.parse::<Date>().map_err(corrupt)?,
+            closing_after: closing
+                .map(|e| EmployeeId::new(e).map_err(corrupt))
+                .transpose()?,
         },
     })
 }
@@ -136,7 +141,8 @@ pub fn advance_webhook(
     cursors: &WebhookCursors,
 ) -> Result<()> {
     tx.prepare_cached(
-        "UPDATE webhooks SET punch_cursor = ?3, review_cursor = ?4, closed_through = ?5
+        "UPDATE webhooks SET punch_cursor = ?3, review_cursor = ?4, closed_through = ?5,
+             closing_after = ?6
          WHERE org_id = ?1 AND webhook_id = ?2",
     )?
     .execute(params![
@@ -144,7 +150,8 @@ pub fn advance_webhook(
         id,
         cursors.punches,
         cursors.reviews,
-        cursors.closed_through.to_string()
+        cursors.closed_through.to_string(),
+        cursors.closing_after.as_ref().map(EmployeeId::as_str)
     ])?;
     Ok(())
 }
