@@ -26,6 +26,7 @@ pub const SHED: &str = "punchguard_shed_total";
 pub const CONNECTIONS_CUT: &str = "punchguard_connections_cut_total";
 pub const ACCEPT_ERRORS: &str = "punchguard_accept_errors_total";
 pub const ENROLMENTS: &str = "punchguard_device_enrolments_total";
+pub const WEBHOOK_DELIVERIES: &str = "punchguard_webhook_deliveries_total";
 
 /// Registers descriptions with the installed recorder (call once after installing it).
 pub fn describe() {
@@ -78,6 +79,10 @@ pub fn describe() {
     describe_counter!(
         ENROLMENTS,
         "Device enrolments, by platform and outcome (trusted, untrusted)."
+    );
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook delivery attempts, by event type and outcome (ok, failed)."
     );
     describe_histogram!(
         SNAPSHOT_BUILD_SECONDS,

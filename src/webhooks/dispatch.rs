@@ -318,6 +318,13 @@ impl Sender {
             Ok(status) => (Some(status.as_u16()), None),
             Err((status, error)) => (status.map(|s| s.as_u16()), Some(error)),
         };
+        let result = if error.is_none() { "ok" } else { "failed" };
+        metrics::counter!(
+            crate::metrics::WEBHOOK_DELIVERIES,
+            "event" => event.kind.as_str(),
+            "outcome" => result
+        )
+        .increment(1);
         Delivery {
             event_id: event.id.clone(),
             kind: event.kind,
