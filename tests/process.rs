@@ -831,3 +831,39 @@ async fn serve_starts_the_console_when_asked() {
     );
     assert!(serve(&db).console.is_none());
 }
+
+/// The CLI imports GeoJSON lines streamed (any size), and says the same as
+/// for the FeatureCollection they came from.
+#[test]
+fn the_cli_imports_geojson_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("punchguard.db");
+    let collection: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("data/kotka-buildings.geojson").unwrap())
+            .unwrap();
+    let lines: String = collection["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| serde_json::to_string(f).unwrap() + "\n")
+        .collect();
+    let file = dir.path().join("kotka.geojsonl");
+    std::fs::write(&file, lines).unwrap();
+    let imported = cli(
+        &["site", "import", "--org", "kotka", file.to_str().unwrap()],
+        &db,
+    );
+    assert!(imported.starts_with("imported 2171 sites"), "{imported}");
+    // A bad line is refused with its feature's index, and nothing stored.
+    let bad = dir.path().join("bad.ndjson");
+    std::fs::write(&bad, "{\"type\":\"Feature\",\"geometry\":null}\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["site", "import", "--org", "other", bad.to_str().unwrap()])
+        .arg("--database")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("geojson.features[0]"), "{stderr}");
+}
