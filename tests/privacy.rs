@@ -388,13 +388,46 @@ async fn erasure_leaves_nothing_that_links_to_the_employee() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::NotFound);
 
-    // Nothing in any table, nor anywhere in the files (WAL included).
+    // The CLI's exports, written now, hold the colleague and not them.
+    let exports = tempfile::tempdir().unwrap();
+    let today = jiff::tz::TimeZone::get("Europe/Helsinki")
+        .unwrap()
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    let (from, to) = (
+        today.yesterday().unwrap().to_string(),
+        today.tomorrow().unwrap().to_string(),
+    );
+    let mut exported = Vec::new();
+    for what in ["punches", "daily", "summary"] {
+        let out = exports.path().join(format!("{what}.csv"));
+        let status = std::process::Command::new(common::process::BIN)
+            .args([
+                "export", what, "--org", "depot-co", "--from", &from, "--to", &to,
+            ])
+            .arg("--out")
+            .arg(&out)
+            .arg("--database")
+            .arg(&server.database)
+            .status()
+            .unwrap();
+        assert!(status.success(), "export {what}");
+        exported.extend(std::fs::read(&out).unwrap());
+    }
+    assert!(
+        String::from_utf8_lossy(&exported).contains("kerttu"),
+        "control: the exports hold the colleague"
+    );
+
+    // Nothing in any table, nor anywhere in the files (WAL and the CLI's
+    // exports included).
     let db = std::fs::read(&server.database).unwrap();
     let mut files = db.clone();
     for suffix in ["-wal", "-shm"] {
         let path = format!("{}{suffix}", server.database.display());
         files.extend(std::fs::read(path).unwrap_or_default());
     }
+    files.extend(exported);
     let holds = |needle: &[u8]| files.windows(needle.len()).any(|w| w == needle);
     assert!(holds(b"kerttu"), "control: the colleague's data is there");
     assert!(
