@@ -614,11 +614,18 @@ fn verdict_row(n: usize, scene: &Scene, verdict: &pb::Verdict, duplicate: bool) 
 }
 
 /// Everyone works an eight-hour shift starting five minutes from now (local
-/// Helsinki time), every day, so that the morning's punches have results.
+/// Helsinki time), every day, so that the morning's punches have results:
+/// today's, so in the last minutes of a day it starts at 23:59 (a punch
+/// then is still within the late grace).
 fn demo_schedule(now: Timestamp) -> pb::Schedule {
-    let start = jiff::tz::TimeZone::get("Europe/Helsinki")
-        .map(|tz| tz.to_datetime(now + SignedDuration::from_mins(5)))
-        .unwrap_or_else(|_| jiff::tz::TimeZone::UTC.to_datetime(now));
+    let tz = jiff::tz::TimeZone::get("Europe/Helsinki").unwrap_or(jiff::tz::TimeZone::UTC);
+    let local_now = tz.to_datetime(now);
+    let soon = tz.to_datetime(now + SignedDuration::from_mins(5));
+    let start = if soon.date() == local_now.date() {
+        soon
+    } else {
+        local_now.date().at(23, 59, 0, 0)
+    };
     let end = start + SignedDuration::from_hours(8);
     use pb::Weekday::*;
     pb::Schedule {
