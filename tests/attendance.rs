@@ -40,7 +40,8 @@ async fn daily_results_follow_punches_and_reviews() {
     // Aino's shift started 2 minutes from now: on time. Onni's 20 minutes
     // ago: late. Liisa's punch at the edge awaits review.
     let (early, date) = shift_around_now("early", 2);
-    let (late, _) = shift_around_now("late", -20);
+    // Each shift's own date: around midnight they differ.
+    let (late, late_date) = shift_around_now("late", -20);
     let (liisas, liisa_date) = shift_around_now("liisas", 1);
     let schedule = pb::Schedule {
         time_zone: ZONE.into(),
@@ -104,7 +105,7 @@ async fn daily_results_follow_punches_and_reviews() {
     assert_eq!(aino.in_result(), pb::TimeResult::Normal);
     assert_eq!(aino.time_result(), pb::TimeResult::NotSigned, "no out yet");
     assert_eq!(aino.location_result(), pb::LocationResult::Normal);
-    let onni = results("onni", &date).await;
+    let onni = results("onni", &late_date).await;
     assert_eq!(onni.in_result(), pb::TimeResult::Late);
     let ville = results("ville", &date).await;
     assert_eq!(ville.time_result(), pb::TimeResult::Absenteeism);
