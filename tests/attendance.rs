@@ -574,15 +574,6 @@ async fn a_correction_turns_not_signed_into_normal() {
     );
 }
 
-/// Every field a status's BadRequest detail names, in order.
-fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn calendars_shape_the_daily_results() {
     use pb::Weekday::*;

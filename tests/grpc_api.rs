@@ -455,14 +455,7 @@ async fn geojson_lines_stream_in_and_match_the_collection_import() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    use tonic_types::StatusExt;
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
-        .iter()
-        .map(|v| v.field.clone())
-        .collect();
+    let fields = violated_fields(&status);
     assert!(fields[0].starts_with("geojson.features[5]"), "{fields:?}");
     assert!(fields[1].starts_with("geojson.features[7]"), "{fields:?}");
     let empty = stream_import(&server, &other, "\n\n".into(), 1)

@@ -122,13 +122,7 @@ pub async fn put_roster_days(app: &App, actor: &Actor, days: Vec<RosterChange>) 
     if !problems.is_empty() {
         return Err(AppError::InvalidArguments(problems));
     }
-    // One employee named in the audit entry when there is one.
-    let employee = match days.first() {
-        Some(first) if days.iter().all(|d| d.employee == first.employee) => {
-            Some(first.employee.clone())
-        }
-        _ => None,
-    };
+    let employee = sole_employee(days.iter().map(|d| &d.employee));
     let detail = format!("{} roster days", days.len());
     let changes = days
         .into_iter()
@@ -190,12 +184,7 @@ pub async fn put_leave(app: &App, actor: &Actor, leave: Vec<Leave>) -> Result<us
     if !problems.is_empty() {
         return Err(AppError::InvalidArguments(problems));
     }
-    let employee = match leave.first() {
-        Some(first) if leave.iter().all(|l| l.employee == first.employee) => {
-            Some(first.employee.clone())
-        }
-        _ => None,
-    };
+    let employee = sole_employee(leave.iter().map(|l| &l.employee));
     let count = leave.len();
     // The HR system's ids stay out of the log: they outlive an erasure
     // there (the entry's employee is removed, its text kept).
@@ -260,6 +249,13 @@ pub async fn calendar(
     });
     entries.sort_by_key(|e| (order(e), e.days().0, e.key()));
     Ok(entries)
+}
+
+/// The employee an audit entry names: the one all the changes are about,
+/// if they are about one.
+fn sole_employee<'a>(mut employees: impl Iterator<Item = &'a EmployeeId>) -> Option<EmployeeId> {
+    let first = employees.next()?;
+    employees.all(|e| e == first).then(|| first.clone())
 }
 
 fn order(entry: &CalendarEntry) -> u8 {

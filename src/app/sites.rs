@@ -52,14 +52,28 @@ pub async fn parse_geojson(text: String) -> Result<Vec<SiteDefinition>> {
 pub async fn import(app: &App, actor: &Actor, geojson: String) -> Result<Imported> {
     actor.require(ROLE)?;
     let sites = parse_geojson(geojson).await?;
+    let version = replace_sites(app, actor, sites.clone()).await?;
+    Ok(Imported { sites, version })
+}
+
+/// Stores checked sites with their audit entry and makes them effective
+/// for the next punch; the organisation's new fence-set version.
+async fn replace_sites(app: &App, actor: &Actor, sites: Vec<SiteDefinition>) -> Result<u64> {
     let entry = audit::entry(actor, "ImportSites", None, format!("{} sites", sites.len()));
-    let version = app
-        .store
-        .put_sites(&actor.org, sites.clone(), entry)
-        .await?;
+    let version = app.store.put_sites(&actor.org, sites, entry).await?;
     app.reload(&actor.org).await?;
     tracing::info!(org = %actor.org, version, "sites imported");
-    Ok(Imported { sites, version })
+    Ok(version)
+}
+
+impl Imported {
+    pub fn summary(&self) -> ImportSummary {
+        ImportSummary {
+            sites: self.sites.len(),
+            fences: self.sites.iter().map(|s| s.fences.len()).sum(),
+            version: self.version,
+        }
+    }
 }
 
 /// What a streamed import stored: counts, not the sites (which a 200k-fence
@@ -92,10 +106,7 @@ where
     .map_err(import_problems)?;
     let fences = sites.iter().map(|s| s.fences.len()).sum();
     let count = sites.len();
-    let entry = audit::entry(actor, "ImportSites", None, format!("{count} sites"));
-    let version = app.store.put_sites(&actor.org, sites, entry).await?;
-    app.reload(&actor.org).await?;
-    tracing::info!(org = %actor.org, version, "sites imported");
+    let version = replace_sites(app, actor, sites).await?;
     Ok(ImportSummary {
         sites: count,
         fences,

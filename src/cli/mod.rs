@@ -443,15 +443,11 @@ async fn import_sites(org: OrgArg, file: PathBuf, database: DatabaseArg) -> anyh
     } else {
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
-        let imported = closing(&app, async {
+        closing(&app, async {
             Ok(app::sites::import(&app, &operator, text).await?)
         })
-        .await?;
-        app::sites::ImportSummary {
-            sites: imported.sites.len(),
-            fences: imported.sites.iter().map(|s| s.fences.len()).sum(),
-            version: imported.version,
-        }
+        .await?
+        .summary()
     };
     println!(
         "imported {} sites ({} fences); fence set version {}",

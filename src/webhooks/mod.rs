@@ -114,12 +114,20 @@ pub fn day_event_id(date: Date, employee: &str) -> String {
 /// The signature header's value for `body` sent at `at`: HMAC-SHA256 with
 /// the webhook's secret over `"{unix seconds}.{body}"`, as Stripe signs.
 pub fn signature(secret: &str, at: Timestamp, body: &[u8]) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    let mut signed = at.as_second().to_string().into_bytes();
+    let tag = ring::hmac::sign(&signing_key(secret), &signed(at.as_second(), body));
+    format!("t={},v1={}", at.as_second(), hex::encode(tag.as_ref()))
+}
+
+fn signing_key(secret: &str) -> ring::hmac::Key {
+    ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes())
+}
+
+/// What is signed: `"{unix seconds}.{body}"`.
+fn signed(at_secs: i64, body: &[u8]) -> Vec<u8> {
+    let mut signed = at_secs.to_string().into_bytes();
     signed.push(b'.');
     signed.extend_from_slice(body);
-    let tag = ring::hmac::sign(&key, &signed);
-    format!("t={},v1={}", at.as_second(), hex::encode(tag.as_ref()))
+    signed
 }
 
 /// What a receiver does with a request: checks the signature against the
@@ -139,10 +147,7 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now: Timestamp) -> Result
     if (now.as_second() - at).abs() > REPLAY_WINDOW_SECS {
         return Err("outside the replay window");
     }
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    let mut signed = at.to_string().into_bytes();
-    signed.push(b'.');
-    signed.extend_from_slice(body);
+    let (key, signed) = (signing_key(secret), signed(at, body));
     tags.iter()
         .any(|tag| ring::hmac::verify(&key, &signed, tag).is_ok())
         .then_some(())

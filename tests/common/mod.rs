@@ -311,12 +311,18 @@ pub fn punch_at(punch_id: &str, p: Point<f64>, accuracy_m: f64) -> pb::SubmitPun
     }
 }
 
-/// The field named in a status's BadRequest detail.
+/// The (first) field named in a status's BadRequest detail.
 pub fn violated_field(status: &tonic::Status) -> Option<String> {
+    violated_fields(status).into_iter().next()
+}
+
+/// Every field a status's BadRequest detail names, in order.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
     use tonic_types::StatusExt;
     status
         .get_details_bad_request()
-        .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// An honest punch from a modern client inside building 10: good fix, a
