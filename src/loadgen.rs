@@ -204,8 +204,37 @@ pub struct PhaseResult {
     pub errors: Vec<(String, u64)>,
     pub elapsed: Duration,
     pub latency: Histogram<u64>,
-    /// The server's CPU time during the phase, when its pid was given.
-    pub server_cpu: Option<Duration>,
+    /// What the server used during the phase, when its pid was given.
+    pub server: Option<ServerUsage>,
+}
+
+/// A local server's CPU time and the bytes it wrote to storage (its WAL,
+/// checkpoints and logs), from `/proc`: the cost of a phase is the
+/// difference of two readings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerUsage {
+    pub cpu: Duration,
+    /// `write_bytes` of `/proc/PID/io` (needs the server's user or root).
+    pub bytes_written: Option<u64>,
+}
+
+impl ServerUsage {
+    fn read(pid: u32) -> Option<Self> {
+        Some(ServerUsage {
+            cpu: cpu_time(pid)?,
+            bytes_written: bytes_written(pid),
+        })
+    }
+
+    fn since(self, before: Self) -> Self {
+        ServerUsage {
+            cpu: self.cpu.saturating_sub(before.cpu),
+            bytes_written: self
+                .bytes_written
+                .zip(before.bytes_written)
+                .map(|(after, before)| after.saturating_sub(before)),
+        }
+    }
 }
 
 impl PhaseResult {
@@ -374,6 +403,14 @@ fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(total))
 }
 
+/// Bytes the process has caused to be written to storage.
+fn bytes_written(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
 /// The CPUs a process may run on (`Cpus_allowed_list`), as written.
 fn allowed_cpus(pid: &str) -> Option<String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -437,7 +474,7 @@ where
     }));
     let issued = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
-    let cpu_before = args.server_pid.and_then(cpu_time);
+    let usage_before = args.server_pid.and_then(ServerUsage::read);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     // A fixed rate: each worker waits for its own slot.
@@ -500,9 +537,9 @@ where
         w.await?;
     }
     let elapsed = started.elapsed();
-    let server_cpu = cpu_before
-        .zip(args.server_pid.and_then(cpu_time))
-        .map(|(before, after)| after.saturating_sub(before));
+    let server = usage_before
+        .zip(args.server_pid.and_then(ServerUsage::read))
+        .map(|(before, after)| after.since(before));
     progress.abort();
     eprintln!();
     let tally = Arc::try_unwrap(tally)
@@ -514,7 +551,7 @@ where
         errors: tally.errors.into_iter().collect(),
         elapsed,
         latency: tally.latency,
-        server_cpu,
+        server,
     })
 }
 
@@ -593,14 +630,18 @@ pub async fn run(args: LoadgenArgs) -> anyhow::Result<Report> {
         }
     }
     for result in &results {
-        if let Some(cpu) = result.server_cpu {
-            let per = cpu.as_secs_f64() / result.ok.max(1) as f64;
+        if let Some(usage) = result.server {
+            let calls = result.ok.max(1) as f64;
+            let written = usage
+                .bytes_written
+                .map(|b| format!(", wrote {:.0} bytes per call", b as f64 / calls))
+                .unwrap_or_default();
             println!(
-                "{}: server CPU {:.2} s for {} calls = {:.0} µs per call",
+                "{}: server CPU {:.2} s for {} calls = {:.0} µs per call{written}",
                 result.name,
-                cpu.as_secs_f64(),
+                usage.cpu.as_secs_f64(),
                 result.ok,
-                per * 1e6
+                usage.cpu.as_secs_f64() / calls * 1e6
             );
         }
     }

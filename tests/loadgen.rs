@@ -49,7 +49,7 @@ async fn loadgen_measures_punches_against_the_health_baseline() {
     assert!(punch.errors.is_empty(), "{:?}", punch.errors);
     assert_eq!(punch.latency.len(), punch.ok);
     // The server here is this process: its CPU time was read.
-    assert!(punch.server_cpu.is_some_and(|cpu| !cpu.is_zero()));
+    assert!(punch.server.is_some_and(|usage| !usage.cpu.is_zero()));
     // Every acknowledged punch is durable: the store holds them all.
     let recorded = recorded(&server).await;
     assert!(recorded as u64 >= punch.ok);

@@ -157,7 +157,11 @@ impl SweepSteps for Sweep<'_> {
     }
 
     async fn delete_nonces(&mut self, before: i64, limit: usize) -> Result<u64> {
-        let sql = format!("DELETE FROM nonces WHERE rowid IN (SELECT rowid {DUE_NONCES} LIMIT ?3)");
+        // Nonces have no rowid (WITHOUT ROWID): their key names them.
+        let sql = format!(
+            "DELETE FROM nonces WHERE (org_id, scope, nonce) IN
+                 (SELECT org_id, scope, nonce {DUE_NONCES} LIMIT ?3)"
+        );
         self.delete(&sql, before, limit)
     }
 
