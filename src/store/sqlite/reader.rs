@@ -30,7 +30,7 @@ impl HotReader {
         // (`--max-punches-in-flight`), bound it.
         let (queue, mut jobs) = mpsc::unbounded_channel::<ReadJob>();
         std::thread::Builder::new()
-            .name("punchguard-sqlite-reader".into())
+            .name("punchguard-reader".into())
             .spawn(move || {
                 while let Some(job) = jobs.blocking_recv() {
                     // A read that panics (a bug) drops its reply, so its
