@@ -48,8 +48,14 @@ async fn loadgen_measures_punches_against_the_health_baseline() {
     assert!(punch.ok > 0, "punches were answered");
     assert!(punch.errors.is_empty(), "{:?}", punch.errors);
     assert_eq!(punch.latency.len(), punch.ok);
-    // The server here is this process: its CPU time was read.
-    assert!(punch.server.is_some_and(|usage| !usage.cpu.is_zero()));
+    // The server here is this process: its CPU time was read, and so were
+    // the bytes its durable punches wrote (the SQLite WAL, fsynced).
+    let usage = punch.server.expect("the server's usage was read");
+    assert!(!usage.cpu.is_zero());
+    assert!(
+        usage.bytes_written.is_some_and(|bytes| bytes > 0),
+        "{usage:?}"
+    );
     // Every acknowledged punch is durable: the store holds them all.
     let recorded = recorded(&server).await;
     assert!(recorded as u64 >= punch.ok);

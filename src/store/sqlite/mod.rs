@@ -1322,3 +1322,62 @@ impl Store for SqliteStore {
         self.writer.failure()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Schema 16 moves the nonces into a table of their own key: a database
+    /// written by an older punchguard keeps every nonce, so a replay of one
+    /// used before the upgrade is still seen, and the retention sweep still
+    /// finds old ones by time.
+    #[test]
+    fn upgrading_to_schema_16_keeps_every_nonce() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        let mut conn = connect(&path).unwrap();
+        for (i, sql) in MIGRATIONS[..15].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as i64 + 1)
+                .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO nonces (org_id, scope, nonce, seen_us) VALUES
+                 ('acme', 'device:phone-1', 'n-1', 1000), ('acme', 'device:phone-1', 'n-2', 2000)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let query = HistoryQuery {
+            org: OrgId::new("acme").unwrap(),
+            employee: EmployeeId::new("e-1").unwrap(),
+            device: Some(DeviceId::new("phone-1").unwrap()),
+            nonce: Some("n-2".into()),
+            shared_since: Timestamp::UNIX_EPOCH,
+            attested: false,
+        };
+        assert!(codec::nonce_seen(&conn, &query, "n-2").unwrap());
+        assert!(!codec::nonce_seen(&conn, &query, "n-3").unwrap());
+        let old: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM nonces WHERE org_id = 'acme' AND seen_us < 1500",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 1);
+        let dropped: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'punches_by_employee'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(dropped, 0);
+    }
+}
