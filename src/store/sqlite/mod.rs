@@ -1363,21 +1363,14 @@ mod tests {
         };
         assert!(codec::nonce_seen(&conn, &query, "n-2").unwrap());
         assert!(!codec::nonce_seen(&conn, &query, "n-3").unwrap());
-        let old: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM nonces WHERE org_id = 'acme' AND seen_us < 1500",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(old, 1);
-        let dropped: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE name = 'punches_by_employee'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(dropped, 0);
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count("SELECT count(*) FROM nonces WHERE org_id = 'acme' AND seen_us < 1500"),
+            1
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM sqlite_schema WHERE name = 'punches_by_employee'"),
+            0
+        );
     }
 }
