@@ -3,11 +3,11 @@
 //! they come.
 //!
 //! Every punch needs one or two small reads (whose token is this? is the
-//! nonce new?). Sent
-//! to tokio's blocking pool, each read woke a thread of its own (the pool
-//! grew to ~190 threads under load) and paid two context switches. Here the
-//! thread drains a queue: while it works, further reads wait in the queue
-//! without waking anyone, as the writer's group commit does for writes.
+//! nonce new?). Sent to tokio's blocking pool, each read woke a thread of
+//! its own (the pool grew to ~190 threads under load) and paid two context
+//! switches. Here the thread drains a queue: while it works, further reads
+//! wait in the queue without waking anyone, as the writer's group commit
+//! does for writes.
 //! Reads that may be long (exports, reports) stay on the blocking pool, so
 //! that they never delay a punch.
 
@@ -26,8 +26,9 @@ pub struct HotReader {
 
 impl HotReader {
     pub fn start(mut conn: Connection) -> Self {
-        // Unbounded: the punches in flight, already capped by the transport
-        // (`--max-punches-in-flight`), bound it.
+        // Unbounded: every caller awaits its answer, so the queue holds at
+        // most one read per call in flight, and the transport caps those
+        // (`--max-punches-in-flight`, HTTP/2 streams per connection).
         let (queue, mut jobs) = mpsc::unbounded_channel::<ReadJob>();
         std::thread::Builder::new()
             .name("punchguard-reader".into())
@@ -54,7 +55,7 @@ impl HotReader {
             // The caller may have gone (client cancelled): nothing to do.
             let _ = reply.send(read(conn));
         });
-        let gone = || StoreError::Internal("the history read failed (reader thread)".into());
+        let gone = || StoreError::Internal("a hot-path read failed (the reader thread)".into());
         self.queue.send(job).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
