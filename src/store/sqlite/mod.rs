@@ -207,6 +207,12 @@ fn connect(path: &Path) -> Result<Connection> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    migrate_through(conn, MIGRATIONS.len())
+}
+
+/// Applies the migrations not yet applied among the first `through`: the
+/// schema of that version (older versions only for the upgrade tests).
+fn migrate_through(conn: &mut Connection, through: usize) -> Result<()> {
     let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let supported = MIGRATIONS.len() as i64;
     if applied > supported {
@@ -215,7 +221,11 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             supported,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+    for (i, sql) in MIGRATIONS[..through]
+        .iter()
+        .enumerate()
+        .skip(applied as usize)
+    {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
@@ -1336,11 +1346,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.sqlite");
         let mut conn = connect(&path).unwrap();
-        for (i, sql) in MIGRATIONS[..15].iter().enumerate() {
-            conn.execute_batch(sql).unwrap();
-            conn.pragma_update(None, "user_version", i as i64 + 1)
-                .unwrap();
-        }
+        migrate_through(&mut conn, 15).unwrap();
         conn.execute(
             "INSERT INTO nonces (org_id, scope, nonce, seen_us) VALUES
                  ('acme', 'device:phone-1', 'n-1', 1000), ('acme', 'device:phone-1', 'n-2', 2000)",
